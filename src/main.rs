@@ -1,3 +1,3 @@
-fn main() {
-    println!("pushagent");
+fn main() -> std::process::ExitCode {
+    pushagent::cli::main()
 }

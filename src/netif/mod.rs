@@ -127,3 +127,14 @@ pub fn read_boot_id(_root: &HostRoot) -> Result<String, NetifError> {
 
 #[allow(dead_code)]
 fn _path_is_used(_p: &Path) {}
+
+/// A real interface name: 1..=15 bytes, no '/', no whitespace, not "." or "..".
+pub fn validate_name(_name: &str) -> Result<(), NetifError> {
+    unimplemented!("netif::validate_name")
+}
+
+impl Detection {
+    pub fn render(&self) -> String {
+        unimplemented!("Detection::render")
+    }
+}

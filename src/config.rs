@@ -1,0 +1,179 @@
+//! The agent's TOML config (`/etc/pushagent/agent.toml`). Unknown keys and bad values are
+//! errors that name the key and the line; every key is in `packaging/agent.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::slots::ReportTz;
+
+pub const DEFAULT_PATH: &str = "/etc/pushagent/agent.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Collect this interface instead of the detected one.
+    #[serde(deserialize_with = "interface_name")]
+    pub interface: Option<String>,
+    /// Allow a virtual interface (veth, bridge...) as `interface`; for tests.
+    pub allow_virtual: bool,
+    /// Seconds between counter readings (boundary readings are taken in addition).
+    #[serde(deserialize_with = "sample_interval")]
+    pub sample_interval_secs: u64,
+    /// Time zone that names report hours: a fixed offset like "UTC+08:00".
+    #[serde(deserialize_with = "report_tz")]
+    pub report_timezone: ReportTz,
+    /// Where the ring (ring.sqlite) and other state live.
+    pub state_dir: PathBuf,
+    /// Days of slots kept in the ring.
+    #[serde(deserialize_with = "retention")]
+    pub retention_days: u32,
+    /// Link speed to assume when the NIC reports none (virtio, some VFs).
+    #[serde(deserialize_with = "link_speed")]
+    pub max_link_bits_per_sec: Option<u64>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            interface: None,
+            allow_virtual: false,
+            sample_interval_secs: 10,
+            report_timezone: ReportTz::default(),
+            state_dir: PathBuf::from("/var/lib/pushagent"),
+            retention_days: 35,
+            max_link_bits_per_sec: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl AgentConfig {
+    /// Load `path`; when `path` is the default location and it does not exist, use defaults.
+    pub fn load(path: &Path, explicit: bool) -> Result<AgentConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                log::warn!("no config at {}: using defaults", path.display());
+                Ok(AgentConfig::default())
+            }
+            Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    pub fn ring_path(&self) -> PathBuf {
+        self.state_dir.join("ring.sqlite")
+    }
+}
+
+fn interface_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    crate::netif::validate_name(&name).map_err(serde::de::Error::custom)?;
+    Ok(Some(name))
+}
+
+fn sample_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(1..=300).contains(&secs) {
+        return Err(serde::de::Error::custom(format!(
+            "sample_interval_secs must be between 1 and 300, got {secs}"
+        )));
+    }
+    Ok(secs)
+}
+
+fn report_tz<'de, D: Deserializer<'de>>(d: D) -> Result<ReportTz, D::Error> {
+    let text = String::deserialize(d)?;
+    ReportTz::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let days = u32::deserialize(d)?;
+    if !(1..=3650).contains(&days) {
+        return Err(serde::de::Error::custom(format!("retention_days must be between 1 and 3650, got {days}")));
+    }
+    Ok(days)
+}
+
+fn link_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let bits = u64::deserialize(d)?;
+    // 1 Mbit/s .. 1.6 Tbit/s: anything else is a typo, not a link.
+    if !(1_000_000..=1_600_000_000_000).contains(&bits) {
+        return Err(serde::de::Error::custom(format!(
+            "max_link_bits_per_sec must be between 1000000 and 1600000000000, got {bits}"
+        )));
+    }
+    Ok(Some(bits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AgentConfig, String> {
+        AgentConfig::parse(text, Path::new("agent.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = parse("").expect("empty config is valid");
+        assert_eq!(c.sample_interval_secs, 10);
+        assert_eq!(c.retention_days, 35);
+        assert_eq!(c.report_timezone.0.local_minus_utc(), 8 * 3600);
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/pushagent"));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = parse("sample_interval_secs = 10\nsampel_interval = 5\n").expect_err("unknown key");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("sampel_interval"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_line() {
+        let e = parse("\n\nsample_interval_secs = 0\n").expect_err("zero interval");
+        assert!(e.contains("line 3") && e.contains("sample_interval_secs"), "{e}");
+        let e = parse("report_timezone = \"Mars/Olympus\"\n").expect_err("bad tz");
+        assert!(e.contains("line 1") && e.contains("report_timezone"), "{e}");
+        let e = parse("interface = \"../etc\"\n").expect_err("bad name");
+        assert!(e.contains("line 1") && e.contains("interface"), "{e}");
+        let e = parse("retention_days = \"many\"\n").expect_err("wrong type");
+        assert!(e.contains("retention_days"), "{e}");
+    }
+
+    #[test]
+    fn example_file_documents_every_key() {
+        let example = include_str!("../packaging/agent.toml");
+        // Uncomment every `# key = value` line: the result must parse with every key set.
+        let uncommented: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: toml::Table = toml::from_str(&uncommented).expect("example parses");
+        for key in ["interface", "allow_virtual", "sample_interval_secs", "report_timezone", "state_dir",
+            "retention_days", "max_link_bits_per_sec"]
+        {
+            assert!(parsed.contains_key(key), "example lacks {key}");
+        }
+        parse(&uncommented).expect("example values are valid");
+    }
+}

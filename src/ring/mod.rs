@@ -1,0 +1,352 @@
+//! The local ring: SQLite (WAL) holding the 5-minute slots, the last counter reading and
+//! notable events. Slot additions and the last reading are committed in ONE transaction, so
+//! after kill -9 or power loss the next reading continues exactly where the ring left off.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::netif::IfCounters;
+use crate::slots::SLOT_MS;
+use crate::tally::{flag, Event, LastReading, Observation, SlotAddition};
+
+/// Numbered migrations; the schema version lives in `PRAGMA user_version`.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_ring.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    #[error("cannot open the ring {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("the ring {path} is corrupt ({why}); it was moved aside to {moved_to}")]
+    CorruptMovedAside { path: PathBuf, why: String, moved_to: PathBuf },
+    #[error("the ring {path} is corrupt ({why}) and could not be moved aside: {source}")]
+    CorruptStuck { path: PathBuf, why: String, source: std::io::Error },
+    #[error("the ring {path} has schema version {found}, newer than this pushagent knows ({known}); upgrade pushagent")]
+    TooNew { path: PathBuf, found: u32, known: u32 },
+    #[error("no ring at {0}: the agent has not run with this state_dir yet")]
+    Missing(PathBuf),
+    #[error("ring database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("ring holds an unreadable last reading: {0}")]
+    BadLastReading(String),
+    #[error("value {0} does not fit the ring's 63-bit integers")]
+    TooLarge(u64),
+}
+
+/// A stored slot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SlotRow {
+    pub mac: String,
+    pub slot_start_ms: i64,
+    pub ifname: String,
+    pub counters: IfCounters,
+    pub covered_ms: i64,
+    pub samples: u32,
+    pub flags: u32,
+    pub closed: bool,
+}
+
+pub struct Ring {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Ring {
+    /// Open (creating if needed) the ring at `path`. A corrupt file is moved aside (never
+    /// overwritten) and a fresh ring is started; the returned error-like notice says where.
+    pub fn open(path: &Path) -> Result<(Ring, Option<RingError>), RingError> {
+        match Self::open_checked(path) {
+            Ok(ring) => Ok((ring, None)),
+            Err(OpenFailure::Corrupt(why)) => {
+                let moved_to = move_aside(path).map_err(|source| RingError::CorruptStuck {
+                    path: path.to_owned(),
+                    why: why.clone(),
+                    source,
+                })?;
+                let notice = RingError::CorruptMovedAside { path: path.to_owned(), why, moved_to };
+                match Self::open_checked(path) {
+                    Ok(ring) => Ok((ring, Some(notice))),
+                    Err(OpenFailure::Corrupt(why)) => Err(RingError::CorruptStuck {
+                        path: path.to_owned(),
+                        why,
+                        source: std::io::Error::other("fresh ring is corrupt too"),
+                    }),
+                    Err(OpenFailure::Other(e)) => Err(e),
+                }
+            }
+            Err(OpenFailure::Other(e)) => Err(e),
+        }
+    }
+
+    /// Open an existing ring for reading by the CLI while the daemon runs (WAL allows it).
+    pub fn open_existing(path: &Path) -> Result<Ring, RingError> {
+        if !path.exists() {
+            return Err(RingError::Missing(path.to_owned()));
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| RingError::Open { path: path.to_owned(), source })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Ring { conn, path: path.to_owned() })
+    }
+
+    fn open_checked(path: &Path) -> Result<Ring, OpenFailure> {
+        let open_err = |source| OpenFailure::Other(RingError::Open { path: path.to_owned(), source });
+        let conn = Connection::open(path).map_err(open_err)?;
+        let classify = |e: rusqlite::Error| {
+            if is_corruption(&e) {
+                OpenFailure::Corrupt(e.to_string())
+            } else {
+                OpenFailure::Other(RingError::Open { path: path.to_owned(), source: e })
+            }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(classify)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(classify)?;
+        if check != "ok" {
+            return Err(OpenFailure::Corrupt(format!("quick_check: {check}")));
+        }
+        // WAL: readers (the CLI, the push pipeline) never block the sampler.
+        // synchronous=FULL: each commit fsyncs the WAL, so a closed slot and the reading that
+        // closed it survive power loss, not just a crash; at one commit per sample that is cheap.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(classify)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(classify)?;
+        let mut ring = Ring { conn, path: path.to_owned() };
+        ring.migrate().map_err(|e| match e {
+            RingError::Db(db) if is_corruption(&db) => OpenFailure::Corrupt(db.to_string()),
+            other => OpenFailure::Other(other),
+        })?;
+        Ok(ring)
+    }
+
+    fn migrate(&mut self) -> Result<(), RingError> {
+        let current: u32 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if current > known {
+            return Err(RingError::TooNew { path: self.path.clone(), found: current, known });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+            log::info!("ring {}: schema migrated to version {version}", self.path.display());
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn last_reading(&self) -> Result<Option<(LastReading, bool)>, RingError> {
+        let row: Option<(String, bool)> = self
+            .conn
+            .query_row("SELECT reading, clean_stop FROM last_reading WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((json, clean)) => serde_json::from_str(&json)
+                .map(|lr| Some((lr, clean)))
+                .map_err(|e| RingError::BadLastReading(e.to_string())),
+        }
+    }
+
+    /// Commit one observation: slot additions, closing of the slots that ended, events and
+    /// the new last reading, all or nothing. Returns the slots this closed.
+    pub fn apply(&mut self, obs: &Observation) -> Result<Vec<SlotRow>, RingError> {
+        let tx = self.conn.transaction()?;
+        for addition in &obs.additions {
+            add_to_slot(&tx, addition)?;
+        }
+        for e in &obs.events {
+            insert_event(&tx, e)?;
+        }
+        let closing_before_secs = obs.timeline_ms.div_euclid(1000) - SLOT_MS / 1000;
+        let closed = {
+            let mut stmt = tx.prepare_cached(&format!(
+                "{SELECT_SLOT} WHERE closed = 0 AND slot_start <= ?1 ORDER BY slot_start, mac"
+            ))?;
+            let rows = stmt.query_map([closing_before_secs], slot_from_row)?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.execute("UPDATE slot SET closed = 1 WHERE closed = 0 AND slot_start <= ?1", [closing_before_secs])?;
+        let json = serde_json::to_string(&obs.last).map_err(|e| RingError::BadLastReading(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO last_reading (id, reading, clean_stop) VALUES (1, ?1, 0)
+             ON CONFLICT (id) DO UPDATE SET reading = excluded.reading, clean_stop = 0",
+            [json],
+        )?;
+        tx.commit()?;
+        Ok(closed.into_iter().map(|mut s| {
+            s.closed = true;
+            s
+        }).collect())
+    }
+
+    /// Record a clean stop: the open slot is marked partial.
+    pub fn mark_stopped(&mut self, partial: Option<&SlotAddition>) -> Result<(), RingError> {
+        let tx = self.conn.transaction()?;
+        if let Some(a) = partial {
+            add_to_slot(&tx, a)?;
+        }
+        tx.execute("UPDATE last_reading SET clean_stop = 1 WHERE id = 1", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Slots starting in `[from_ms, to_ms)`, all MACs, oldest first.
+    pub fn slots_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<SlotRow>, RingError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_SLOT} WHERE slot_start >= ?1 AND slot_start < ?2 ORDER BY slot_start, mac"
+        ))?;
+        let rows = stmt.query_map([from_ms.div_euclid(1000), to_ms.div_euclid(1000)], slot_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Start (unix ms) of the newest closed slot, if any.
+    pub fn newest_closed_slot_ms(&self) -> Result<Option<i64>, RingError> {
+        let secs: Option<i64> =
+            self.conn.query_row("SELECT MAX(slot_start) FROM slot WHERE closed = 1", [], |r| r.get(0))?;
+        Ok(secs.map(|s| s * 1000))
+    }
+
+    /// Totals over all slots (bytes conservation checks and the CLI).
+    pub fn totals(&self) -> Result<(u64, u64), RingError> {
+        let (rx, tx): (i64, i64) = self.conn.query_row(
+            "SELECT COALESCE(SUM(rx_bytes), 0), COALESCE(SUM(tx_bytes), 0) FROM slot",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((rx as u64, tx as u64))
+    }
+
+    pub fn events_since(&self, from_ms: i64) -> Result<Vec<Event>, RingError> {
+        let mut stmt = self.conn.prepare_cached("SELECT at_ms, kind, detail FROM event WHERE at_ms >= ?1 ORDER BY id")?;
+        let rows = stmt.query_map([from_ms], |r| {
+            let kind: String = r.get(1)?;
+            Ok((r.get::<_, i64>(0)?, kind, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at_ms, kind, detail) = row?;
+            if let Some(kind) = crate::tally::EventKind::parse(&kind) {
+                out.push(Event { at_ms, kind, detail });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drop slots and events older than `before_ms`. Returns the slots removed.
+    pub fn prune(&mut self, before_ms: i64) -> Result<usize, RingError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute("DELETE FROM slot WHERE slot_start < ?1 AND closed = 1", [before_ms.div_euclid(1000)])?;
+        tx.execute("DELETE FROM event WHERE at_ms < ?1", [before_ms])?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+enum OpenFailure {
+    Corrupt(String),
+    Other(RingError),
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Rename the file and its WAL/SHM companions to `<name>.corrupt-<unix secs>`.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let target = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
+    std::fs::rename(path, &target)?;
+    for suffix in ["-wal", "-shm"] {
+        let companion = PathBuf::from(format!("{}{suffix}", path.display()));
+        if companion.exists() {
+            std::fs::rename(&companion, format!("{}{suffix}", target.display()))?;
+        }
+    }
+    Ok(target)
+}
+
+const SELECT_SLOT: &str = "SELECT mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets, \
+     rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, closed FROM slot";
+
+fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
+    let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
+    Ok(SlotRow {
+        mac: r.get(0)?,
+        slot_start_ms: r.get::<_, i64>(1)? * 1000,
+        ifname: r.get(2)?,
+        counters: IfCounters {
+            rx_bytes: u(3)?,
+            tx_bytes: u(4)?,
+            rx_packets: u(5)?,
+            tx_packets: u(6)?,
+            rx_errors: u(7)?,
+            tx_errors: u(8)?,
+            rx_dropped: u(9)?,
+            tx_dropped: u(10)?,
+        },
+        covered_ms: r.get(11)?,
+        samples: r.get(12)?,
+        flags: r.get(13)?,
+        closed: r.get(14)?,
+    })
+}
+
+fn to_i64(v: u64) -> Result<i64, RingError> {
+    i64::try_from(v).map_err(|_| RingError::TooLarge(v))
+}
+
+fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> {
+    let c = &a.counters;
+    let carries_bytes = c.rx_bytes > 0 || c.tx_bytes > 0;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO slot (mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets,
+                           rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (mac, slot_start) DO UPDATE SET
+            ifname = excluded.ifname,
+            rx_bytes = rx_bytes + excluded.rx_bytes,
+            tx_bytes = tx_bytes + excluded.tx_bytes,
+            rx_packets = rx_packets + excluded.rx_packets,
+            tx_packets = tx_packets + excluded.tx_packets,
+            rx_errors = rx_errors + excluded.rx_errors,
+            tx_errors = tx_errors + excluded.tx_errors,
+            rx_dropped = rx_dropped + excluded.rx_dropped,
+            tx_dropped = tx_dropped + excluded.tx_dropped,
+            covered_ms = covered_ms + excluded.covered_ms,
+            samples = samples + excluded.samples,
+            flags = flags | excluded.flags | (CASE WHEN closed = 1 AND ?15 THEN ?16 ELSE 0 END)",
+    )?;
+    stmt.execute(params![
+        a.mac,
+        a.slot_start_ms.div_euclid(1000),
+        a.ifname,
+        to_i64(c.rx_bytes)?,
+        to_i64(c.tx_bytes)?,
+        to_i64(c.rx_packets)?,
+        to_i64(c.tx_packets)?,
+        to_i64(c.rx_errors)?,
+        to_i64(c.tx_errors)?,
+        to_i64(c.rx_dropped)?,
+        to_i64(c.tx_dropped)?,
+        a.covered_ms,
+        a.samples,
+        a.flags,
+        carries_bytes,
+        flag::AMENDED,
+    ])?;
+    Ok(())
+}
+
+fn insert_event(tx: &Transaction<'_>, e: &Event) -> Result<(), RingError> {
+    tx.prepare_cached("INSERT INTO event (at_ms, kind, detail) VALUES (?1, ?2, ?3)")?
+        .execute(params![e.at_ms, e.kind.as_str(), e.detail])?;
+    Ok(())
+}

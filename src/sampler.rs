@@ -1,0 +1,205 @@
+//! The sampling loop: read the counters every `sample_interval_secs` and exactly at each
+//! 5-minute boundary, tally the reading into slots, commit to the ring. It waits on nothing
+//! but the clock: no network, no other part of the agent.
+
+use crate::clock::Clock;
+use crate::ring::{Ring, RingError, SlotRow};
+use crate::shutdown::Shutdown;
+use crate::slots::{ReportTz, SLOT_MS};
+use crate::source::CounterSource;
+use crate::tally::{self, flag, LastReading, Reading, TallyConfig};
+
+pub struct Sampler<'a> {
+    pub clock: &'a dyn Clock,
+    pub source: Box<dyn CounterSource + 'a>,
+    pub ring: Ring,
+    pub tally: TallyConfig,
+    pub tz: ReportTz,
+    pub retention_ms: i64,
+    pub shutdown: Shutdown,
+    last: Option<LastReading>,
+    failures_in_a_row: u64,
+    next_prune_ms: i64,
+}
+
+/// Result of one sample.
+#[derive(Debug, Default)]
+pub struct SampleOutcome {
+    pub closed: Vec<SlotRow>,
+    /// How late a boundary reading was, in ms (None for ordinary readings).
+    pub boundary_late_ms: Option<i64>,
+}
+
+impl<'a> Sampler<'a> {
+    pub fn new(
+        clock: &'a dyn Clock,
+        source: Box<dyn CounterSource + 'a>,
+        ring: Ring,
+        tally: TallyConfig,
+        tz: ReportTz,
+        retention_days: u32,
+        shutdown: Shutdown,
+    ) -> Result<Self, RingError> {
+        let last = ring.last_reading()?.map(|(lr, clean_stop)| {
+            log::info!(
+                "resuming after {} stop; last reading of {} at {}",
+                if clean_stop { "a clean" } else { "an unclean (crash or kill)" },
+                lr.reading.ifname,
+                tz.hhmm(lr.reading.wall_ms)
+            );
+            lr
+        });
+        Ok(Sampler {
+            clock,
+            source,
+            ring,
+            tally,
+            tz,
+            retention_ms: i64::from(retention_days) * 86_400_000,
+            shutdown,
+            last,
+            failures_in_a_row: 0,
+            next_prune_ms: 0,
+        })
+    }
+
+    /// Run until shutdown: read now, then at every due time; a final reading on the way out.
+    pub fn run(&mut self) -> Result<(), RingError> {
+        self.sample(None)?;
+        loop {
+            let due = next_due_ms(self.clock.wall_ms(), self.tally.sample_interval_ms);
+            if self.sleep_until(due) {
+                break;
+            }
+            self.sample(Some(due))?;
+        }
+        self.sample(None)?;
+        if let Some(last) = &self.last {
+            self.ring.mark_stopped(tally::stopping(last).as_ref())?;
+        }
+        log::info!("sampler stopped; ring is consistent");
+        Ok(())
+    }
+
+    /// Sleep until the wall clock reaches `due`, in chunks no longer than one sample interval
+    /// (a wall clock stepped back must not stall sampling). True on shutdown.
+    fn sleep_until(&self, mut due: i64) -> bool {
+        let interval = self.tally.sample_interval_ms;
+        loop {
+            let now = self.clock.wall_ms();
+            if now >= due {
+                return false;
+            }
+            if due - now > interval + SLOT_MS {
+                // The wall clock went back while we slept: aim at the next due time from now.
+                due = next_due_ms(now, interval);
+                continue;
+            }
+            if self.clock.sleep_ms((due - now).min(interval) as u64, &self.shutdown) {
+                return true;
+            }
+        }
+    }
+
+    /// Take one reading and commit it. `due` is the wall time the reading was scheduled for.
+    pub fn sample(&mut self, due: Option<i64>) -> Result<SampleOutcome, RingError> {
+        let source_reading = match self.source.read() {
+            Ok(r) => {
+                if self.failures_in_a_row > 0 {
+                    log::info!("counters readable again after {} failed readings", self.failures_in_a_row);
+                }
+                self.failures_in_a_row = 0;
+                r
+            }
+            Err(e) => {
+                self.failures_in_a_row += 1;
+                // First failure, then every 60th: a missing NIC must not flood the journal.
+                if self.failures_in_a_row % 60 == 1 {
+                    log::error!("cannot read counters (failure #{}): {e}", self.failures_in_a_row);
+                }
+                return Ok(SampleOutcome::default());
+            }
+        };
+        let wall_ms = self.clock.wall_ms();
+        let boot_ms = self.clock.boot_ms();
+        let boundary_late_ms = due.filter(|d| d % SLOT_MS == 0).map(|d| wall_ms - d);
+        let reading = Reading {
+            boot_id: source_reading.boot_id,
+            ifname: source_reading.ifname,
+            ifindex: source_reading.ifindex,
+            mac: source_reading.mac,
+            counters: source_reading.counters,
+            link_bits_per_sec: source_reading.link_bits_per_sec,
+            wall_ms,
+            boot_ms,
+        };
+        let observation = tally::observe(self.last.as_ref(), reading, &self.tally);
+        for e in &observation.events {
+            match e.kind {
+                tally::EventKind::Baseline | tally::EventKind::Gap => log::info!("{}: {}", e.kind.as_str(), e.detail),
+                _ => log::warn!("{}: {}", e.kind.as_str(), e.detail),
+            }
+        }
+        // On failure `last` stays as it was, so the next reading re-counts this delta: no loss.
+        let closed = self.ring.apply(&observation)?;
+        self.last = Some(observation.last);
+        if let Some(late) = boundary_late_ms {
+            log::debug!("boundary reading at {} late_ms={late}", self.tz.hhmm(wall_ms));
+        }
+        for slot in &closed {
+            log::info!("{}", self.describe_point(slot, boundary_late_ms));
+        }
+        if !closed.is_empty() && wall_ms >= self.next_prune_ms {
+            self.next_prune_ms = wall_ms + 3_600_000;
+            match self.ring.prune(wall_ms - self.retention_ms) {
+                Ok(0) => {}
+                Ok(n) => log::info!("pruned {n} slots older than the retention"),
+                Err(e) => log::error!("pruning the ring failed (will retry): {e}"),
+            }
+        }
+        Ok(SampleOutcome { closed, boundary_late_ms })
+    }
+
+    fn describe_point(&self, slot: &SlotRow, late_ms: Option<i64>) -> String {
+        let hour_start = self.tz.hour_start_of(slot.slot_start_ms);
+        let index = (slot.slot_start_ms - hour_start) / SLOT_MS;
+        format!(
+            "point {} {} v{} {} {}: tx {} B rx {} B samples {} flags {}{}",
+            self.tz.hhmm(slot.slot_start_ms),
+            self.tz.flux_hour(slot.slot_start_ms),
+            index,
+            slot.ifname,
+            slot.mac,
+            slot.counters.tx_bytes,
+            slot.counters.rx_bytes,
+            slot.samples,
+            flag::describe(slot.flags),
+            late_ms.map(|l| format!(" (boundary read late_ms={l})")).unwrap_or_default()
+        )
+    }
+
+    pub fn last(&self) -> Option<&LastReading> {
+        self.last.as_ref()
+    }
+}
+
+/// The next reading time strictly after `now_ms`: the next multiple of the interval or the
+/// next slot boundary, whichever comes first.
+pub fn next_due_ms(now_ms: i64, interval_ms: i64) -> i64 {
+    let next_tick = (now_ms.div_euclid(interval_ms) + 1) * interval_ms;
+    let next_boundary = (now_ms.div_euclid(SLOT_MS) + 1) * SLOT_MS;
+    next_tick.min(next_boundary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_hit_every_boundary() {
+        assert_eq!(next_due_ms(0, 10_000), 10_000);
+        assert_eq!(next_due_ms(295_001, 10_000), 300_000);
+        assert_eq!(next_due_ms(299_999, 7_000), 300_000);
+        assert_eq!(next_due_ms(300_000, 7_000), 301_000);
+    }
+}

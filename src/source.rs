@@ -1,0 +1,95 @@
+//! Where readings come from: the collected interface's counters in sysfs (production) or a
+//! scripted trace (tests). The sampler only sees [`CounterSource`].
+
+use crate::netif::{self, HostRoot, IfCounters, InterfaceChoiceConfig, NetifError};
+
+/// One reading of the collected interface, without the clocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReading {
+    pub boot_id: String,
+    pub ifname: String,
+    pub ifindex: u32,
+    pub mac: String,
+    pub counters: IfCounters,
+    pub link_bits_per_sec: Option<u64>,
+}
+
+pub trait CounterSource: Send {
+    fn read(&mut self) -> Result<SourceReading, NetifError>;
+}
+
+/// Reads the chosen interface under a host root; re-detects when a detected (not configured)
+/// interface disappears, at most once a minute.
+pub struct SysfsSource {
+    root: HostRoot,
+    choice: InterfaceChoiceConfig,
+    ifname: Option<String>,
+    failures: u32,
+}
+
+impl SysfsSource {
+    pub fn new(root: HostRoot, choice: InterfaceChoiceConfig) -> Self {
+        SysfsSource { root, choice, ifname: None, failures: 0 }
+    }
+
+    fn current_ifname(&mut self) -> Result<String, NetifError> {
+        if let Some(name) = &self.ifname {
+            return Ok(name.clone());
+        }
+        let detection = netif::detect(&self.root, &self.choice)?;
+        let chosen = detection.chosen;
+        log::info!(
+            "collecting {} ({}){}: {}",
+            chosen.name,
+            chosen.mac,
+            if chosen.ambiguous { " [AMBIGUOUS: confirm in the console]" } else { "" },
+            chosen.reason
+        );
+        self.ifname = Some(chosen.name.clone());
+        Ok(chosen.name)
+    }
+
+    fn read_named(&self, name: &str) -> Result<SourceReading, NetifError> {
+        let boot_id = netif::read_boot_id(&self.root)?;
+        // The ifindex before and after the counters: equal means one incarnation was read.
+        for _ in 0..3 {
+            let ifindex = netif::read_ifindex(&self.root, name)?;
+            let counters = netif::read_counters(&self.root, name)?;
+            let mac = netif::read_mac(&self.root, name)?;
+            if netif::read_ifindex(&self.root, name)? == ifindex {
+                return Ok(SourceReading {
+                    boot_id,
+                    ifname: name.to_string(),
+                    ifindex,
+                    mac,
+                    counters,
+                    link_bits_per_sec: netif::read_speed_bits_per_sec(&self.root, name),
+                });
+            }
+        }
+        Err(NetifError::NoSuchInterface(format!("{name} (re-created while being read)")))
+    }
+}
+
+/// Readings failing this many times in a row make a detected interface be detected again.
+const REDETECT_AFTER_FAILURES: u32 = 6;
+
+impl CounterSource for SysfsSource {
+    fn read(&mut self) -> Result<SourceReading, NetifError> {
+        let name = self.current_ifname()?;
+        match self.read_named(&name) {
+            Ok(r) => {
+                self.failures = 0;
+                Ok(r)
+            }
+            Err(e) => {
+                self.failures += 1;
+                if self.choice.interface.is_none() && self.failures >= REDETECT_AFTER_FAILURES {
+                    self.failures = 0;
+                    self.ifname = None;
+                }
+                Err(e)
+            }
+        }
+    }
+}

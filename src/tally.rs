@@ -1,0 +1,404 @@
+//! The heart of the agent: one counter reading in, additions to 5-minute slots out.
+//! Pure (no I/O, no clock): the sampler feeds it real readings, tests feed it synthetic
+//! traces and check that every byte the kernel counted lands in exactly one slot.
+
+use serde::{Deserialize, Serialize};
+
+use crate::delta::{counters_delta, per_sec, Continuity, LinkRates};
+use crate::netif::IfCounters;
+use crate::slots::{apportion, cover, slot_start_ms, SLOT_MS};
+
+/// Slot flags (bits), stored with each slot.
+pub mod flag {
+    /// The agent started, stopped or switched interface inside the slot.
+    pub const PARTIAL: u32 = 1;
+    /// Samples were missed: the slot holds part of a delta spread over several slots by time.
+    pub const GAP: u32 = 2;
+    /// A counter reset (reboot, re-created interface, counter went backwards) was seen.
+    pub const RESET: u32 = 4;
+    /// A 32-bit counter wrap was seen and corrected.
+    pub const WRAP: u32 = 8;
+    /// The wall clock stepped while this slot was open.
+    pub const CLOCK_STEP: u32 = 16;
+    /// The MAC of the collected interface changed.
+    pub const MAC_CHANGED: u32 = 32;
+    /// Bytes were added after the slot had been closed (only after a large backward clock step).
+    pub const AMENDED: u32 = 64;
+
+    pub fn describe(flags: u32) -> String {
+        let names = [
+            (PARTIAL, "partial"),
+            (GAP, "gap"),
+            (RESET, "reset"),
+            (WRAP, "wrap"),
+            (CLOCK_STEP, "clock-step"),
+            (MAC_CHANGED, "mac-changed"),
+            (AMENDED, "amended"),
+        ];
+        let set: Vec<&str> = names.iter().filter(|(b, _)| flags & b != 0).map(|(_, n)| *n).collect();
+        if set.is_empty() {
+            "-".into()
+        } else {
+            set.join(",")
+        }
+    }
+}
+
+/// One reading of the collected interface, with the clocks at the moment it was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    pub boot_id: String,
+    pub ifname: String,
+    pub ifindex: u32,
+    pub mac: String,
+    pub counters: IfCounters,
+    pub link_bits_per_sec: Option<u64>,
+    pub wall_ms: i64,
+    pub boot_ms: u64,
+}
+
+/// The last reading, persisted with the slots it produced, plus where the slot timeline ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastReading {
+    pub reading: Reading,
+    /// Slot time (unix ms) up to which bytes have been assigned; slots ending before are final.
+    pub timeline_ms: i64,
+    pub rx_bytes_per_sec: u64,
+    pub tx_bytes_per_sec: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TallyConfig {
+    pub sample_interval_ms: i64,
+    /// Wall-vs-boot clock disagreement above this is a clock step.
+    pub step_tolerance_ms: i64,
+    /// Backward steps up to this hold the timeline until the wall clock catches up; larger
+    /// ones (a clock that was badly wrong) move the timeline back.
+    pub max_backward_hold_ms: i64,
+    /// Link speed to assume when the NIC reports none (for 32-bit wrap detection).
+    pub fallback_link_bits_per_sec: Option<u64>,
+}
+
+impl Default for TallyConfig {
+    fn default() -> Self {
+        TallyConfig {
+            sample_interval_ms: 10_000,
+            step_tolerance_ms: 1_000,
+            max_backward_hold_ms: 3_600_000,
+            fallback_link_bits_per_sec: None,
+        }
+    }
+}
+
+/// Bytes (and packets, errors, drops) to add to one slot of one MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotAddition {
+    pub mac: String,
+    pub ifname: String,
+    pub slot_start_ms: i64,
+    pub counters: IfCounters,
+    pub covered_ms: i64,
+    pub samples: u32,
+    pub flags: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Baseline,
+    Reboot,
+    Recreated,
+    Switched,
+    Reset,
+    Wrap,
+    ClockStep,
+    Gap,
+    MacChanged,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Baseline => "baseline",
+            EventKind::Reboot => "reboot",
+            EventKind::Recreated => "recreated",
+            EventKind::Switched => "switched",
+            EventKind::Reset => "reset",
+            EventKind::Wrap => "wrap",
+            EventKind::ClockStep => "clock_step",
+            EventKind::Gap => "gap",
+            EventKind::MacChanged => "mac_changed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventKind> {
+        ALL_EVENT_KINDS.iter().copied().find(|k| k.as_str() == text)
+    }
+}
+
+const ALL_EVENT_KINDS: [EventKind; 9] = [
+    EventKind::Baseline,
+    EventKind::Reboot,
+    EventKind::Recreated,
+    EventKind::Switched,
+    EventKind::Reset,
+    EventKind::Wrap,
+    EventKind::ClockStep,
+    EventKind::Gap,
+    EventKind::MacChanged,
+];
+
+/// Something an operator should be able to see later (kept in the ring, logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at_ms: i64,
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+/// What one reading does: slot additions, the new timeline end (slots ending at or before it
+/// are closed), and the new last reading; persisted together in one transaction.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub additions: Vec<SlotAddition>,
+    pub timeline_ms: i64,
+    pub last: LastReading,
+    pub events: Vec<Event>,
+}
+
+/// Most zero slots written for wall time skipped by a forward clock step (one day).
+const MAX_SKIPPED_SLOTS: i64 = 288;
+
+pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyConfig) -> Observation {
+    let Some(prev) = previous else {
+        return baseline(current, Vec::new(), 0);
+    };
+    let p = &prev.reading;
+    let mut events = Vec::new();
+    let mut flags = 0u32;
+    let continuity = if p.boot_id != current.boot_id {
+        Continuity::Reboot
+    } else if p.ifname != current.ifname {
+        Continuity::Switched
+    } else if p.ifindex != current.ifindex {
+        Continuity::Recreated
+    } else {
+        Continuity::Continuous
+    };
+    let at = current.wall_ms;
+    match continuity {
+        Continuity::Reboot => {
+            events.push(event(at, EventKind::Reboot, format!("boot id {} -> {}", p.boot_id, current.boot_id)));
+            flags |= flag::RESET;
+        }
+        Continuity::Recreated => {
+            events.push(event(
+                at,
+                EventKind::Recreated,
+                format!("{} re-created: ifindex {} -> {}", current.ifname, p.ifindex, current.ifindex),
+            ));
+            flags |= flag::RESET;
+        }
+        Continuity::Switched => {
+            events.push(event(at, EventKind::Switched, format!("collecting {} instead of {}", current.ifname, p.ifname)));
+        }
+        Continuity::Continuous => {}
+    }
+    if p.mac != current.mac {
+        events.push(event(at, EventKind::MacChanged, format!("{} -> {} on {}", p.mac, current.mac, current.ifname)));
+        flags |= flag::MAC_CHANGED;
+    }
+    if continuity == Continuity::Switched {
+        // Another NIC's counters say nothing about the time since the last reading.
+        return baseline(current, events, flags | flag::PARTIAL).with_floor(prev.timeline_ms);
+    }
+
+    // Place the interval [start, end) on the slot timeline. Boot time measures how long it
+    // was; the wall clock only says where it ends, and never pulls the timeline backwards.
+    let mut skipped = None;
+    let (start, end, elapsed_ms) = if continuity == Continuity::Reboot {
+        let booted_at = at - current.boot_ms as i64;
+        let start = prev.timeline_ms.max(booted_at);
+        (start, at.max(start), current.boot_ms)
+    } else {
+        let elapsed = current.boot_ms.saturating_sub(p.boot_ms);
+        let skew = at - (p.wall_ms + elapsed as i64);
+        if skew > config.step_tolerance_ms {
+            events.push(event(at, EventKind::ClockStep, format!("wall clock stepped forward {} ms", skew)));
+            flags |= flag::CLOCK_STEP;
+            let start = prev.timeline_ms.max(at - elapsed as i64);
+            if start > prev.timeline_ms {
+                skipped = Some((prev.timeline_ms, start));
+            }
+            (start, at, elapsed)
+        } else if skew < -config.step_tolerance_ms {
+            flags |= flag::CLOCK_STEP;
+            if -skew <= config.max_backward_hold_ms || at >= prev.timeline_ms {
+                events.push(event(
+                    at,
+                    EventKind::ClockStep,
+                    format!("wall clock stepped back {} ms: slot time holds until it catches up", -skew),
+                ));
+                (prev.timeline_ms, at.max(prev.timeline_ms), elapsed)
+            } else {
+                events.push(event(
+                    at,
+                    EventKind::ClockStep,
+                    format!("wall clock stepped back {} ms (more than the hold limit): slot time moves back", -skew),
+                ));
+                (at - elapsed as i64, at, elapsed)
+            }
+        } else {
+            (prev.timeline_ms, at.max(prev.timeline_ms), elapsed)
+        }
+    };
+
+    let rates = LinkRates {
+        link_bits_per_sec: current.link_bits_per_sec.or(config.fallback_link_bits_per_sec),
+        rx_bytes_per_sec: prev.rx_bytes_per_sec,
+        tx_bytes_per_sec: prev.tx_bytes_per_sec,
+    };
+    let delta = counters_delta(&p.counters, &current.counters, continuity, elapsed_ms, rates);
+    if delta.wrapped {
+        flags |= flag::WRAP;
+        events.push(event(at, EventKind::Wrap, format!("32-bit counter wrap on {}", current.ifname)));
+    }
+    if delta.reset {
+        flags |= flag::RESET;
+        if continuity == Continuity::Continuous {
+            events.push(event(at, EventKind::Reset, format!("counter went backwards on {}: counting from zero", current.ifname)));
+        }
+    }
+
+    let shares = cover(start, end);
+    let missed_samples = end - start > 2 * config.sample_interval_ms + config.step_tolerance_ms;
+    if missed_samples && shares.len() > 1 {
+        flags |= flag::GAP;
+        events.push(event(
+            at,
+            EventKind::Gap,
+            format!("{} s without a reading: delta spread over {} slots", (end - start) / 1000, shares.len()),
+        ));
+    }
+
+    let weights: Vec<i64> = shares.iter().map(|s| s.covered_ms).collect();
+    let split = |total: u64| apportion(total, &weights);
+    let d = delta.counters;
+    let parts = [
+        split(d.rx_bytes),
+        split(d.tx_bytes),
+        split(d.rx_packets),
+        split(d.tx_packets),
+        split(d.rx_errors),
+        split(d.tx_errors),
+        split(d.rx_dropped),
+        split(d.tx_dropped),
+    ];
+    let mut additions = Vec::with_capacity(shares.len() + 1);
+    if let Some((from, to)) = skipped {
+        let mut slot = slot_start_ms(from);
+        let mut n = 0;
+        // Wall time that never happened: its slots exist, hold nothing, and say why.
+        while slot + SLOT_MS <= slot_start_ms(to) && n < MAX_SKIPPED_SLOTS {
+            if slot + SLOT_MS > from {
+                additions.push(SlotAddition {
+                    mac: current.mac.clone(),
+                    ifname: current.ifname.clone(),
+                    slot_start_ms: slot,
+                    counters: IfCounters::default(),
+                    covered_ms: 0,
+                    samples: 0,
+                    flags: flag::CLOCK_STEP,
+                });
+            }
+            slot += SLOT_MS;
+            n += 1;
+        }
+    }
+    let last_index = shares.len() - 1;
+    for (i, share) in shares.iter().enumerate() {
+        additions.push(SlotAddition {
+            mac: current.mac.clone(),
+            ifname: current.ifname.clone(),
+            slot_start_ms: share.slot_start_ms,
+            counters: IfCounters {
+                rx_bytes: parts[0][i],
+                tx_bytes: parts[1][i],
+                rx_packets: parts[2][i],
+                tx_packets: parts[3][i],
+                rx_errors: parts[4][i],
+                tx_errors: parts[5][i],
+                rx_dropped: parts[6][i],
+                tx_dropped: parts[7][i],
+            },
+            covered_ms: share.covered_ms,
+            samples: u32::from(i == last_index),
+            flags,
+        });
+    }
+    let continuous = continuity == Continuity::Continuous && !delta.reset;
+    let last = LastReading {
+        timeline_ms: end,
+        rx_bytes_per_sec: if continuous { per_sec(d.rx_bytes, elapsed_ms) } else { 0 },
+        tx_bytes_per_sec: if continuous { per_sec(d.tx_bytes, elapsed_ms) } else { 0 },
+        reading: current,
+    };
+    Observation { additions, timeline_ms: end, last, events }
+}
+
+/// The first reading of an interface: nothing to count yet, the slot it falls in is partial.
+fn baseline(current: Reading, mut events: Vec<Event>, flags: u32) -> Observation {
+    let at = current.wall_ms;
+    let on_boundary = at == slot_start_ms(at);
+    events.push(event(at, EventKind::Baseline, format!("first reading of {} ({})", current.ifname, current.mac)));
+    let additions = vec![SlotAddition {
+        mac: current.mac.clone(),
+        ifname: current.ifname.clone(),
+        slot_start_ms: slot_start_ms(at),
+        counters: IfCounters::default(),
+        covered_ms: 0,
+        samples: 1,
+        flags: if on_boundary { flags & !flag::PARTIAL } else { flags | flag::PARTIAL },
+    }];
+    Observation {
+        additions,
+        timeline_ms: at,
+        last: LastReading { reading: current, timeline_ms: at, rx_bytes_per_sec: 0, tx_bytes_per_sec: 0 },
+        events,
+    }
+}
+
+impl Observation {
+    /// Never move the timeline before `floor` (slots there are already final).
+    fn with_floor(mut self, floor: i64) -> Self {
+        if self.timeline_ms < floor {
+            self.timeline_ms = floor;
+            self.last.timeline_ms = floor;
+            for a in &mut self.additions {
+                a.slot_start_ms = a.slot_start_ms.max(slot_start_ms(floor));
+            }
+        }
+        self
+    }
+}
+
+/// The addition that marks the open slot partial when the agent stops.
+pub fn stopping(last: &LastReading) -> Option<SlotAddition> {
+    let t = last.timeline_ms;
+    if t == slot_start_ms(t) {
+        return None;
+    }
+    Some(SlotAddition {
+        mac: last.reading.mac.clone(),
+        ifname: last.reading.ifname.clone(),
+        slot_start_ms: slot_start_ms(t),
+        counters: IfCounters::default(),
+        covered_ms: 0,
+        samples: 0,
+        flags: flag::PARTIAL,
+    })
+}
+
+fn event(at_ms: i64, kind: EventKind, detail: String) -> Event {
+    Event { at_ms, kind, detail }
+}
