@@ -147,7 +147,11 @@ fn render_hour(tz: &ReportTz, flux_hour: &str, hour_start: i64, slots: &[SlotRow
     }
     for mac in macs {
         let _ = writeln!(out, "hour {flux_hour} ({}) mac {mac}", tz.label());
-        let _ = writeln!(out, "{:<4} {:<6} {:>16} {:>16} {:>7} {:<7} flags", "v", "start", "tx_bytes", "rx_bytes", "samples", "state");
+        let _ = writeln!(
+            out,
+            "{:<4} {:<6} {:>16} {:>16} {:>7} {:<7} flags",
+            "v", "start", "tx_bytes", "rx_bytes", "samples", "state"
+        );
         let (mut tx_sum, mut rx_sum) = (0u64, 0u64);
         for i in 0..SLOTS_PER_HOUR {
             let start = hour_start + i as i64 * SLOT_MS;
@@ -169,7 +173,8 @@ fn render_hour(tz: &ReportTz, flux_hour: &str, hour_start: i64, slots: &[SlotRow
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "v{i:<3} {hhmm:<6} {:>16} {:>16} {:>7} {:<7} -", "-", "-", "-", "none");
+                    let _ =
+                        writeln!(out, "v{i:<3} {hhmm:<6} {:>16} {:>16} {:>7} {:<7} -", "-", "-", "-", "none");
                 }
             }
         }

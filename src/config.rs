@@ -104,7 +104,9 @@ fn report_tz<'de, D: Deserializer<'de>>(d: D) -> Result<ReportTz, D::Error> {
 fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let days = u32::deserialize(d)?;
     if !(1..=3650).contains(&days) {
-        return Err(serde::de::Error::custom(format!("retention_days must be between 1 and 3650, got {days}")));
+        return Err(serde::de::Error::custom(format!(
+            "retention_days must be between 1 and 3650, got {days}"
+        )));
     }
     Ok(days)
 }
@@ -169,9 +171,15 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let parsed: toml::Table = toml::from_str(&uncommented).expect("example parses");
-        for key in ["interface", "allow_virtual", "sample_interval_secs", "report_timezone", "state_dir",
-            "retention_days", "max_link_bits_per_sec"]
-        {
+        for key in [
+            "interface",
+            "allow_virtual",
+            "sample_interval_secs",
+            "report_timezone",
+            "state_dir",
+            "retention_days",
+            "max_link_bits_per_sec",
+        ] {
             assert!(parsed.contains_key(key), "example lacks {key}");
         }
         parse(&uncommented).expect("example values are valid");

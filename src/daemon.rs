@@ -59,10 +59,8 @@ pub fn tally_config(config: &AgentConfig) -> TallyConfig {
 pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(DaemonError::Signals)?;
-    std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
-        path: config.state_dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(&config.state_dir)
+        .map_err(|source| DaemonError::StateDir { path: config.state_dir.display().to_string(), source })?;
     let _lock = lock_state_dir(&config.state_dir)?;
     let (ring, notice) = Ring::open(&config.ring_path())?;
     if let Some(notice) = notice {

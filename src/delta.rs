@@ -57,8 +57,7 @@ pub fn counter_step(old: u64, new: u64, elapsed_ms: u64, limits: WrapLimits) -> 
             Some(max) => implied_per_sec <= u128::from(max),
             None => false, // no link speed known: cannot prove a wrap, so it is a reset
         };
-        let rate_ok = implied_per_sec
-            <= u128::from(limits.previous_per_sec.max(RATE_FLOOR_PER_SEC)) * 4;
+        let rate_ok = implied_per_sec <= u128::from(limits.previous_per_sec.max(RATE_FLOOR_PER_SEC)) * 4;
         if link_ok && rate_ok {
             return (wrapped, Step::Wrap);
         }
@@ -143,26 +142,34 @@ mod tests {
         // 100 MB/s steady, 10 s interval: 1e9 bytes; counter was 2^32 - 400e6.
         let old = TWO_POW_32 - 400_000_000;
         let new = 600_000_000;
-        let (d, s) = counter_step(old, new, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 100_000_000 });
+        let (d, s) =
+            counter_step(old, new, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 100_000_000 });
         assert_eq!((d, s), (1_000_000_000, Step::Wrap));
     }
 
     #[test]
     fn reset_from_3_9_gib_to_1_kib_is_not_a_wrap() {
         let old = 3_900 * 1024 * 1024 * 1024 / 1000; // 3.9 GiB
-        let (d, s) = counter_step(old, 1024, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 50_000 });
+        let (d, s) =
+            counter_step(old, 1024, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 50_000 });
         assert_eq!((d, s), (1024, Step::Reset));
     }
 
     #[test]
     fn above_32_bits_never_wraps() {
-        let (d, s) = counter_step(TWO_POW_32 + 5, 3, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: u64::MAX / 8 });
+        let (d, s) = counter_step(
+            TWO_POW_32 + 5,
+            3,
+            10_000,
+            WrapLimits { max_per_sec: GBIT, previous_per_sec: u64::MAX / 8 },
+        );
         assert_eq!((d, s), (3, Step::Reset));
     }
 
     #[test]
     fn unknown_link_speed_cannot_prove_a_wrap() {
-        let (d, s) = counter_step(TWO_POW_32 - 10, 10, 10_000, WrapLimits { max_per_sec: None, previous_per_sec: 0 });
+        let (d, s) =
+            counter_step(TWO_POW_32 - 10, 10, 10_000, WrapLimits { max_per_sec: None, previous_per_sec: 0 });
         assert_eq!((d, s), (10, Step::Reset));
     }
 

@@ -136,7 +136,9 @@ impl<'a> Sampler<'a> {
         let observation = tally::observe(self.last.as_ref(), reading, &self.tally);
         for e in &observation.events {
             match e.kind {
-                tally::EventKind::Baseline | tally::EventKind::Gap => log::info!("{}: {}", e.kind.as_str(), e.detail),
+                tally::EventKind::Baseline | tally::EventKind::Gap => {
+                    log::info!("{}: {}", e.kind.as_str(), e.detail)
+                }
                 _ => log::warn!("{}: {}", e.kind.as_str(), e.detail),
             }
         }

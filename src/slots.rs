@@ -36,16 +36,17 @@ impl ReportTz {
         match parsed {
             Ok(off) if off.local_minus_utc() % 300 == 0 => Ok(ReportTz(off)),
             Ok(_) => Err(format!("time zone {text:?} is not a whole number of 5 minutes from UTC")),
-            Err(_) => Err(format!(
-                "invalid report time zone {text:?}: expected a fixed offset like \"UTC+08:00\""
-            )),
+            Err(_) => {
+                Err(format!("invalid report time zone {text:?}: expected a fixed offset like \"UTC+08:00\""))
+            }
         }
     }
 
     pub fn local(&self, t_ms: i64) -> DateTime<FixedOffset> {
-        self.0.timestamp_millis_opt(t_ms).single().unwrap_or_else(|| {
-            self.0.timestamp_millis_opt(0).single().expect("epoch is representable")
-        })
+        self.0
+            .timestamp_millis_opt(t_ms)
+            .single()
+            .unwrap_or_else(|| self.0.timestamp_millis_opt(0).single().expect("epoch is representable"))
     }
 
     /// `YYYYMMDDHH` of the hour holding `t_ms`.
@@ -59,13 +60,9 @@ impl ReportTz {
         if flux_hour.len() != 10 || !flux_hour.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let naive = NaiveDateTime::parse_from_str(&format!("{flux_hour}0000"), "%Y%m%d%H%M%S")
-            .map_err(|_| bad())?;
-        self.0
-            .from_local_datetime(&naive)
-            .single()
-            .map(|dt| dt.timestamp_millis())
-            .ok_or_else(bad)
+        let naive =
+            NaiveDateTime::parse_from_str(&format!("{flux_hour}0000"), "%Y%m%d%H%M%S").map_err(|_| bad())?;
+        self.0.from_local_datetime(&naive).single().map(|dt| dt.timestamp_millis()).ok_or_else(bad)
     }
 
     /// Start (unix ms) of the hour holding `t_ms`.

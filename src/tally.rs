@@ -188,7 +188,11 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     let at = current.wall_ms;
     match continuity {
         Continuity::Reboot => {
-            events.push(event(at, EventKind::Reboot, format!("boot id {} -> {}", p.boot_id, current.boot_id)));
+            events.push(event(
+                at,
+                EventKind::Reboot,
+                format!("boot id {} -> {}", p.boot_id, current.boot_id),
+            ));
             flags |= flag::RESET;
         }
         Continuity::Recreated => {
@@ -200,12 +204,20 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             flags |= flag::RESET;
         }
         Continuity::Switched => {
-            events.push(event(at, EventKind::Switched, format!("collecting {} instead of {}", current.ifname, p.ifname)));
+            events.push(event(
+                at,
+                EventKind::Switched,
+                format!("collecting {} instead of {}", current.ifname, p.ifname),
+            ));
         }
         Continuity::Continuous => {}
     }
     if p.mac != current.mac {
-        events.push(event(at, EventKind::MacChanged, format!("{} -> {} on {}", p.mac, current.mac, current.ifname)));
+        events.push(event(
+            at,
+            EventKind::MacChanged,
+            format!("{} -> {} on {}", p.mac, current.mac, current.ifname),
+        ));
         flags |= flag::MAC_CHANGED;
     }
     if continuity == Continuity::Switched {
@@ -244,7 +256,10 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
                 events.push(event(
                     at,
                     EventKind::ClockStep,
-                    format!("wall clock stepped back {} ms (more than the hold limit): slot time moves back", -skew),
+                    format!(
+                        "wall clock stepped back {} ms (more than the hold limit): slot time moves back",
+                        -skew
+                    ),
                 ));
                 (at - elapsed as i64, at, elapsed)
             }
@@ -266,7 +281,11 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     if delta.reset {
         flags |= flag::RESET;
         if continuity == Continuity::Continuous {
-            events.push(event(at, EventKind::Reset, format!("counter went backwards on {}: counting from zero", current.ifname)));
+            events.push(event(
+                at,
+                EventKind::Reset,
+                format!("counter went backwards on {}: counting from zero", current.ifname),
+            ));
         }
     }
 
@@ -350,7 +369,11 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
 fn baseline(current: Reading, mut events: Vec<Event>, flags: u32) -> Observation {
     let at = current.wall_ms;
     let on_boundary = at == slot_start_ms(at);
-    events.push(event(at, EventKind::Baseline, format!("first reading of {} ({})", current.ifname, current.mac)));
+    events.push(event(
+        at,
+        EventKind::Baseline,
+        format!("first reading of {} ({})", current.ifname, current.mac),
+    ));
     let additions = vec![SlotAddition {
         mac: current.mac.clone(),
         ifname: current.ifname.clone(),

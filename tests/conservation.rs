@@ -251,7 +251,7 @@ fn agent_restart_after_47_minutes_spreads_the_gap_and_loses_nothing() {
     let mut agent = h.agent();
     h.run(&mut agent, 600, 10_000, 1_000_000, 1_000);
     drop(agent); // kill -9: no clean stop recorded
-    // 47 minutes without an agent, traffic going on.
+                 // 47 minutes without an agent, traffic going on.
     h.clock.advance_ms(47 * 60_000);
     // Odd totals: integer splitting must not lose the remainder.
     h.nic.with(|n| n.send(47 * 60 * 1_000_000 + 7, 47 * 60 * 1_000 + 11));
@@ -319,7 +319,10 @@ fn a_day_at_100_gbit_per_sec_does_not_overflow() {
     h.assert_conserved();
     let slots = h.slots();
     assert!(slots.len() >= 288);
-    assert!(slots.iter().filter(|s| s.closed && s.flags == 0).all(|s| s.counters.tx_bytes == 3_750_000_000_000));
+    assert!(slots
+        .iter()
+        .filter(|s| s.closed && s.flags == 0)
+        .all(|s| s.counters.tx_bytes == 3_750_000_000_000));
 }
 
 #[test]
@@ -351,7 +354,8 @@ fn the_run_loop_reads_exactly_on_every_boundary() {
     let source = Timed { clock: &h.clock, shutdown: shutdown.clone(), end_ms: T0 + 3 * 3_600_000 + 200_000 };
     let (ring, _) = Ring::open(&h.ring_path()).expect("ring");
     let mut sampler =
-        Sampler::new(&h.clock, Box::new(source), ring, h.tally, ReportTz::default(), 35, shutdown).expect("sampler");
+        Sampler::new(&h.clock, Box::new(source), ring, h.tally, ReportTz::default(), 35, shutdown)
+            .expect("sampler");
     sampler.run().expect("runs");
     let slots = h.slots();
     let full: Vec<&SlotRow> = slots.iter().filter(|s| s.closed && s.flags == 0).collect();

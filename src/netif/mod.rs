@@ -32,7 +32,9 @@ pub enum NetifError {
     BadName { name: String, why: &'static str },
     #[error("interface {0:?} does not exist")]
     NoSuchInterface(String),
-    #[error("interface {name:?} is not a physical NIC ({why}); set allow_virtual = true to collect it anyway")]
+    #[error(
+        "interface {name:?} is not a physical NIC ({why}); set allow_virtual = true to collect it anyway"
+    )]
     NotPhysical { name: String, why: String },
     #[error("no interface to collect: {0}")]
     NothingToCollect(String),

@@ -170,7 +170,10 @@ impl Ring {
             let rows = stmt.query_map([closing_before_secs], slot_from_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
-        tx.execute("UPDATE slot SET closed = 1 WHERE closed = 0 AND slot_start <= ?1", [closing_before_secs])?;
+        tx.execute(
+            "UPDATE slot SET closed = 1 WHERE closed = 0 AND slot_start <= ?1",
+            [closing_before_secs],
+        )?;
         let json = serde_json::to_string(&obs.last).map_err(|e| RingError::BadLastReading(e.to_string()))?;
         tx.execute(
             "INSERT INTO last_reading (id, reading, clean_stop) VALUES (1, ?1, 0)
@@ -178,10 +181,13 @@ impl Ring {
             [json],
         )?;
         tx.commit()?;
-        Ok(closed.into_iter().map(|mut s| {
-            s.closed = true;
-            s
-        }).collect())
+        Ok(closed
+            .into_iter()
+            .map(|mut s| {
+                s.closed = true;
+                s
+            })
+            .collect())
     }
 
     /// Record a clean stop: the open slot is marked partial.
@@ -222,7 +228,9 @@ impl Ring {
     }
 
     pub fn events_since(&self, from_ms: i64) -> Result<Vec<Event>, RingError> {
-        let mut stmt = self.conn.prepare_cached("SELECT at_ms, kind, detail FROM event WHERE at_ms >= ?1 ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms, kind, detail FROM event WHERE at_ms >= ?1 ORDER BY id")?;
         let rows = stmt.query_map([from_ms], |r| {
             let kind: String = r.get(1)?;
             Ok((r.get::<_, i64>(0)?, kind, r.get::<_, String>(2)?))
@@ -240,7 +248,8 @@ impl Ring {
     /// Drop slots and events older than `before_ms`. Returns the slots removed.
     pub fn prune(&mut self, before_ms: i64) -> Result<usize, RingError> {
         let tx = self.conn.transaction()?;
-        let n = tx.execute("DELETE FROM slot WHERE slot_start < ?1 AND closed = 1", [before_ms.div_euclid(1000)])?;
+        let n = tx
+            .execute("DELETE FROM slot WHERE slot_start < ?1 AND closed = 1", [before_ms.div_euclid(1000)])?;
         tx.execute("DELETE FROM event WHERE at_ms < ?1", [before_ms])?;
         tx.commit()?;
         Ok(n)
@@ -346,7 +355,10 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
 }
 
 fn insert_event(tx: &Transaction<'_>, e: &Event) -> Result<(), RingError> {
-    tx.prepare_cached("INSERT INTO event (at_ms, kind, detail) VALUES (?1, ?2, ?3)")?
-        .execute(params![e.at_ms, e.kind.as_str(), e.detail])?;
+    tx.prepare_cached("INSERT INTO event (at_ms, kind, detail) VALUES (?1, ?2, ?3)")?.execute(params![
+        e.at_ms,
+        e.kind.as_str(),
+        e.detail
+    ])?;
     Ok(())
 }

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Runs every test of the project. Needs root for the network-namespace tests (CI is root).
+# Prerequisites are installed by scripts/setup.sh (CI's .ci/run calls it first).
+set -eu
+cd "$(dirname "$0")/.."
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== unit, fixture, simulated-trace and real-kernel tests"
+cargo build --workspace --locked --bins
+cargo test --workspace --locked --no-fail-fast
