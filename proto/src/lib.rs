@@ -1,0 +1,6 @@
+//! What crosses the wire between PushAgent's programs and the customer: serde types and
+//! constants only (`customer`), plus the request signing every customer call carries
+//! (`signing`). No HTTP client, no database.
+
+pub mod customer;
+pub mod signing;

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Idle footprint, side by side in one run: `pushagent run` vs vnstatd vs
+# prometheus-node-exporter, all started now and left idle for MINUTES (default 10).
+# Prints RSS, PSS (smaps_rollup), CPU seconds and binary size of each, and the agent's
+# boundary-read lateness (from its own log). A benchmark, not a test. Run as root:
+#
+#     sh scripts/bench/idle.sh [MINUTES]
+set -eu
+cd "$(dirname "$0")/../.."
+minutes="${1:-10}"
+
+for pkg in vnstat prometheus-node-exporter; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg"; }
+done
+cargo build --release --locked --bin pushagent >/dev/null 2>&1 || cargo build --release --locked --bin pushagent
+
+work="$(mktemp -d)"
+trap 'kill $pids 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=""
+
+printf 'state_dir = "%s/agent"\n' "$work" > "$work/agent.toml"
+RUST_LOG=debug ./target/release/pushagent --config "$work/agent.toml" run 2> "$work/agent.log" &
+agent=$!
+mkdir -p "$work/vnstat"
+printf 'DatabaseDir "%s/vnstat"\nAlwaysAddNewInterfaces 1\n' "$work" > "$work/vnstat.conf"
+vnstatd -n --config "$work/vnstat.conf" > "$work/vnstat.log" 2>&1 &
+vnstat=$!
+prometheus-node-exporter --web.listen-address=127.0.0.1:19100 > "$work/node.log" 2>&1 &
+node=$!
+pids="$agent $vnstat $node"
+
+echo "idle for $minutes minutes (started $(date -u +%H:%M:%S) UTC)..."
+sleep $((minutes * 60))
+
+tck=$(getconf CLK_TCK)
+row() { # name pid binary
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$2/status")
+    pss=$(awk '/^Pss:/ {print $2}' "/proc/$2/smaps_rollup")
+    cpu=$(awk -v t="$tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$2/stat")
+    size=$(stat -L -c %s "$3")
+    awk -v n="$1" -v m="$minutes" -v r="$rss" -v p="$pss" -v c="$cpu" -v s="$size" 'BEGIN {
+        printf "| %s | %s min | %.1f MB | %.1f MB | %s s | %.1f MB |\n", n, m, r / 1024, p / 1024, c, s / 1048576 }'
+}
+echo "| program | idle | RSS | PSS | CPU | binary |"
+echo "|---|---|---|---|---|---|"
+row "pushagent $(./target/release/pushagent --version | cut -d' ' -f2)" "$agent" ./target/release/pushagent
+row "vnstatd $(dpkg-query -W -f '${Version}' vnstat)" "$vnstat" "$(command -v vnstatd)"
+row "node_exporter $(dpkg-query -W -f '${Version}' prometheus-node-exporter)" "$node" "$(command -v prometheus-node-exporter)"
+
+echo
+echo "pushagent boundary reads (late_ms, from its log):"
+grep 'boundary reading at' "$work/agent.log" | grep -o 'late_ms=[0-9-]*' | cut -d= -f2 | sort -n | awk '
+    { v[NR] = $1 } END { if (NR == 0) { print "  none (run longer than 5 minutes)"; exit }
+      p99 = v[int((NR - 1) * 0.99) + 1]; printf "  %d reads, min %d ms, p99 %d ms, max %d ms\n", NR, v[1], p99, v[NR] }'
