@@ -117,7 +117,7 @@ fn info(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
 
 fn points(config: &AgentConfig, args: PointsArgs) -> Result<(), String> {
     let tz = config.report_timezone;
-    let ring = Ring::open_existing(&config.ring_path()).map_err(|e| e.to_string())?;
+    let ring = Ring::open_existing(&config.state_db_path()).map_err(|e| e.to_string())?;
     let hour_start = match &args.hour {
         Some(h) => tz.hour_start_ms(h)?,
         None => match ring.newest_closed_slot_ms().map_err(|e| e.to_string())? {

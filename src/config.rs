@@ -23,7 +23,7 @@ pub struct AgentConfig {
     /// Time zone that names report hours: a fixed offset like "UTC+08:00".
     #[serde(deserialize_with = "report_tz")]
     pub report_timezone: ReportTz,
-    /// Where the ring (ring.sqlite) and other state live.
+    /// Where the state database (state.sqlite: ring, outbox) and other state live.
     pub state_dir: PathBuf,
     /// Days of slots kept in the ring.
     #[serde(deserialize_with = "retention")]
@@ -75,8 +75,8 @@ impl AgentConfig {
         })
     }
 
-    pub fn ring_path(&self) -> PathBuf {
-        self.state_dir.join("ring.sqlite")
+    pub fn state_db_path(&self) -> PathBuf {
+        self.state_dir.join("state.sqlite")
     }
 }
 

@@ -25,6 +25,8 @@ pub enum DaemonError {
     Lock { path: String, source: std::io::Error },
     #[error(transparent)]
     Ring(#[from] crate::ring::RingError),
+    #[error(transparent)]
+    StateDb(#[from] crate::statedb::StateDbError),
     #[error("cannot install signal handling: {0}")]
     Signals(std::io::Error),
 }
@@ -62,14 +64,14 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|source| DaemonError::StateDir { path: config.state_dir.display().to_string(), source })?;
     let _lock = lock_state_dir(&config.state_dir)?;
-    let (ring, notice) = Ring::open(&config.ring_path())?;
+    let (ring, notice) = Ring::open(&config.state_db_path())?;
     if let Some(notice) = notice {
         log::error!("{notice}; counting continues in a fresh ring");
     }
     log::info!(
         "pushagent {} starting: ring {}, report time zone {}, sample every {} s",
         env!("CARGO_PKG_VERSION"),
-        config.ring_path().display(),
+        config.state_db_path().display(),
         config.report_timezone.label(),
         config.sample_interval_secs
     );

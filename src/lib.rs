@@ -13,4 +13,5 @@ pub mod sampler;
 pub mod shutdown;
 pub mod slots;
 pub mod source;
+pub mod statedb;
 pub mod tally;

@@ -228,7 +228,7 @@ fn points_equal_the_kernel_counters_across_kill_9_and_veth_recreation() {
         ),
     )
     .expect("config");
-    let ring_path = state.join("ring.sqlite");
+    let ring_path = state.join("state.sqlite");
     let net = Net::new();
 
     let (rx0, tx0, _) = net.kernel();

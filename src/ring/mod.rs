@@ -1,4 +1,4 @@
-//! The local ring: SQLite (WAL) holding the 5-minute slots, the last counter reading and
+//! The local ring: the state database's tables holding the 5-minute slots, the last counter reading and
 //! notable events. Slot additions and the last reading are committed in ONE transaction, so
 //! after kill -9 or power loss the next reading continues exactly where the ring left off.
 
@@ -8,23 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::netif::IfCounters;
 use crate::slots::SLOT_MS;
+use crate::statedb::{self, StateDbError};
 use crate::tally::{flag, Event, LastReading, Observation, SlotAddition};
-
-/// Numbered migrations; the schema version lives in `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_ring.sql"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RingError {
-    #[error("cannot open the ring {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the ring {path} is corrupt ({why}); it was moved aside to {moved_to}")]
-    CorruptMovedAside { path: PathBuf, why: String, moved_to: PathBuf },
-    #[error("the ring {path} is corrupt ({why}) and could not be moved aside: {source}")]
-    CorruptStuck { path: PathBuf, why: String, source: std::io::Error },
-    #[error("the ring {path} has schema version {found}, newer than this pushagent knows ({known}); upgrade pushagent")]
-    TooNew { path: PathBuf, found: u32, known: u32 },
-    #[error("no ring at {0}: the agent has not run with this state_dir yet")]
-    Missing(PathBuf),
     #[error("ring database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("ring holds an unreadable last reading: {0}")]
@@ -52,85 +40,16 @@ pub struct Ring {
 }
 
 impl Ring {
-    /// Open (creating if needed) the ring at `path`. A corrupt file is moved aside (never
-    /// overwritten) and a fresh ring is started; the returned error-like notice says where.
-    pub fn open(path: &Path) -> Result<(Ring, Option<RingError>), RingError> {
-        match Self::open_checked(path) {
-            Ok(ring) => Ok((ring, None)),
-            Err(OpenFailure::Corrupt(why)) => {
-                let moved_to = move_aside(path).map_err(|source| RingError::CorruptStuck {
-                    path: path.to_owned(),
-                    why: why.clone(),
-                    source,
-                })?;
-                let notice = RingError::CorruptMovedAside { path: path.to_owned(), why, moved_to };
-                match Self::open_checked(path) {
-                    Ok(ring) => Ok((ring, Some(notice))),
-                    Err(OpenFailure::Corrupt(why)) => Err(RingError::CorruptStuck {
-                        path: path.to_owned(),
-                        why,
-                        source: std::io::Error::other("fresh ring is corrupt too"),
-                    }),
-                    Err(OpenFailure::Other(e)) => Err(e),
-                }
-            }
-            Err(OpenFailure::Other(e)) => Err(e),
-        }
+    /// Open (creating if needed) the ring in the state database at `path`. A corrupt file
+    /// is moved aside (never overwritten) and a fresh one started; the notice says where.
+    pub fn open(path: &Path) -> Result<(Ring, Option<StateDbError>), StateDbError> {
+        let (conn, notice) = statedb::open(path)?;
+        Ok((Ring { conn, path: path.to_owned() }, notice))
     }
 
-    /// Open an existing ring for reading by the CLI while the daemon runs (WAL allows it).
-    pub fn open_existing(path: &Path) -> Result<Ring, RingError> {
-        if !path.exists() {
-            return Err(RingError::Missing(path.to_owned()));
-        }
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| RingError::Open { path: path.to_owned(), source })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Ring { conn, path: path.to_owned() })
-    }
-
-    fn open_checked(path: &Path) -> Result<Ring, OpenFailure> {
-        let open_err = |source| OpenFailure::Other(RingError::Open { path: path.to_owned(), source });
-        let conn = Connection::open(path).map_err(open_err)?;
-        let classify = |e: rusqlite::Error| {
-            if is_corruption(&e) {
-                OpenFailure::Corrupt(e.to_string())
-            } else {
-                OpenFailure::Other(RingError::Open { path: path.to_owned(), source: e })
-            }
-        };
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(classify)?;
-        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(classify)?;
-        if check != "ok" {
-            return Err(OpenFailure::Corrupt(format!("quick_check: {check}")));
-        }
-        // WAL: readers (the CLI, the push pipeline) never block the sampler.
-        // synchronous=FULL: each commit fsyncs the WAL, so a closed slot and the reading that
-        // closed it survive power loss, not just a crash; at one commit per sample that is cheap.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(classify)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(classify)?;
-        let mut ring = Ring { conn, path: path.to_owned() };
-        ring.migrate().map_err(|e| match e {
-            RingError::Db(db) if is_corruption(&db) => OpenFailure::Corrupt(db.to_string()),
-            other => OpenFailure::Other(other),
-        })?;
-        Ok(ring)
-    }
-
-    fn migrate(&mut self) -> Result<(), RingError> {
-        let current: u32 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
-        if current > known {
-            return Err(RingError::TooNew { path: self.path.clone(), found: current, known });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", version)?;
-            tx.commit()?;
-            log::info!("ring {}: schema migrated to version {version}", self.path.display());
-        }
-        Ok(())
+    /// Open an existing state database read-only (the CLI, while the daemon runs).
+    pub fn open_existing(path: &Path) -> Result<Ring, StateDbError> {
+        Ok(Ring { conn: statedb::open_existing(path)?, path: path.to_owned() })
     }
 
     pub fn path(&self) -> &Path {
@@ -254,32 +173,6 @@ impl Ring {
         tx.commit()?;
         Ok(n)
     }
-}
-
-enum OpenFailure {
-    Corrupt(String),
-    Other(RingError),
-}
-
-fn is_corruption(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase)
-    )
-}
-
-/// Rename the file and its WAL/SHM companions to `<name>.corrupt-<unix secs>`.
-fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let target = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
-    std::fs::rename(path, &target)?;
-    for suffix in ["-wal", "-shm"] {
-        let companion = PathBuf::from(format!("{}{suffix}", path.display()));
-        if companion.exists() {
-            std::fs::rename(&companion, format!("{}{suffix}", target.display()))?;
-        }
-    }
-    Ok(target)
 }
 
 const SELECT_SLOT: &str = "SELECT mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets, \
