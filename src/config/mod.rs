@@ -7,6 +7,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::slots::ReportTz;
 
+pub mod customer;
+pub use customer::{BilledDirection, CustomerProfile, MacFormat, Offset, ReportSettings, Secret};
+
 pub const DEFAULT_PATH: &str = "/etc/pushagent/agent.toml";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +34,21 @@ pub struct AgentConfig {
     /// Link speed to assume when the NIC reports none (virtio, some VFs).
     #[serde(deserialize_with = "link_speed")]
     pub max_link_bits_per_sec: Option<u64>,
+    /// Local push switch (until the config service provides one). Hours built while it is
+    /// off are recorded as `skipped_off` and never pushed later.
+    pub push_enabled: bool,
+    /// Hour H is pushed after H+1:00 plus a per-MAC delay inside this many seconds.
+    #[serde(deserialize_with = "push_spread")]
+    pub push_spread_secs: u64,
+    /// Days during which pushed hours are re-checked against the customer's copy.
+    #[serde(deserialize_with = "verify_days")]
+    pub verify_days: u32,
+    /// DEMO ONLY: run the agent's clock this many times faster than real time (60 = one
+    /// report hour per real minute). Never set it in production: the points would be wrong.
+    #[serde(deserialize_with = "time_scale")]
+    pub demo_time_scale: u32,
+    pub customer: CustomerProfile,
+    pub report: ReportSettings,
 }
 
 impl Default for AgentConfig {
@@ -43,6 +61,12 @@ impl Default for AgentConfig {
             state_dir: PathBuf::from("/var/lib/pushagent"),
             retention_days: 35,
             max_link_bits_per_sec: None,
+            push_enabled: true,
+            push_spread_secs: 300,
+            verify_days: 7,
+            demo_time_scale: 1,
+            customer: CustomerProfile::default(),
+            report: ReportSettings::default(),
         }
     }
 }
@@ -69,10 +93,11 @@ impl AgentConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_string(),
-        })
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let mut config: AgentConfig =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        config.customer.resolve_secret().map_err(invalid)?;
+        Ok(config)
     }
 
     pub fn state_db_path(&self) -> PathBuf {
@@ -122,6 +147,32 @@ fn link_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
     Ok(Some(bits))
 }
 
+fn push_spread<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if secs > 3000 {
+        return Err(serde::de::Error::custom(format!("push_spread_secs must be at most 3000, got {secs}")));
+    }
+    Ok(secs)
+}
+
+fn verify_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let days = u32::deserialize(d)?;
+    if days > 35 {
+        return Err(serde::de::Error::custom(format!("verify_days must be at most 35, got {days}")));
+    }
+    Ok(days)
+}
+
+fn time_scale<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let scale = u32::deserialize(d)?;
+    if !(1..=3600).contains(&scale) {
+        return Err(serde::de::Error::custom(format!(
+            "demo_time_scale must be between 1 and 3600, got {scale}"
+        )));
+    }
+    Ok(scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +211,7 @@ mod tests {
 
     #[test]
     fn example_file_documents_every_key() {
-        let example = include_str!("../packaging/agent.toml");
+        let example = include_str!("../../packaging/agent.toml");
         // Uncomment every `# key = value` line: the result must parse with every key set.
         let uncommented: String = example
             .lines()

@@ -1,0 +1,372 @@
+//! The customer profile: everything a real customer may do differently from the reference
+//! API (paths, formats, id field names, batch size, billed direction), plus our ids.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer};
+
+use pushagent_proto::customer::{MAX_RECORDS_PER_PUSH, QUERY_PATH, REPORT_PATH};
+
+/// A secret that never shows in logs, `Debug` output or error messages.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<unset>)" } else { "Secret(<redacted>)" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+/// Which counter is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BilledDirection {
+    #[default]
+    Tx,
+    Rx,
+    Max,
+    Sum,
+}
+
+impl BilledDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BilledDirection::Tx => "tx",
+            BilledDirection::Rx => "rx",
+            BilledDirection::Max => "max",
+            BilledDirection::Sum => "sum",
+        }
+    }
+
+    /// Billed bytes of a slot. `sum` saturates rather than wrap (it cannot reach u64::MAX).
+    pub fn pick(self, rx_bytes: u64, tx_bytes: u64) -> u64 {
+        match self {
+            BilledDirection::Tx => tx_bytes,
+            BilledDirection::Rx => rx_bytes,
+            BilledDirection::Max => rx_bytes.max(tx_bytes),
+            BilledDirection::Sum => rx_bytes.saturating_add(tx_bytes),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "tx" => Some(BilledDirection::Tx),
+            "rx" => Some(BilledDirection::Rx),
+            "max" => Some(BilledDirection::Max),
+            "sum" => Some(BilledDirection::Sum),
+            _ => None,
+        }
+    }
+}
+
+/// How the customer writes a MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MacFormat {
+    /// `aa:bb:cc:dd:ee:ff` (reference profile)
+    #[default]
+    LowerColon,
+    UpperColon,
+    LowerDash,
+    UpperDash,
+    LowerPlain,
+    UpperPlain,
+}
+
+impl MacFormat {
+    /// Render a canonical `aa:bb:cc:dd:ee:ff` MAC in this format.
+    pub fn render(self, mac: &str) -> String {
+        let (sep, upper) = match self {
+            MacFormat::LowerColon => (":", false),
+            MacFormat::UpperColon => (":", true),
+            MacFormat::LowerDash => ("-", false),
+            MacFormat::UpperDash => ("-", true),
+            MacFormat::LowerPlain => ("", false),
+            MacFormat::UpperPlain => ("", true),
+        };
+        let joined = mac.split(':').collect::<Vec<_>>().join(sep);
+        if upper {
+            joined.to_uppercase()
+        } else {
+            joined.to_lowercase()
+        }
+    }
+
+    /// Canonical form of a MAC written in any of the formats (None if it is not a MAC).
+    pub fn canonical(text: &str) -> Option<String> {
+        let hex: String = text.chars().filter(|c| *c != ':' && *c != '-').collect();
+        if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let lower = hex.to_lowercase();
+        Some((0..6).map(|i| &lower[i * 2..i * 2 + 2]).collect::<Vec<_>>().join(":"))
+    }
+}
+
+/// Names of the id fields in a record, where a customer calls them differently.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldNames {
+    pub provider_id: String,
+    pub provider_uiid: String,
+    pub isp_id: String,
+    pub device_type: String,
+}
+
+impl Default for FieldNames {
+    fn default() -> Self {
+        FieldNames {
+            provider_id: "provider_id".into(),
+            provider_uiid: "provider_uiid".into(),
+            isp_id: "isp_id".into(),
+            device_type: "device_type".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomerProfile {
+    /// e.g. "https://traffic.customer.example" (no trailing path).
+    #[serde(deserialize_with = "base_url")]
+    pub base_url: String,
+    #[serde(deserialize_with = "api_path")]
+    pub report_path: String,
+    #[serde(deserialize_with = "api_path")]
+    pub query_path: String,
+    pub access_id: String,
+    pub secret: Secret,
+    /// Read the secret from this file instead (first line, trimmed).
+    pub secret_file: Option<PathBuf>,
+    /// chrono format of `flux_dat`.
+    #[serde(deserialize_with = "time_format")]
+    pub day_format: String,
+    /// chrono format of `flux_hour`.
+    #[serde(deserialize_with = "time_format")]
+    pub hour_format: String,
+    pub mac_format: MacFormat,
+    #[serde(deserialize_with = "batch_size")]
+    pub batch_size: usize,
+    pub billed_direction: BilledDirection,
+    #[serde(deserialize_with = "timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(deserialize_with = "timeout")]
+    pub timeout_secs: u64,
+    /// HTTP(S) proxy, e.g. "http://proxy.internal:3128".
+    pub proxy: Option<String>,
+    pub fields: FieldNames,
+}
+
+impl Default for CustomerProfile {
+    fn default() -> Self {
+        CustomerProfile {
+            base_url: "http://127.0.0.1:8780".into(),
+            report_path: REPORT_PATH.into(),
+            query_path: QUERY_PATH.into(),
+            access_id: String::new(),
+            secret: Secret::default(),
+            secret_file: None,
+            day_format: "%Y%m%d".into(),
+            hour_format: "%Y%m%d%H".into(),
+            mac_format: MacFormat::LowerColon,
+            batch_size: MAX_RECORDS_PER_PUSH,
+            billed_direction: BilledDirection::Tx,
+            connect_timeout_secs: 10,
+            timeout_secs: 30,
+            proxy: None,
+            fields: FieldNames::default(),
+        }
+    }
+}
+
+impl CustomerProfile {
+    /// Resolve `secret_file` into `secret`. Errors name the key.
+    pub fn resolve_secret(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.secret_file {
+            if !self.secret.is_empty() {
+                return Err("customer.secret and customer.secret_file are both set: keep one".into());
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("customer.secret_file {}: {e}", path.display()))?;
+            let first = text.lines().next().unwrap_or("").trim().to_string();
+            if first.is_empty() {
+                return Err(format!("customer.secret_file {} is empty", path.display()));
+            }
+            self.secret = Secret::new(first);
+        }
+        Ok(())
+    }
+}
+
+/// Our ids and the offsets: what the config service will provide later (issue 4).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    pub provider_id: String,
+    pub provider_uiid: String,
+    pub isp_id: i64,
+    pub device_type: i64,
+    /// Global data offset in percent (总体数据偏移量), e.g. 3.5.
+    #[serde(deserialize_with = "offset")]
+    pub offset_percent: Offset,
+    /// This machine's own offset (局部调整); replaces the global one when set.
+    #[serde(deserialize_with = "optional_offset")]
+    pub machine_offset_percent: Option<Offset>,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            provider_id: String::new(),
+            provider_uiid: String::new(),
+            isp_id: 0,
+            device_type: 0,
+            offset_percent: Offset::ZERO,
+            machine_offset_percent: None,
+        }
+    }
+}
+
+/// An offset in hundredths of a percent (basis points), so money math stays in integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Offset {
+    pub basis_points: i64,
+}
+
+impl Offset {
+    pub const ZERO: Offset = Offset { basis_points: 0 };
+
+    /// From a percentage with at most two decimals, above -100 and at most +1000.
+    pub fn from_percent(percent: f64) -> Result<Offset, String> {
+        if !percent.is_finite() || percent <= -100.0 || percent > 1000.0 {
+            return Err(format!("offset {percent}% must be above -100 and at most 1000"));
+        }
+        let bp = (percent * 100.0).round();
+        if ((bp / 100.0) - percent).abs() > 1e-9 {
+            return Err(format!("offset {percent}% has more than two decimals"));
+        }
+        Ok(Offset { basis_points: bp as i64 })
+    }
+
+    /// pushed = round(raw × (1 + offset/100)), half away from zero, exact in integers.
+    pub fn apply(self, raw: u64) -> u64 {
+        let factor = (10_000 + self.basis_points) as u128; // > 0: offsets are above -100%
+        let scaled = u128::from(raw) * factor;
+        ((scaled + 5_000) / 10_000).min(u128::from(u64::MAX)) as u64
+    }
+
+    pub fn percent_text(self) -> String {
+        let sign = if self.basis_points < 0 { "-" } else { "" };
+        let abs = self.basis_points.abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let url = String::deserialize(d)?;
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && !url.ends_with('/')
+        && !url.chars().any(char::is_whitespace);
+    if !ok {
+        return Err(serde::de::Error::custom(format!(
+            "base_url {url:?} must be http:// or https://, without a trailing slash"
+        )));
+    }
+    Ok(url)
+}
+
+fn api_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') || path.contains('?') || path.chars().any(char::is_whitespace) {
+        return Err(serde::de::Error::custom(format!("path {path:?} must start with / and have no query")));
+    }
+    Ok(path)
+}
+
+fn time_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use chrono::format::{Item, StrftimeItems};
+    let format = String::deserialize(d)?;
+    if format.is_empty() || StrftimeItems::new(&format).any(|i| matches!(i, Item::Error)) {
+        return Err(serde::de::Error::custom(format!("{format:?} is not a valid chrono/strftime format")));
+    }
+    Ok(format)
+}
+
+fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if !(1..=1000).contains(&n) {
+        return Err(serde::de::Error::custom(format!("batch_size must be between 1 and 1000, got {n}")));
+    }
+    Ok(n)
+}
+
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if !(1..=600).contains(&n) {
+        return Err(serde::de::Error::custom(format!("timeouts must be between 1 and 600 seconds, got {n}")));
+    }
+    Ok(n)
+}
+
+fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Offset, D::Error> {
+    Offset::from_percent(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn optional_offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Offset>, D::Error> {
+    offset(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_round_half_away_from_zero_in_integers() {
+        let five = Offset::from_percent(5.0).expect("valid");
+        assert_eq!(five.apply(1_000), 1_050);
+        let half = Offset::from_percent(0.5).expect("valid");
+        assert_eq!(half.apply(100), 101); // 100.5 -> 101
+        let minus = Offset::from_percent(-2.5).expect("valid");
+        assert_eq!(minus.apply(10), 10); // 9.75 -> 10
+        assert_eq!(minus.apply(20), 20); // 19.5 -> 20 (half away from zero)
+        assert_eq!(Offset::ZERO.apply(u64::MAX), u64::MAX);
+        assert!(Offset::from_percent(-100.0).is_err());
+        assert!(Offset::from_percent(1.234).is_err());
+        assert_eq!(Offset::from_percent(-3.25).map(|o| o.percent_text()), Ok("-3.25".to_string()));
+    }
+
+    #[test]
+    fn mac_formats() {
+        assert_eq!(MacFormat::UpperDash.render("aa:bb:cc:dd:ee:ff"), "AA-BB-CC-DD-EE-FF");
+        assert_eq!(MacFormat::LowerPlain.render("aa:bb:cc:dd:ee:ff"), "aabbccddeeff");
+        assert_eq!(MacFormat::canonical("AA-BB-CC-DD-EE-FF").as_deref(), Some("aa:bb:cc:dd:ee:ff"));
+        assert_eq!(MacFormat::canonical("nope"), None);
+    }
+
+    #[test]
+    fn secret_never_shows_in_debug() {
+        let s = Secret::new("SK-very-secret");
+        assert!(!format!("{s:?}").contains("SK-very"));
+        let p = CustomerProfile { secret: s, ..Default::default() };
+        assert!(!format!("{p:?}").contains("SK-very"));
+    }
+}
