@@ -109,7 +109,7 @@ fn detect(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
 
 fn info(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
     let interface = netif::detect(root, &choice(config)).ok().map(|d| d.chosen.name);
-    let facts = crate::facts::collect(root, interface.as_deref());
+    let facts = crate::facts::collect(root, interface.as_deref(), chrono::Utc::now().timestamp());
     let json = serde_json::to_string_pretty(&facts).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())

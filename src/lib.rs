@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod delta;
 pub mod facts;
 pub mod netif;
+pub mod push;
 pub mod ring;
 pub mod sampler;
 pub mod shutdown;

@@ -10,11 +10,7 @@ use serde_json::{json, Value};
 const NOW: i64 = 1_795_000_000;
 
 fn fixture(case: &str) -> HostRoot {
-    HostRoot::new(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/facts")
-            .join(case),
-    )
+    HostRoot::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/facts").join(case))
 }
 
 fn facts_json(root: &HostRoot, interface: Option<&str>) -> Value {
@@ -174,15 +170,10 @@ fn centos7_hardware_os_and_dmi() {
 fn an_interface_that_does_not_exist_is_named_and_reported_unreadable() {
     let facts = collect(&fixture("debian12-kvm"), Some("eth9"), NOW);
 
-    let interface = facts
-        .interface
-        .expect("the asked interface is still reported");
+    let interface = facts.interface.expect("the asked interface is still reported");
     assert_eq!(interface.name, "eth9");
     assert_eq!(interface.mac, None);
-    assert_eq!(
-        facts.unreadable,
-        vec!["interface eth9: does not exist (sys/class/net/eth9)".to_string()]
-    );
+    assert_eq!(facts.unreadable, vec!["interface eth9: does not exist (sys/class/net/eth9)".to_string()]);
 }
 
 #[test]
@@ -225,21 +216,10 @@ fn this_machine_real_root_does_not_panic_and_knows_its_hostname_and_kernel() {
         .filter(|name| name != "lo")
         .min();
     let facts = collect(&HostRoot::default(), nic.as_deref(), NOW);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&facts).expect("facts serialize")
-    );
+    println!("{}", serde_json::to_string_pretty(&facts).expect("facts serialize"));
 
-    assert!(
-        facts.hostname.is_some(),
-        "unreadable: {:?}",
-        facts.unreadable
-    );
-    assert!(
-        facts.os.kernel_release.is_some(),
-        "unreadable: {:?}",
-        facts.unreadable
-    );
+    assert!(facts.hostname.is_some(), "unreadable: {:?}", facts.unreadable);
+    assert!(facts.os.kernel_release.is_some(), "unreadable: {:?}", facts.unreadable);
     assert_eq!(facts.interface.map(|i| i.name), nic);
     assert!(facts.memory_total_bytes.unwrap_or(0) > 0);
     assert!(facts.root_filesystem.is_some());
@@ -275,37 +255,23 @@ fn write(root: &tempfile::TempDir, rel: &str, bytes: &[u8]) {
 #[test]
 fn binary_junk_in_os_release_falls_back_to_redhat_release_and_is_reported() {
     let root = copy_of("centos7-baremetal");
-    write(
-        &root,
-        "etc/os-release",
-        b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe\n",
-    );
+    write(&root, "etc/os-release", b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe\n");
     let facts = collect(&HostRoot::new(root.path()), None, NOW);
 
     assert_eq!(facts.os.name.as_deref(), Some("CentOS Linux"));
     assert_eq!(facts.os.version_id.as_deref(), Some("7.9.2009"));
     assert_eq!(facts.os.id.as_deref(), Some("centos"));
-    assert_eq!(
-        facts.unreadable,
-        vec!["os release: not UTF-8 text (etc/os-release)".to_string()]
-    );
+    assert_eq!(facts.unreadable, vec!["os release: not UTF-8 text (etc/os-release)".to_string()]);
 }
 
 #[test]
 fn centos6_without_os_release_reads_redhat_release_silently() {
     let root = copy_of("centos7-baremetal");
     std::fs::remove_file(root.path().join("etc/os-release")).expect("rm");
-    write(
-        &root,
-        "etc/redhat-release",
-        b"CentOS release 6.10 (Final)\n",
-    );
+    write(&root, "etc/redhat-release", b"CentOS release 6.10 (Final)\n");
     let facts = collect(&HostRoot::new(root.path()), None, NOW);
 
-    assert_eq!(
-        facts.os.pretty_name.as_deref(),
-        Some("CentOS release 6.10 (Final)")
-    );
+    assert_eq!(facts.os.pretty_name.as_deref(), Some("CentOS release 6.10 (Final)"));
     assert_eq!(facts.os.version_id.as_deref(), Some("6.10"));
     assert_eq!(facts.unreadable, Vec::<String>::new());
 }
@@ -313,11 +279,7 @@ fn centos6_without_os_release_reads_redhat_release_silently() {
 #[test]
 fn non_numeric_meminfo_is_absent_and_reported_while_swap_still_reads() {
     let root = copy_of("debian12-kvm");
-    write(
-        &root,
-        "proc/meminfo",
-        b"MemTotal:       lots kB\nSwapTotal:     998396 kB\n",
-    );
+    write(&root, "proc/meminfo", b"MemTotal:       lots kB\nSwapTotal:     998396 kB\n");
     let facts = collect(&HostRoot::new(root.path()), None, NOW);
 
     assert_eq!(facts.memory_total_bytes, None);
@@ -333,17 +295,10 @@ fn machine_id_falls_back_to_the_dbus_copy() {
     let root = copy_of("debian12-kvm");
     write(&root, "etc/machine-id", b"uninitialized\n");
     std::fs::create_dir_all(root.path().join("var/lib/dbus")).expect("mkdir");
-    write(
-        &root,
-        "var/lib/dbus/machine-id",
-        b"0a1b2c3d4e5f60718293a4b5c6d7e8f9\n",
-    );
+    write(&root, "var/lib/dbus/machine-id", b"0a1b2c3d4e5f60718293a4b5c6d7e8f9\n");
     let facts = collect(&HostRoot::new(root.path()), None, NOW);
 
-    assert_eq!(
-        facts.machine_id.as_deref(),
-        Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9")
-    );
+    assert_eq!(facts.machine_id.as_deref(), Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9"));
     assert_eq!(facts.unreadable, Vec::<String>::new());
 }
 
@@ -384,11 +339,7 @@ fn junk_in_every_file_never_panics() {
                     .collect();
                 std::fs::write(path, junk).expect("write junk");
             }
-            let interface = if case == "debian12-kvm" {
-                "ens3"
-            } else {
-                "eno2"
-            };
+            let interface = if case == "debian12-kvm" { "ens3" } else { "eno2" };
             let facts = collect(&HostRoot::new(root.path()), Some(interface), NOW);
             serde_json::to_string(&facts).expect("junk facts still serialize");
         }

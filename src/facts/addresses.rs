@@ -54,12 +54,10 @@ const RTF_UP: u32 = 0x1;
 const RTF_GATEWAY: u32 = 0x2;
 
 pub(super) fn read(reader: &mut Reader) -> Vec<InterfaceAddresses> {
-    let mut by_interface: BTreeMap<Option<String>, (Vec<HostAddress>, Vec<HostAddress>)> =
-        BTreeMap::new();
+    let mut by_interface: BTreeMap<Option<String>, (Vec<HostAddress>, Vec<HostAddress>)> = BTreeMap::new();
 
-    let local = reader.parsed("addresses ipv4", "proc/net/fib_trie", |text| {
-        Ok(parse_fib_trie_local_ipv4(text))
-    });
+    let local =
+        reader.parsed("addresses ipv4", "proc/net/fib_trie", |text| Ok(parse_fib_trie_local_ipv4(text)));
     if let Some(local) = local {
         let routes = reader.parsed("addresses ipv4 interfaces", "proc/net/route", |text| {
             let (routes, bad_lines) = parse_route(text);
@@ -76,10 +74,7 @@ pub(super) fn read(reader: &mut Reader) -> Vec<InterfaceAddresses> {
             if interface.as_deref() == Some("lo") {
                 continue;
             }
-            let host = HostAddress {
-                address: address.into(),
-                prefix_len,
-            };
+            let host = HostAddress { address: address.into(), prefix_len };
             by_interface.entry(interface).or_default().0.push(host);
         }
     }
@@ -95,15 +90,8 @@ pub(super) fn read(reader: &mut Reader) -> Vec<InterfaceAddresses> {
         if entry.interface == "lo" || entry.address.is_loopback() {
             continue;
         }
-        let host = HostAddress {
-            address: entry.address.into(),
-            prefix_len: Some(entry.prefix_len),
-        };
-        by_interface
-            .entry(Some(entry.interface))
-            .or_default()
-            .1
-            .push(host);
+        let host = HostAddress { address: entry.address.into(), prefix_len: Some(entry.prefix_len) };
+        by_interface.entry(Some(entry.interface)).or_default().1.push(host);
     }
 
     let mut grouped: Vec<InterfaceAddresses> = by_interface
@@ -111,11 +99,7 @@ pub(super) fn read(reader: &mut Reader) -> Vec<InterfaceAddresses> {
         .map(|(interface, (mut ipv4, mut ipv6))| {
             ipv4.sort();
             ipv6.sort();
-            InterfaceAddresses {
-                interface,
-                ipv4,
-                ipv6,
-            }
+            InterfaceAddresses { interface, ipv4, ipv6 }
         })
         .collect();
     // Named interfaces first, the unattributed addresses last.
@@ -135,9 +119,7 @@ pub fn parse_fib_trie_local_ipv4(text: &str) -> Vec<Ipv4Addr> {
             Some("|--") => leaf = tokens.next().and_then(|ip| ip.parse().ok()),
             // "/32 host LOCAL" (maybe followed by "tos=N").
             Some("/32") => {
-                if let (Some(ip), Some("host"), Some("LOCAL")) =
-                    (leaf, tokens.next(), tokens.next())
-                {
+                if let (Some(ip), Some("host"), Some("LOCAL")) = (leaf, tokens.next(), tokens.next()) {
                     local.push(ip);
                 }
             }
@@ -166,8 +148,7 @@ pub fn parse_route(text: &str) -> (Vec<Ipv4Route>, usize) {
 
 fn parse_route_line(line: &str) -> Option<Ipv4Route> {
     let fields: Vec<&str> = line.split_whitespace().collect();
-    let [interface, destination, _gateway, flags, _refcnt, _use, metric, mask, ..] = fields[..]
-    else {
+    let [interface, destination, _gateway, flags, _refcnt, _use, metric, mask, ..] = fields[..] else {
         return None;
     };
     let hex = |field: &str| u32::from_str_radix(field, 16).ok();
@@ -203,9 +184,7 @@ pub fn attribute_ipv4(address: Ipv4Addr, routes: Option<&[Ipv4Route]>) -> Option
         .iter()
         .filter(|route| !route.via_gateway && route.prefix_len > 0)
         .filter(|route| {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(route.prefix_len))
-                .unwrap_or(0);
+            let mask = u32::MAX.checked_shl(32 - u32::from(route.prefix_len)).unwrap_or(0);
             u32::from(address) & mask == u32::from(route.destination) & mask
         })
         .min_by_key(|route| (std::cmp::Reverse(route.prefix_len), route.metric))
@@ -235,14 +214,8 @@ fn parse_inet6_line(line: &str) -> Option<Inet6Entry> {
         return None;
     }
     let address = u128::from_str_radix(address, 16).ok()?;
-    let prefix_len = u8::from_str_radix(prefix_len, 16)
-        .ok()
-        .filter(|len| *len <= 128)?;
-    Some(Inet6Entry {
-        interface: interface.to_string(),
-        address: address.into(),
-        prefix_len,
-    })
+    let prefix_len = u8::from_str_radix(prefix_len, 16).ok().filter(|len| *len <= 128)?;
+    Some(Inet6Entry { interface: interface.to_string(), address: address.into(), prefix_len })
 }
 
 #[cfg(test)]
@@ -313,10 +286,7 @@ fe8000000000000000fc00fffe000001 04 40 20 80     eth0
 
     #[test]
     fn fib_trie_local_leaves_are_the_host_addresses_once_each() {
-        assert_eq!(
-            parse_fib_trie_local_ipv4(FIB_TRIE_6_18),
-            vec![v4("127.0.0.1"), v4("192.0.2.2")]
-        );
+        assert_eq!(parse_fib_trie_local_ipv4(FIB_TRIE_6_18), vec![v4("127.0.0.1"), v4("192.0.2.2")]);
     }
 
     #[test]
@@ -369,14 +339,8 @@ Local:
             via_gateway: false,
             metric: 100,
         });
-        assert_eq!(
-            attribute_ipv4(v4("192.0.2.2"), Some(&routes)),
-            Some(("eth1".into(), 30))
-        );
-        assert_eq!(
-            attribute_ipv4(v4("192.0.2.9"), Some(&routes)),
-            Some(("eth0".into(), 24))
-        );
+        assert_eq!(attribute_ipv4(v4("192.0.2.2"), Some(&routes)), Some(("eth1".into(), 30)));
+        assert_eq!(attribute_ipv4(v4("192.0.2.9"), Some(&routes)), Some(("eth0".into(), 24)));
         assert_eq!(attribute_ipv4(v4("198.51.100.7"), Some(&routes)), None);
         assert_eq!(attribute_ipv4(v4("192.0.2.2"), None), None);
     }
@@ -394,10 +358,8 @@ Local:
     fn if_inet6_gives_addresses_with_prefix_per_interface() {
         let (entries, bad_lines) = parse_if_inet6(IF_INET6_6_18);
         assert_eq!(bad_lines, 0);
-        let seen: Vec<(String, String, u8)> = entries
-            .iter()
-            .map(|e| (e.interface.clone(), e.address.to_string(), e.prefix_len))
-            .collect();
+        let seen: Vec<(String, String, u8)> =
+            entries.iter().map(|e| (e.interface.clone(), e.address.to_string(), e.prefix_len)).collect();
         assert_eq!(
             seen,
             vec![

@@ -17,9 +17,7 @@ pub struct Cpu {
 }
 
 pub(super) fn read(reader: &mut Reader) -> Cpu {
-    reader
-        .parsed("cpu", "proc/cpuinfo", parse_cpuinfo)
-        .unwrap_or_default()
+    reader.parsed("cpu", "proc/cpuinfo", parse_cpuinfo).unwrap_or_default()
 }
 
 /// Keys that name the model: x86 "model name", 32-bit ARM "Processor", MIPS "cpu model",
@@ -68,14 +66,9 @@ pub fn parse_cpuinfo(text: &str) -> Result<Cpu, String> {
         .min_by_key(|(rank, _)| *rank)
         // Old kernels pad the model: "Intel(R) Xeon(R) CPU           E5620  @ 2.40GHz".
         .map(|(_, model)| model.split_whitespace().collect::<Vec<_>>().join(" "));
-    let sockets: Option<BTreeSet<&str>> = processors
-        .iter()
-        .map(|p| p.physical_id.as_deref())
-        .collect();
-    let cores: Option<BTreeSet<(&str, &str)>> = processors
-        .iter()
-        .map(|p| Some((p.physical_id.as_deref()?, p.core_id.as_deref()?)))
-        .collect();
+    let sockets: Option<BTreeSet<&str>> = processors.iter().map(|p| p.physical_id.as_deref()).collect();
+    let cores: Option<BTreeSet<(&str, &str)>> =
+        processors.iter().map(|p| Some((p.physical_id.as_deref()?, p.core_id.as_deref()?))).collect();
     let count = |n: usize| u32::try_from(n).ok();
     Ok(Cpu {
         model_name,
@@ -173,14 +166,8 @@ power management:
             ));
         }
         let cpu = parse_cpuinfo(&text).expect("cpuinfo");
-        assert_eq!(
-            cpu.model_name.as_deref(),
-            Some("Intel(R) Xeon(R) CPU E5620 @ 2.40GHz")
-        );
-        assert_eq!(
-            (cpu.logical_cores, cpu.physical_cores, cpu.sockets),
-            (Some(4), Some(2), Some(2))
-        );
+        assert_eq!(cpu.model_name.as_deref(), Some("Intel(R) Xeon(R) CPU E5620 @ 2.40GHz"));
+        assert_eq!((cpu.logical_cores, cpu.physical_cores, cpu.sockets), (Some(4), Some(2), Some(2)));
     }
 
     #[test]
@@ -190,12 +177,7 @@ power management:
                     processor\t: 1\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n";
         assert_eq!(
             parse_cpuinfo(text),
-            Ok(Cpu {
-                model_name: None,
-                logical_cores: Some(2),
-                physical_cores: None,
-                sockets: None
-            })
+            Ok(Cpu { model_name: None, logical_cores: Some(2), physical_cores: None, sockets: None })
         );
     }
 

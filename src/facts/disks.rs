@@ -28,9 +28,7 @@ pub struct FilesystemUsage {
 
 /// Kernel-made devices that are not disks (loop, RAM disks, device-mapper, nbd).
 pub fn is_virtual_block_device(name: &str) -> bool {
-    ["loop", "ram", "zram", "dm-", "nbd"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
+    ["loop", "ram", "zram", "dm-", "nbd"].iter().any(|prefix| name.starts_with(prefix))
 }
 
 pub(super) fn read(reader: &mut Reader) -> Vec<Disk> {
@@ -68,12 +66,8 @@ pub(super) fn read(reader: &mut Reader) -> Vec<Disk> {
 /// Sizes in /sys/block are in 512-byte sectors whatever the device's block size.
 pub fn parse_sectors(text: &str) -> Result<u64, String> {
     let value = text.trim();
-    let sectors: u64 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number"))?;
-    sectors
-        .checked_mul(512)
-        .ok_or_else(|| format!("{sectors} sectors overflow"))
+    let sectors: u64 = value.parse().map_err(|_| format!("{value:?} is not a number"))?;
+    sectors.checked_mul(512).ok_or_else(|| format!("{sectors} sectors overflow"))
 }
 
 pub fn parse_flag(text: &str) -> Result<bool, String> {
@@ -112,11 +106,9 @@ pub(super) fn root_filesystem(reader: &mut Reader) -> Option<FilesystemUsage> {
     );
     let bytes = |count: u64| count.checked_mul(fragment);
     match (bytes(blocks), bytes(free), bytes(available)) {
-        (Some(total_bytes), Some(free_bytes), Some(available_bytes)) => Some(FilesystemUsage {
-            total_bytes,
-            free_bytes,
-            available_bytes,
-        }),
+        (Some(total_bytes), Some(free_bytes), Some(available_bytes)) => {
+            Some(FilesystemUsage { total_bytes, free_bytes, available_bytes })
+        }
         _ => {
             reader.note("root_filesystem", "statvfs sizes overflow");
             None
@@ -148,14 +140,8 @@ mod tests {
 
     #[test]
     fn model_padding_is_trimmed_and_blank_is_none() {
-        assert_eq!(
-            parse_model("ST4000NM0035-1V4\n"),
-            Some("ST4000NM0035-1V4".into())
-        );
-        assert_eq!(
-            parse_model("INTEL SSDSC2KB48 \n"),
-            Some("INTEL SSDSC2KB48".into())
-        );
+        assert_eq!(parse_model("ST4000NM0035-1V4\n"), Some("ST4000NM0035-1V4".into()));
+        assert_eq!(parse_model("INTEL SSDSC2KB48 \n"), Some("INTEL SSDSC2KB48".into()));
         assert_eq!(parse_model("                \n"), None);
     }
 

@@ -26,11 +26,9 @@ pub(super) fn read(reader: &mut Reader) -> Dmi {
     // A missing attribute means the firmware has no such string, not that reading failed.
     let mut attr = |name: &str| {
         reader
-            .parsed_if_present(
-                &format!("dmi {name}"),
-                &format!("{DMI_DIR}/{name}"),
-                |text| Ok(clean_dmi_value(text)),
-            )
+            .parsed_if_present(&format!("dmi {name}"), &format!("{DMI_DIR}/{name}"), |text| {
+                Ok(clean_dmi_value(text))
+            })
             .flatten()
     };
     Dmi {
@@ -82,9 +80,7 @@ pub fn clean_dmi_value(text: &str) -> Option<String> {
     if PLACEHOLDERS.iter().any(|p| value.eq_ignore_ascii_case(p)) {
         return None;
     }
-    let mut significant = value
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' ' | '.' | ':'));
+    let mut significant = value.chars().filter(|c| !matches!(c, '-' | ' ' | '.' | ':'));
     let first = significant.next()?;
     if significant.all(|c| c.eq_ignore_ascii_case(&first)) {
         return None;

@@ -66,9 +66,7 @@ pub fn parse_boot_id(text: &str) -> Result<String, String> {
     let id = text.trim();
     let groups: Vec<&str> = id.split('-').collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    let hex = groups
-        .iter()
-        .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+    let hex = groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
     if lens != [8, 4, 4, 4, 12] || !hex {
         return Err("not a UUID".into());
     }

@@ -10,10 +10,7 @@ pub(super) struct Memory {
 pub(super) fn read(reader: &mut Reader) -> Memory {
     let rel = "proc/meminfo";
     let Some(text) = reader.parsed("memory", rel, |text| Ok(text.to_string())) else {
-        return Memory {
-            total_bytes: None,
-            swap_total_bytes: None,
-        };
+        return Memory { total_bytes: None, swap_total_bytes: None };
     };
     let mut field = |what: &str, key: &str| match meminfo_bytes(&text, key) {
         Ok(bytes) => Some(bytes),
@@ -36,14 +33,10 @@ pub fn meminfo_bytes(meminfo: &str, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("no {key} line"))?;
     let mut tokens = line.split_whitespace();
     let number = tokens.next().unwrap_or("");
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{key} {number:?} is not a number"))?;
+    let value: u64 = number.parse().map_err(|_| format!("{key} {number:?} is not a number"))?;
     match tokens.next() {
         None => Ok(value),
-        Some("kB") => value
-            .checked_mul(1024)
-            .ok_or_else(|| format!("{key} overflows")),
+        Some("kB") => value.checked_mul(1024).ok_or_else(|| format!("{key} overflows")),
         Some(unit) => Err(format!("{key} has unknown unit {unit:?}")),
     }
 }
@@ -69,20 +62,14 @@ Hugepagesize:       2048 kB
 
     #[test]
     fn sizes_are_kib_times_1024() {
-        assert_eq!(
-            meminfo_bytes(MEMINFO_6_18, "MemTotal"),
-            Ok(24_684_096 * 1024)
-        );
+        assert_eq!(meminfo_bytes(MEMINFO_6_18, "MemTotal"), Ok(24_684_096 * 1024));
         assert_eq!(meminfo_bytes(MEMINFO_6_18, "SwapTotal"), Ok(0));
         assert_eq!(meminfo_bytes(MEMINFO_6_18, "HugePages_Total"), Ok(0));
     }
 
     #[test]
     fn a_key_is_matched_whole_not_as_a_prefix() {
-        assert_eq!(
-            meminfo_bytes("MemTotalX: 5 kB\nMemTotal: 7 kB\n", "MemTotal"),
-            Ok(7 * 1024)
-        );
+        assert_eq!(meminfo_bytes("MemTotalX: 5 kB\nMemTotal: 7 kB\n", "MemTotal"), Ok(7 * 1024));
     }
 
     #[test]

@@ -40,10 +40,7 @@ pub(super) fn read(reader: &mut Reader, name: &str) -> InterfaceFacts {
     }
     let dir = format!("sys/class/net/{name}");
     if !reader.exists(&dir) {
-        reader.note(
-            &format!("interface {name}"),
-            format_args!("does not exist ({dir})"),
-        );
+        reader.note(&format!("interface {name}"), format_args!("does not exist ({dir})"));
         return facts;
     }
     let perm_hwaddr = format!("{dir}/bonding_slave/perm_hwaddr");
@@ -51,19 +48,12 @@ pub(super) fn read(reader: &mut Reader, name: &str) -> InterfaceFacts {
         Some(mac) => Some(mac),
         None => reader.parsed(&what("mac"), &format!("{dir}/address"), parse_mac),
     };
-    facts.speed_mbps = reader
-        .parsed(&what("speed"), &format!("{dir}/speed"), parse_speed_mbps)
-        .flatten();
-    facts.duplex = reader
-        .parsed(&what("duplex"), &format!("{dir}/duplex"), parse_duplex)
-        .flatten();
+    facts.speed_mbps = reader.parsed(&what("speed"), &format!("{dir}/speed"), parse_speed_mbps).flatten();
+    facts.duplex = reader.parsed(&what("duplex"), &format!("{dir}/duplex"), parse_duplex).flatten();
     facts.driver = match reader.link_basename(&format!("{dir}/device/driver")) {
         Ok(driver) => Some(driver),
         Err(err) if err.is_not_found() && !reader.exists(&format!("{dir}/device")) => {
-            reader.note(
-                &what("driver"),
-                format_args!("no device (virtual interface?) ({dir})"),
-            );
+            reader.note(&what("driver"), format_args!("no device (virtual interface?) ({dir})"));
             None
         }
         Err(err) => {
@@ -82,9 +72,7 @@ pub fn check_interface_name(name: &str) -> Result<(), String> {
         || name.len() > 15
         || name == "."
         || name == ".."
-        || name
-            .chars()
-            .any(|c| c == '/' || c.is_whitespace() || c.is_control());
+        || name.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control());
     if bad {
         return Err("not an interface name".into());
     }
@@ -94,9 +82,8 @@ pub fn check_interface_name(name: &str) -> Result<(), String> {
 /// Hex octets separated by colons (6 for Ethernet, 20 for InfiniBand), in lower case.
 pub fn parse_mac(text: &str) -> Result<String, String> {
     let mac = text.trim().to_ascii_lowercase();
-    let octets_ok = mac
-        .split(':')
-        .all(|octet| octet.len() == 2 && octet.chars().all(|c| c.is_ascii_hexdigit()));
+    let octets_ok =
+        mac.split(':').all(|octet| octet.len() == 2 && octet.chars().all(|c| c.is_ascii_hexdigit()));
     if mac.split(':').count() < 6 || !octets_ok {
         return Err(format!("{mac:?} is not a MAC address"));
     }
@@ -110,14 +97,10 @@ pub fn parse_mac(text: &str) -> Result<String, String> {
 /// unsigned forms 65535 and 4294967295 for the same thing.
 pub fn parse_speed_mbps(text: &str) -> Result<Option<u32>, String> {
     let value = text.trim();
-    let speed: i64 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number"))?;
+    let speed: i64 = value.parse().map_err(|_| format!("{value:?} is not a number"))?;
     match speed {
         i64::MIN..=0 | 65535 | 4294967295 => Ok(None),
-        _ => u32::try_from(speed)
-            .map(Some)
-            .map_err(|_| format!("{speed} is out of range")),
+        _ => u32::try_from(speed).map(Some).map_err(|_| format!("{speed} is out of range")),
     }
 }
 
@@ -132,9 +115,7 @@ pub fn parse_duplex(text: &str) -> Result<Option<String>, String> {
 
 fn parse_u32(text: &str) -> Result<u32, String> {
     let value = text.trim();
-    value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number"))
+    value.parse().map_err(|_| format!("{value:?} is not a number"))
 }
 
 /// One lower-case word, as operstate is.
@@ -153,14 +134,8 @@ mod tests {
     #[test]
     fn mac_is_lower_case_colon_form_and_never_all_zero() {
         // Captured from this machine's eth0 (virtio_net), 2026-11-24.
-        assert_eq!(
-            parse_mac("02:fc:00:00:00:01\n"),
-            Ok("02:fc:00:00:00:01".to_string())
-        );
-        assert_eq!(
-            parse_mac("A0:36:9F:1C:2B:3E\n"),
-            Ok("a0:36:9f:1c:2b:3e".to_string())
-        );
+        assert_eq!(parse_mac("02:fc:00:00:00:01\n"), Ok("02:fc:00:00:00:01".to_string()));
+        assert_eq!(parse_mac("A0:36:9F:1C:2B:3E\n"), Ok("a0:36:9f:1c:2b:3e".to_string()));
         assert!(parse_mac("00:00:00:00:00:00\n").is_err());
         assert!(parse_mac("\n").is_err());
         assert!(parse_mac("a0:36:9f:1c:2b\n").is_err());

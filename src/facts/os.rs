@@ -46,9 +46,7 @@ pub(super) fn read(reader: &mut Reader) -> Os {
         version_id: release.version_id,
         pretty_name: release.pretty_name,
         id: release.id,
-        kernel_release: reader.parsed("os kernel_release", "proc/sys/kernel/osrelease", |t| {
-            parse_kernel_release(t)
-        }),
+        kernel_release: reader.parsed("os kernel_release", "proc/sys/kernel/osrelease", parse_kernel_release),
         arch: std::env::consts::ARCH.to_string(),
     }
 }
@@ -59,10 +57,7 @@ fn read_release(reader: &mut Reader) -> Option<OsRelease> {
     let mut missing = Vec::new();
     let mut found = None;
     for (rel, parse) in RELEASE_FILES {
-        match reader
-            .try_text(rel)
-            .map_err(|err| (err.is_not_found(), err.to_string()))
-        {
+        match reader.try_text(rel).map_err(|err| (err.is_not_found(), err.to_string())) {
             Ok(text) => match parse(&text) {
                 Ok(release) => {
                     found = Some(release);
@@ -140,10 +135,7 @@ pub fn parse_redhat_release(text: &str) -> Result<OsRelease, String> {
     if name.is_empty() || line.chars().any(char::is_control) {
         return Err("no \"NAME release VERSION\" line".into());
     }
-    let version = rest
-        .split_whitespace()
-        .next()
-        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+    let version = rest.split_whitespace().next().filter(|v| v.starts_with(|c: char| c.is_ascii_digit()));
     let id = if name.starts_with("CentOS") {
         Some("centos")
     } else if name.starts_with("Red Hat Enterprise Linux") {
@@ -197,12 +189,7 @@ BUG_REPORT_URL="https://bugs.debian.org/"
 "#;
         assert_eq!(
             parse_os_release(text),
-            Ok(release(
-                "Debian GNU/Linux",
-                "12",
-                "Debian GNU/Linux 12 (bookworm)",
-                "debian"
-            ))
+            Ok(release("Debian GNU/Linux", "12", "Debian GNU/Linux 12 (bookworm)", "debian"))
         );
     }
 
@@ -221,10 +208,7 @@ BUG_REPORT_URL="http://bugs.launchpad.net/ubuntu/"
 VERSION_CODENAME=xenial
 UBUNTU_CODENAME=xenial
 "#;
-        assert_eq!(
-            parse_os_release(text),
-            Ok(release("Ubuntu", "16.04", "Ubuntu 16.04.7 LTS", "ubuntu"))
-        );
+        assert_eq!(parse_os_release(text), Ok(release("Ubuntu", "16.04", "Ubuntu 16.04.7 LTS", "ubuntu")));
     }
 
     #[test]
@@ -247,12 +231,7 @@ UBUNTU_CODENAME=xenial
     fn centos_7_redhat_release() {
         assert_eq!(
             parse_redhat_release("CentOS Linux release 7.9.2009 (Core)\n"),
-            Ok(release(
-                "CentOS Linux",
-                "7.9.2009",
-                "CentOS Linux release 7.9.2009 (Core)",
-                "centos"
-            ))
+            Ok(release("CentOS Linux", "7.9.2009", "CentOS Linux release 7.9.2009 (Core)", "centos"))
         );
     }
 
@@ -262,12 +241,9 @@ UBUNTU_CODENAME=xenial
         assert_eq!(centos6.name.as_deref(), Some("CentOS"));
         assert_eq!(centos6.version_id.as_deref(), Some("6.10"));
         assert_eq!(centos6.id.as_deref(), Some("centos"));
-        let rhel = parse_redhat_release("Red Hat Enterprise Linux Server release 7.9 (Maipo)\n")
-            .expect("rhel");
-        assert_eq!(
-            rhel.name.as_deref(),
-            Some("Red Hat Enterprise Linux Server")
-        );
+        let rhel =
+            parse_redhat_release("Red Hat Enterprise Linux Server release 7.9 (Maipo)\n").expect("rhel");
+        assert_eq!(rhel.name.as_deref(), Some("Red Hat Enterprise Linux Server"));
         assert_eq!(rhel.version_id.as_deref(), Some("7.9"));
         assert_eq!(rhel.id.as_deref(), Some("rhel"));
         assert!(parse_redhat_release("garbage\n").is_err());
@@ -277,10 +253,7 @@ UBUNTU_CODENAME=xenial
     #[test]
     fn kernel_release_is_one_token() {
         // Captured from this machine, 2026-11-24.
-        assert_eq!(
-            parse_kernel_release("6.18.44-fc-v595\n"),
-            Ok("6.18.44-fc-v595".into())
-        );
+        assert_eq!(parse_kernel_release("6.18.44-fc-v595\n"), Ok("6.18.44-fc-v595".into()));
         assert!(parse_kernel_release("\n").is_err());
     }
 }

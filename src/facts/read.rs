@@ -52,10 +52,7 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(root: &'a HostRoot) -> Self {
-        Reader {
-            root,
-            unreadable: Vec::new(),
-        }
+        Reader { root, unreadable: Vec::new() }
     }
 
     pub(super) fn root(&self) -> &HostRoot {
@@ -74,15 +71,10 @@ impl<'a> Reader<'a> {
     /// The whole file `rel` (a path under the root) as text; nothing is recorded.
     pub(super) fn try_text(&self, rel: &str) -> Result<String, ReadError> {
         let path = rel.to_string();
-        let io = |source| ReadError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |source| ReadError::Io { path: path.clone(), source };
         let file = File::open(self.root.join(rel)).map_err(io)?;
         let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
+        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(ReadError::TooLarge { path });
         }
@@ -139,25 +131,18 @@ impl<'a> Reader<'a> {
 
     /// Last path component of the symlink `rel` points to (sysfs `device/driver`).
     pub(super) fn link_basename(&self, rel: &str) -> Result<String, ReadError> {
-        let target = std::fs::read_link(self.root.join(rel)).map_err(|source| ReadError::Io {
-            path: rel.to_string(),
-            source,
-        })?;
+        let target = std::fs::read_link(self.root.join(rel))
+            .map_err(|source| ReadError::Io { path: rel.to_string(), source })?;
         target
             .file_name()
             .and_then(|name| name.to_str())
             .map(str::to_string)
-            .ok_or_else(|| ReadError::NotText {
-                path: rel.to_string(),
-            })
+            .ok_or_else(|| ReadError::NotText { path: rel.to_string() })
     }
 
     /// Names of the entries of directory `rel`, sorted; non-UTF-8 names are skipped.
     pub(super) fn dir_names(&self, rel: &str) -> Result<Vec<String>, ReadError> {
-        let io = |source| ReadError::Io {
-            path: rel.to_string(),
-            source,
-        };
+        let io = |source| ReadError::Io { path: rel.to_string(), source };
         let mut names = Vec::new();
         for entry in std::fs::read_dir(self.root.join(rel)).map_err(io)? {
             if let Some(name) = entry.map_err(io)?.file_name().to_str() {
@@ -188,24 +173,12 @@ mod tests {
         std::fs::write(dir.path().join("etc/junk"), [0xff_u8, 0xfe, 0x00]).expect("write");
         let root = HostRoot::new(dir.path());
         let mut reader = Reader::new(&root);
-        assert_eq!(
-            reader.parsed("junk", "etc/junk", |t| Ok(t.to_string())),
-            None
-        );
-        assert_eq!(
-            reader.parsed("gone", "etc/gone", |t| Ok(t.to_string())),
-            None
-        );
-        assert_eq!(
-            reader.parsed_if_present("optional", "etc/gone", |t| Ok(t.len())),
-            None
-        );
+        assert_eq!(reader.parsed("junk", "etc/junk", |t| Ok(t.to_string())), None);
+        assert_eq!(reader.parsed("gone", "etc/gone", |t| Ok(t.to_string())), None);
+        assert_eq!(reader.parsed_if_present("optional", "etc/gone", |t| Ok(t.len())), None);
         assert_eq!(
             reader.into_unreadable(),
-            vec![
-                "junk: not UTF-8 text (etc/junk)",
-                "gone: not found (etc/gone)"
-            ]
+            vec!["junk: not UTF-8 text (etc/junk)", "gone: not found (etc/gone)"]
         );
     }
 }

@@ -136,6 +136,12 @@ impl Ring {
         Ok(secs.map(|s| s * 1000))
     }
 
+    /// Start (unix ms) of the oldest slot, if any.
+    pub fn oldest_slot_ms(&self) -> Result<Option<i64>, RingError> {
+        let secs: Option<i64> = self.conn.query_row("SELECT MIN(slot_start) FROM slot", [], |r| r.get(0))?;
+        Ok(secs.map(|s| s * 1000))
+    }
+
     /// Totals over all slots (bytes conservation checks and the CLI).
     pub fn totals(&self) -> Result<(u64, u64), RingError> {
         let (rx, tx): (i64, i64) = self.conn.query_row(

@@ -1,0 +1,504 @@
+//! The outbox tables of the state database: reports (committed before their first send),
+//! push attempts, verification results and the build cursor. All SQL of the push side.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::report::{BuiltReport, Points, ReportState};
+use crate::statedb::{self, StateDbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    StateDb(#[from] StateDbError),
+    #[error("outbox holds an unreadable row for {mac} {flux_hour}: {why}")]
+    BadRow { mac: String, flux_hour: String, why: String },
+}
+
+/// A report as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxReport {
+    pub mac: String,
+    pub flux_hour: String,
+    pub hour_start_ms: i64,
+    pub raw: Points,
+    pub pushed: Points,
+    pub offset_bp: i64,
+    pub offset_source: String,
+    pub direction: String,
+    pub slot_flags: u32,
+    pub missing_slots: u32,
+    pub version: u32,
+    #[serde(serialize_with = "ser_state")]
+    pub state: ReportState,
+    pub reason: Option<String>,
+    pub solo: bool,
+    pub attempts: u32,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+    pub updated_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+    pub verify_next_at_ms: Option<i64>,
+    pub verify_until_ms: Option<i64>,
+    pub verify_result: Option<String>,
+}
+
+fn ser_state<S: serde::Serializer>(state: &ReportState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state.as_str())
+}
+
+/// One try to deliver a report, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushAttempt {
+    pub mac: String,
+    pub flux_hour: String,
+    pub version: u32,
+    pub at_ms: i64,
+    pub http_status: Option<u16>,
+    pub code: Option<i64>,
+    pub outcome: String,
+    pub message: String,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verification {
+    pub mac: String,
+    pub flux_hour: String,
+    pub at_ms: i64,
+    pub result: String,
+    pub detail: String,
+}
+
+pub struct Outbox {
+    conn: Connection,
+}
+
+const SELECT_REPORT: &str = "SELECT mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source, \
+    direction, slot_flags, missing_slots, version, state, reason, solo, attempts, next_attempt_at, last_error, \
+    updated_at, sent_at, verify_next_at, verify_until, verify_result FROM report";
+
+fn points_from(text: &str) -> Result<Points, String> {
+    serde_json::from_str::<Vec<u64>>(text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| <Points>::try_from(v).map_err(|v| format!("{} points instead of 12", v.len())))
+}
+
+fn report_from_row(r: &Row<'_>) -> rusqlite::Result<Result<OutboxReport, OutboxError>> {
+    let mac: String = r.get(0)?;
+    let flux_hour: String = r.get(1)?;
+    let bad = |why: String| OutboxError::BadRow { mac: mac.clone(), flux_hour: flux_hour.clone(), why };
+    let raw = match points_from(&r.get::<_, String>(3)?) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(bad(e))),
+    };
+    let pushed = match points_from(&r.get::<_, String>(4)?) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(bad(e))),
+    };
+    let state_text: String = r.get(11)?;
+    let Some(state) = ReportState::parse(&state_text) else {
+        return Ok(Err(bad(format!("unknown state {state_text:?}"))));
+    };
+    Ok(Ok(OutboxReport {
+        hour_start_ms: r.get::<_, i64>(2)? * 1000,
+        raw,
+        pushed,
+        offset_bp: r.get(5)?,
+        offset_source: r.get(6)?,
+        direction: r.get(7)?,
+        slot_flags: r.get(8)?,
+        missing_slots: r.get(9)?,
+        version: r.get(10)?,
+        state,
+        reason: r.get(12)?,
+        solo: r.get(13)?,
+        attempts: r.get(14)?,
+        next_attempt_at_ms: r.get(15)?,
+        last_error: r.get(16)?,
+        updated_at_ms: r.get(17)?,
+        sent_at_ms: r.get(18)?,
+        verify_next_at_ms: r.get(19)?,
+        verify_until_ms: r.get(20)?,
+        verify_result: r.get(21)?,
+        mac,
+        flux_hour,
+    }))
+}
+
+fn points_json(p: &Points) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| "[]".into())
+}
+
+impl Outbox {
+    pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
+        let (conn, _) = statedb::open(path)?;
+        Ok(Outbox { conn })
+    }
+
+    pub fn open_existing(path: &Path) -> Result<Outbox, OutboxError> {
+        Ok(Outbox { conn: statedb::open_existing(path)? })
+    }
+
+    fn query_reports(
+        &self,
+        sql_tail: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<OutboxReport>, OutboxError> {
+        let mut stmt = self.conn.prepare_cached(&format!("{SELECT_REPORT} {sql_tail}"))?;
+        let rows = stmt.query_map(args, report_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Start (unix ms) of the next hour to build, if the cursor was ever set.
+    pub fn cursor(&self) -> Result<Option<i64>, OutboxError> {
+        let secs: Option<i64> = self
+            .conn
+            .query_row("SELECT next_hour FROM push_cursor WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(secs.map(|s| s * 1000))
+    }
+
+    /// Commit an hour's reports and move the cursor past it, in one transaction: a crash
+    /// either built the hour or did not.
+    pub fn commit_hour(
+        &mut self,
+        reports: &[BuiltReport],
+        next_hour_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        for r in reports {
+            tx.prepare_cached(
+                "INSERT INTO report (mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source,
+                    direction, slot_flags, missing_slots, version, state, reason, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13)
+                 ON CONFLICT (mac, flux_hour) DO NOTHING",
+            )?
+            .execute(params![
+                r.mac,
+                r.flux_hour,
+                r.hour_start_ms.div_euclid(1000),
+                points_json(&r.raw),
+                points_json(&r.pushed),
+                r.offset.basis_points,
+                r.offset_source,
+                r.direction.as_str(),
+                r.slot_flags,
+                r.missing_slots,
+                r.state.as_str(),
+                r.reason,
+                now_ms,
+            ])?;
+        }
+        tx.execute(
+            "INSERT INTO push_cursor (id, next_hour) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET next_hour = excluded.next_hour",
+            [next_hour_ms.div_euclid(1000)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pending reports due now, oldest hour first. A `solo` report at the head is sent alone.
+    pub fn due_for_push(&self, now_ms: i64, batch_size: usize) -> Result<Vec<OutboxReport>, OutboxError> {
+        let due = self.query_reports(
+            "WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY hour_start, mac LIMIT ?2",
+            params![now_ms, batch_size as i64],
+        )?;
+        match due.iter().position(|r| r.solo) {
+            Some(0) => Ok(due.into_iter().take(1).collect()),
+            Some(i) => Ok(due.into_iter().take(i).collect()),
+            None => Ok(due),
+        }
+    }
+
+    pub fn earliest_pending_ms(&self) -> Result<Option<i64>, OutboxError> {
+        Ok(self.conn.query_row(
+            "SELECT MIN(next_attempt_at) FROM report WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn earliest_verify_ms(&self) -> Result<Option<i64>, OutboxError> {
+        Ok(self.conn.query_row(
+            "SELECT MIN(verify_next_at) FROM report WHERE state = 'sent' AND verify_next_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn get(&self, mac: &str, flux_hour: &str) -> Result<Option<OutboxReport>, OutboxError> {
+        Ok(self
+            .query_reports("WHERE mac = ?1 AND flux_hour = ?2", params![mac, flux_hour])?
+            .into_iter()
+            .next())
+    }
+
+    pub fn by_hour(&self, flux_hour: &str) -> Result<Vec<OutboxReport>, OutboxError> {
+        self.query_reports("WHERE flux_hour = ?1 ORDER BY mac", params![flux_hour])
+    }
+
+    /// Reports of one day (hours `[from_ms, to_ms)`).
+    pub fn between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<OutboxReport>, OutboxError> {
+        self.query_reports(
+            "WHERE hour_start >= ?1 AND hour_start < ?2 ORDER BY hour_start, mac",
+            params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
+        )
+    }
+
+    pub fn list(&self, state: Option<ReportState>, limit: usize) -> Result<Vec<OutboxReport>, OutboxError> {
+        match state {
+            Some(s) => self.query_reports(
+                "WHERE state = ?1 ORDER BY hour_start DESC, mac LIMIT ?2",
+                params![s.as_str(), limit as i64],
+            ),
+            None => self.query_reports("ORDER BY hour_start DESC, mac LIMIT ?1", params![limit as i64]),
+        }
+    }
+
+    /// Sent reports whose next verification is due, oldest hour first.
+    pub fn due_for_verify(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxReport>, OutboxError> {
+        self.query_reports(
+            "WHERE state = 'sent' AND verify_next_at IS NOT NULL AND verify_next_at <= ?1
+             ORDER BY hour_start, mac LIMIT ?2",
+            params![now_ms, limit as i64],
+        )
+    }
+
+    pub fn counts(&self) -> Result<Vec<(String, u64)>, OutboxError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT state, COUNT(*) FROM report GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Record one exchange with the customer for every report of a batch and apply the
+    /// state changes it implies, all in one transaction.
+    pub fn record_attempts(
+        &mut self,
+        attempts: &[PushAttempt],
+        changes: &[StateChange],
+    ) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        for a in attempts {
+            let (raw_total, pushed_total): (i64, i64) = tx
+                .query_row(
+                    "SELECT raw_points, pushed_points FROM report WHERE mac = ?1 AND flux_hour = ?2",
+                    params![a.mac, a.flux_hour],
+                    |r| {
+                        let sum =
+                            |t: String| points_from(&t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
+                        Ok((sum(r.get(0)?), sum(r.get(1)?)))
+                    },
+                )
+                .optional()?
+                .unwrap_or((0, 0));
+            tx.prepare_cached(
+                "INSERT INTO push_attempt (mac, flux_hour, version, at_ms, http_status, code, outcome, message,
+                    duration_ms, raw_total, pushed_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                a.mac,
+                a.flux_hour,
+                a.version,
+                a.at_ms,
+                a.http_status,
+                a.code,
+                a.outcome,
+                a.message,
+                a.duration_ms,
+                raw_total,
+                pushed_total
+            ])?;
+        }
+        for c in changes {
+            apply_change(&tx, c)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn record_verification(
+        &mut self,
+        v: &Verification,
+        change: Option<&StateChange>,
+    ) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "INSERT INTO verification (mac, flux_hour, at_ms, result, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![v.mac, v.flux_hour, v.at_ms, v.result, v.detail])?;
+        tx.execute(
+            "UPDATE report SET verify_result = ?3 WHERE mac = ?1 AND flux_hour = ?2",
+            params![v.mac, v.flux_hour, v.result],
+        )?;
+        if let Some(c) = change {
+            apply_change(&tx, c)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn attempts_of(&self, mac: &str, flux_hour: &str) -> Result<Vec<PushAttempt>, OutboxError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mac, flux_hour, version, at_ms, http_status, code, outcome, message, duration_ms
+             FROM push_attempt WHERE mac = ?1 AND flux_hour = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![mac, flux_hour], |r| {
+            Ok(PushAttempt {
+                mac: r.get(0)?,
+                flux_hour: r.get(1)?,
+                version: r.get(2)?,
+                at_ms: r.get(3)?,
+                http_status: r.get(4)?,
+                code: r.get(5)?,
+                outcome: r.get(6)?,
+                message: r.get(7)?,
+                duration_ms: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn verifications_since(&self, from_ms: i64) -> Result<Vec<Verification>, OutboxError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mac, flux_hour, at_ms, result, detail FROM verification WHERE at_ms >= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([from_ms], |r| {
+            Ok(Verification {
+                mac: r.get(0)?,
+                flux_hour: r.get(1)?,
+                at_ms: r.get(2)?,
+                result: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A re-push of the given values under a new version, due now (operator, correction).
+    pub fn schedule_repush(&mut self, change: &StateChange) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        apply_change(&tx, change)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// New values for a re-push (raw, pushed, offset in basis points, offset source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepushValues {
+    pub raw: Points,
+    pub pushed: Points,
+    pub offset_bp: i64,
+    pub offset_source: String,
+}
+
+/// A change of one report's state, applied with the attempt or verification that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    Sent {
+        mac: String,
+        flux_hour: String,
+        at_ms: i64,
+        verify_next_at_ms: Option<i64>,
+        verify_until_ms: i64,
+    },
+    Retry {
+        mac: String,
+        flux_hour: String,
+        next_attempt_at_ms: i64,
+        error: String,
+        now_ms: i64,
+    },
+    Held {
+        mac: String,
+        flux_hour: String,
+        reason: String,
+        now_ms: i64,
+    },
+    Solo {
+        mac: String,
+        flux_hour: String,
+        now_ms: i64,
+    },
+    /// Push again under `version` (with new `pushed`/`raw` values when given).
+    Repush {
+        mac: String,
+        flux_hour: String,
+        version: u32,
+        values: Option<Box<RepushValues>>,
+        reason: String,
+        now_ms: i64,
+    },
+    /// A verification found the customer's copy equal; check again at `next_ms` (or never).
+    Verified {
+        mac: String,
+        flux_hour: String,
+        next_ms: Option<i64>,
+    },
+}
+
+fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), OutboxError> {
+    match c {
+        StateChange::Sent { mac, flux_hour, at_ms, verify_next_at_ms, verify_until_ms } => {
+            tx.execute(
+                "UPDATE report SET state = 'sent', sent_at = ?3, updated_at = ?3, attempts = attempts + 1,
+                    last_error = NULL, reason = NULL, solo = 0, verify_next_at = ?4, verify_until = ?5
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, at_ms, verify_next_at_ms, verify_until_ms],
+            )?;
+        }
+        StateChange::Retry { mac, flux_hour, next_attempt_at_ms, error, now_ms } => {
+            tx.execute(
+                "UPDATE report SET attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4, updated_at = ?5
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, next_attempt_at_ms, error, now_ms],
+            )?;
+        }
+        StateChange::Held { mac, flux_hour, reason, now_ms } => {
+            tx.execute(
+                "UPDATE report SET state = 'held', reason = ?3, attempts = attempts + 1, last_error = ?3, updated_at = ?4
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, reason, now_ms],
+            )?;
+        }
+        StateChange::Solo { mac, flux_hour, now_ms } => {
+            tx.execute(
+                "UPDATE report SET solo = 1, next_attempt_at = ?3, updated_at = ?3 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, now_ms],
+            )?;
+        }
+        StateChange::Repush { mac, flux_hour, version, values, reason, now_ms } => {
+            if let Some(v) = values {
+                tx.execute(
+                    "UPDATE report SET raw_points = ?3, pushed_points = ?4, offset_bp = ?5, offset_source = ?6
+                     WHERE mac = ?1 AND flux_hour = ?2",
+                    params![mac, flux_hour, points_json(&v.raw), points_json(&v.pushed), v.offset_bp, v.offset_source],
+                )?;
+            }
+            tx.execute(
+                "UPDATE report SET state = 'pending', version = ?3, next_attempt_at = ?4, updated_at = ?4,
+                    reason = ?5, solo = 0, verify_next_at = NULL
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, version, now_ms, reason],
+            )?;
+        }
+        StateChange::Verified { mac, flux_hour, next_ms } => {
+            tx.execute(
+                "UPDATE report SET verify_next_at = ?3 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, next_ms],
+            )?;
+        }
+    }
+    Ok(())
+}

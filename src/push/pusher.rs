@@ -1,0 +1,505 @@
+//! The push side of the daemon, as steps the scheduler (or a test) calls: build the reports
+//! of closed hours, send what is due, verify what was sent. Each step commits its result
+//! before the next network call, so a kill -9 anywhere loses nothing.
+
+use std::collections::BTreeMap;
+
+use super::client::{CustomerClient, Exchange, Verdict};
+use super::outbox::{Outbox, OutboxError, OutboxReport, PushAttempt, StateChange, Verification};
+use super::report::{self, BuildRules, ReportState};
+use crate::clock::Clock;
+use crate::config::{AgentConfig, MacFormat};
+use crate::ring::{Ring, RingError};
+use crate::slots::ReportTz;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// Backoff of retryable failures: 30 s doubling up to 15 min, jittered.
+const BACKOFF_START_MS: i64 = 30_000;
+const BACKOFF_CAP_MS: i64 = 900_000;
+/// After an unverifiable check, try again this much later.
+const VERIFY_RETRY_MS: i64 = 15 * 60_000;
+/// Most hours built, batches sent or days verified in one step (the loop comes back).
+const MAX_PER_STEP: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Ring(#[from] RingError),
+}
+
+pub struct Pusher<'a> {
+    pub clock: &'a dyn Clock,
+    pub config: AgentConfig,
+    pub ring: Ring,
+    pub outbox: Outbox,
+    pub client: CustomerClient,
+}
+
+/// What a step did (for logs and tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub built: usize,
+    pub sent: usize,
+    pub failed_attempts: usize,
+    pub verified: usize,
+    pub corrected: usize,
+}
+
+impl<'a> Pusher<'a> {
+    fn tz(&self) -> ReportTz {
+        self.config.report_timezone
+    }
+
+    /// One round of everything that is due now.
+    pub fn step(&mut self) -> Result<StepReport, PushError> {
+        let mut done = StepReport { built: self.build_due()?, ..Default::default() };
+        self.send_due(&mut done)?;
+        self.verify_due(&mut done)?;
+        Ok(done)
+    }
+
+    /// When something will next be due (unix ms), if anything is scheduled.
+    pub fn next_due_ms(&self) -> Result<Option<i64>, PushError> {
+        let mut next = [self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?];
+        if let (Some(cursor), Some((last, _))) = (self.outbox.cursor()?, self.ring.last_reading()?) {
+            next[0] =
+                Some(next[0].map_or(cursor + HOUR_MS, |n| {
+                    n.min(cursor + HOUR_MS + self.jitter_ms(&last.reading.mac))
+                }));
+        }
+        Ok(next.into_iter().flatten().min())
+    }
+
+    /// Deterministic per-MAC delay inside `push_spread_secs`: thousands of agents do not hit
+    /// the customer in the same second, and each one always pushes at the same minute.
+    pub fn jitter_ms(&self, mac: &str) -> i64 {
+        let spread = self.config.push_spread_secs as i64 * 1000;
+        if spread == 0 {
+            return 0;
+        }
+        (stable_hash(mac) % spread as u64) as i64
+    }
+
+    /// Build every hour whose boundary reading is in and whose push time has come.
+    pub fn build_due(&mut self) -> Result<usize, PushError> {
+        let Some((last, _)) = self.ring.last_reading()? else { return Ok(0) };
+        let now = self.clock.wall_ms();
+        let tz = self.tz();
+        let mut cursor = match self.outbox.cursor()? {
+            Some(c) => c,
+            None => match self.ring.oldest_slot_ms()? {
+                Some(oldest) => tz.hour_start_of(oldest),
+                None => return Ok(0),
+            },
+        };
+        let rules = BuildRules::from_settings(
+            self.config.customer.billed_direction,
+            &self.config.report,
+            self.config.push_enabled,
+            last.reading.link_bits_per_sec.or(self.config.max_link_bits_per_sec),
+        );
+        let mut built = 0;
+        while cursor + HOUR_MS <= last.timeline_ms
+            && now >= cursor + HOUR_MS + self.jitter_ms(&last.reading.mac)
+            && built < MAX_PER_STEP
+        {
+            let slots = self.ring.slots_between(cursor, cursor + HOUR_MS)?;
+            let mut macs: Vec<&str> = slots.iter().map(|s| s.mac.as_str()).collect();
+            macs.sort_unstable();
+            macs.dedup();
+            if macs.is_empty() {
+                macs.push(&last.reading.mac); // no data at all (host off): an hour of zeros
+            }
+            let reports: Vec<_> =
+                macs.iter().map(|mac| report::build(mac, cursor, &slots, &tz, &rules)).collect();
+            for r in &reports {
+                match r.state {
+                    ReportState::Held => log::error!(
+                        "hour {} of {} held: {}",
+                        r.flux_hour,
+                        r.mac,
+                        r.reason.as_deref().unwrap_or("")
+                    ),
+                    ReportState::SkippedOff => {
+                        log::info!("hour {} of {} skipped: push switch off", r.flux_hour, r.mac)
+                    }
+                    _ => log::info!(
+                        "built hour {} of {}: raw {} B, pushed {} B (offset {}% {})",
+                        r.flux_hour,
+                        r.mac,
+                        r.raw.iter().sum::<u64>(),
+                        r.pushed.iter().sum::<u64>(),
+                        r.offset.percent_text(),
+                        r.offset_source
+                    ),
+                }
+            }
+            self.outbox.commit_hour(&reports, cursor + HOUR_MS, now)?;
+            cursor += HOUR_MS;
+            built += 1;
+        }
+        Ok(built)
+    }
+
+    fn records_of(&self, reports: &[OutboxReport]) -> Vec<serde_json::Value> {
+        let tz = self.tz();
+        reports
+            .iter()
+            .map(|r| {
+                report::render_record(
+                    &self.config.customer,
+                    &self.config.report,
+                    &tz,
+                    &r.mac,
+                    r.hour_start_ms,
+                    &r.pushed,
+                    r.version,
+                )
+            })
+            .collect()
+    }
+
+    /// Send due reports, oldest first, in batches, until nothing is due or a batch fails.
+    pub fn send_due(&mut self, done: &mut StepReport) -> Result<(), PushError> {
+        for _ in 0..MAX_PER_STEP {
+            let now = self.clock.wall_ms();
+            let batch = self.outbox.due_for_push(now, self.config.customer.batch_size)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let exchange = self.client.push(&self.records_of(&batch));
+            let progressed = self.settle_push(&batch, &exchange, done)?;
+            if !progressed {
+                return Ok(()); // the customer is failing: let the backoff run
+            }
+        }
+        Ok(())
+    }
+
+    /// Record the exchange and apply its verdict to every report of the batch.
+    fn settle_push(
+        &mut self,
+        batch: &[OutboxReport],
+        ex: &Exchange,
+        done: &mut StepReport,
+    ) -> Result<bool, PushError> {
+        let now = self.clock.wall_ms();
+        let attempts: Vec<PushAttempt> = batch
+            .iter()
+            .map(|r| PushAttempt {
+                mac: r.mac.clone(),
+                flux_hour: r.flux_hour.clone(),
+                version: r.version,
+                at_ms: now,
+                http_status: ex.http_status,
+                code: ex.code,
+                outcome: ex.verdict.outcome().into(),
+                message: ex.message.clone(),
+                duration_ms: ex.duration_ms,
+            })
+            .collect();
+        let key = |r: &OutboxReport| (r.mac.clone(), r.flux_hour.clone());
+        let mut changes = Vec::new();
+        let progressed = match &ex.verdict {
+            Verdict::Accepted => {
+                for r in batch {
+                    changes.push(StateChange::Sent {
+                        mac: r.mac.clone(),
+                        flux_hour: r.flux_hour.clone(),
+                        at_ms: now,
+                        verify_next_at_ms: self.first_verify_ms(r, now),
+                        verify_until_ms: r.hour_start_ms
+                            + HOUR_MS
+                            + i64::from(self.config.verify_days) * DAY_MS,
+                    });
+                }
+                done.sent += batch.len();
+                log::info!(
+                    "pushed {} record(s) ({} .. {}) in {} ms",
+                    batch.len(),
+                    batch[0].flux_hour,
+                    batch[batch.len() - 1].flux_hour,
+                    ex.duration_ms
+                );
+                true
+            }
+            Verdict::Invalid if batch.len() > 1 => {
+                log::warn!(
+                    "customer refused a batch of {} as invalid ({}); sending them one by one",
+                    batch.len(),
+                    ex.message
+                );
+                changes.extend(batch.iter().map(|r| {
+                    let (mac, flux_hour) = key(r);
+                    StateChange::Solo { mac, flux_hour, now_ms: now }
+                }));
+                true
+            }
+            Verdict::Invalid => {
+                let (mac, flux_hour) = key(&batch[0]);
+                log::error!("customer rejected {mac} {flux_hour}: {}; held for an operator", ex.message);
+                changes.push(StateChange::Held {
+                    mac,
+                    flux_hour,
+                    reason: format!("rejected: {}", ex.message),
+                    now_ms: now,
+                });
+                true
+            }
+            Verdict::Conflict(conflicts) => {
+                for r in batch {
+                    let (mac, flux_hour) = key(r);
+                    let conflict = conflicts.iter().find(|c| {
+                        MacFormat::canonical(&c.mac).as_deref() == Some(mac.as_str())
+                            && self.canonical_hour(&c.flux_hour).as_deref() == Some(flux_hour.as_str())
+                    });
+                    match conflict {
+                        Some(c) => {
+                            let theirs = self.their_version(r).unwrap_or(0);
+                            let version = c.stored_version.max(theirs).max(r.version) + 1;
+                            log::warn!("{mac} {flux_hour}: customer holds version {} with other values; re-pushing ours as version {version}", c.stored_version);
+                            changes.push(StateChange::Repush {
+                                mac,
+                                flux_hour,
+                                version,
+                                values: None,
+                                reason: format!("conflict: customer held version {}", c.stored_version),
+                                now_ms: now,
+                            });
+                        }
+                        None => changes.push(StateChange::Retry {
+                            mac,
+                            flux_hour,
+                            next_attempt_at_ms: now,
+                            error: ex.message.clone(),
+                            now_ms: now,
+                        }),
+                    }
+                }
+                true
+            }
+            Verdict::AuthRefused | Verdict::Retry => {
+                done.failed_attempts += 1;
+                log::warn!("push of {} record(s) failed: {}", batch.len(), ex.message);
+                for r in batch {
+                    let (mac, flux_hour) = key(r);
+                    let next = now + backoff_ms(r.attempts + 1);
+                    changes.push(StateChange::Retry {
+                        mac,
+                        flux_hour,
+                        next_attempt_at_ms: next,
+                        error: ex.message.clone(),
+                        now_ms: now,
+                    });
+                }
+                false
+            }
+        };
+        self.outbox.record_attempts(&attempts, &changes)?;
+        Ok(progressed)
+    }
+
+    fn canonical_hour(&self, text: &str) -> Option<String> {
+        chrono::NaiveDateTime::parse_from_str(
+            &format!("{text}00"),
+            &format!("{}%M", self.config.customer.hour_format),
+        )
+        .ok()
+        .map(|t| t.format("%Y%m%d%H").to_string())
+    }
+
+    /// The version the customer holds for a report (query API), if it can be read.
+    fn their_version(&self, r: &OutboxReport) -> Option<u32> {
+        let tz = self.tz();
+        let ex = self.client.query(
+            &self.config.customer.mac_format.render(&r.mac),
+            &report::flux_dat(&self.config.customer, &tz, r.hour_start_ms),
+        );
+        ex.data?
+            .iter()
+            .filter_map(|v| report::parse_their_record(&self.config.customer, &tz, v).ok())
+            .find(|t| t.mac == r.mac && t.hour_start_ms == r.hour_start_ms)
+            .map(|t| t.version)
+    }
+
+    /// First check: 30 to 90 minutes after the push (inside the 2 hours), spread per report.
+    fn first_verify_ms(&self, r: &OutboxReport, now: i64) -> Option<i64> {
+        if self.config.verify_days == 0 {
+            return None;
+        }
+        Some(now + 30 * 60_000 + (stable_hash(&format!("{}{}", r.mac, r.flux_hour)) % (60 * 60_000)) as i64)
+    }
+
+    /// Re-query sent hours whose check is due; correct any the customer holds differently.
+    pub fn verify_due(&mut self, done: &mut StepReport) -> Result<(), PushError> {
+        let now = self.clock.wall_ms();
+        let due = self.outbox.due_for_verify(now, MAX_PER_STEP)?;
+        // One query per (MAC, day) answers for all its hours.
+        let tz = self.tz();
+        let mut by_day: BTreeMap<(String, String), Vec<OutboxReport>> = BTreeMap::new();
+        for r in due {
+            let day = report::flux_dat(&self.config.customer, &tz, r.hour_start_ms);
+            by_day.entry((r.mac.clone(), day)).or_default().push(r);
+        }
+        for ((mac, day), reports) in by_day {
+            let ex = self.client.query(&self.config.customer.mac_format.render(&mac), &day);
+            let theirs: Option<Vec<report::TheirRecord>> = match (&ex.verdict, &ex.data) {
+                (Verdict::Accepted, Some(data)) => {
+                    let parsed: Result<Vec<_>, String> = data
+                        .iter()
+                        .map(|v| report::parse_their_record(&self.config.customer, &tz, v))
+                        .collect();
+                    match parsed {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            self.unverifiable(&reports, &format!("customer's answer unreadable: {e}"), now)?;
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let Some(theirs) = theirs else {
+                self.unverifiable(&reports, &format!("query failed: {}", ex.message), now)?;
+                continue;
+            };
+            for r in reports {
+                self.compare_one(&r, &theirs, now, done)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn compare_one(
+        &mut self,
+        r: &OutboxReport,
+        theirs: &[report::TheirRecord],
+        now: i64,
+        done: &mut StepReport,
+    ) -> Result<(), PushError> {
+        let their = theirs.iter().find(|t| t.mac == r.mac && t.hour_start_ms == r.hour_start_ms);
+        let (result, detail, change) = match their {
+            Some(t) if t.points == r.pushed => {
+                let next = now + DAY_MS;
+                let next = r.verify_until_ms.filter(|until| next <= *until).map(|_| next);
+                (
+                    "match",
+                    format!("customer holds version {} with our values", t.version),
+                    StateChange::Verified {
+                        mac: r.mac.clone(),
+                        flux_hour: r.flux_hour.clone(),
+                        next_ms: next,
+                    },
+                )
+            }
+            Some(t) => {
+                let diffs: Vec<String> = (0..12)
+                    .filter(|i| t.points[*i] != r.pushed[*i])
+                    .map(|i| format!("v{i} theirs {} ours {}", t.points[i], r.pushed[i]))
+                    .collect();
+                let version = t.version.max(r.version) + 1;
+                done.corrected += 1;
+                log::warn!(
+                    "{} {}: customer's copy differs ({}); re-pushing as version {version}",
+                    r.mac,
+                    r.flux_hour,
+                    diffs.join(", ")
+                );
+                (
+                    "corrected",
+                    format!(
+                        "version {} differs: {}; re-pushed as version {version}",
+                        t.version,
+                        diffs.join(", ")
+                    ),
+                    self.repush(r, version, "verification found a difference", now),
+                )
+            }
+            None => {
+                let version = r.version + 1;
+                done.corrected += 1;
+                log::warn!(
+                    "{} {}: missing at the customer; re-pushing as version {version}",
+                    r.mac,
+                    r.flux_hour
+                );
+                (
+                    "missing",
+                    format!("not in the customer's answer; re-pushed as version {version}"),
+                    self.repush(r, version, "verification found it missing", now),
+                )
+            }
+        };
+        done.verified += 1;
+        let v = Verification {
+            mac: r.mac.clone(),
+            flux_hour: r.flux_hour.clone(),
+            at_ms: now,
+            result: result.into(),
+            detail,
+        };
+        self.outbox.record_verification(&v, Some(&change))?;
+        Ok(())
+    }
+
+    fn repush(&self, r: &OutboxReport, version: u32, reason: &str, now: i64) -> StateChange {
+        StateChange::Repush {
+            mac: r.mac.clone(),
+            flux_hour: r.flux_hour.clone(),
+            version,
+            values: None,
+            reason: reason.into(),
+            now_ms: now,
+        }
+    }
+
+    fn unverifiable(&mut self, reports: &[OutboxReport], why: &str, now: i64) -> Result<(), PushError> {
+        log::warn!("verification of {} hour(s) of {} postponed: {why}", reports.len(), reports[0].mac);
+        for r in reports {
+            let v = Verification {
+                mac: r.mac.clone(),
+                flux_hour: r.flux_hour.clone(),
+                at_ms: now,
+                result: "unverifiable".into(),
+                detail: why.into(),
+            };
+            let change = StateChange::Verified {
+                mac: r.mac.clone(),
+                flux_hour: r.flux_hour.clone(),
+                next_ms: Some(now + VERIFY_RETRY_MS),
+            };
+            self.outbox.record_verification(&v, Some(&change))?;
+        }
+        Ok(())
+    }
+}
+
+/// Capped exponential backoff with jitter: attempt 1 waits 15–30 s, then doubling, ≤ 15 min.
+pub fn backoff_ms(attempt: u32) -> i64 {
+    let exp = BACKOFF_START_MS.saturating_mul(1i64 << attempt.saturating_sub(1).min(20)).min(BACKOFF_CAP_MS);
+    let mut r = [0u8; 8];
+    let frac = if getrandom::fill(&mut r).is_ok() { u64::from_le_bytes(r) % 1000 } else { 500 };
+    exp / 2 + (exp / 2) * frac as i64 / 1000
+}
+
+fn stable_hash(text: &str) -> u64 {
+    let hex = pushagent_proto::signing::sha256_hex(text.as_bytes());
+    u64::from_str_radix(&hex[..16], 16).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..40 {
+            let b = backoff_ms(attempt);
+            let exp = (30_000i64 << (attempt - 1).min(20)).min(900_000);
+            assert!(b >= exp / 2 && b <= exp, "attempt {attempt}: {b}");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Building the report of one (MAC, hour) from the ring's slots, and rendering it as the
+//! customer's record. Pure: no I/O.
+
+use serde_json::{Map, Value};
+
+use crate::config::{BilledDirection, CustomerProfile, Offset, ReportSettings};
+use crate::ring::SlotRow;
+use crate::slots::{ReportTz, SLOTS_PER_HOUR, SLOT_MS, SLOT_SECS};
+
+pub type Points = [u64; SLOTS_PER_HOUR];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportState {
+    Pending,
+    Sent,
+    Held,
+    SkippedOff,
+}
+
+impl ReportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Pending => "pending",
+            ReportState::Sent => "sent",
+            ReportState::Held => "held",
+            ReportState::SkippedOff => "skipped_off",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [ReportState::Pending, ReportState::Sent, ReportState::Held, ReportState::SkippedOff]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// What building an hour needs besides its slots.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildRules {
+    pub direction: BilledDirection,
+    pub offset: Offset,
+    /// "machine" when the machine's own offset replaced the global one.
+    pub offset_source: &'static str,
+    pub push_enabled: bool,
+    /// Link capacity in bits/s (sysfs or config); None = cannot judge.
+    pub link_bits_per_sec: Option<u64>,
+}
+
+impl BuildRules {
+    pub fn from_settings(
+        direction: BilledDirection,
+        report: &ReportSettings,
+        push_enabled: bool,
+        link_bits_per_sec: Option<u64>,
+    ) -> Self {
+        let (offset, offset_source) = match report.machine_offset_percent {
+            Some(o) => (o, "machine"),
+            None => (report.offset_percent, "global"),
+        };
+        BuildRules { direction, offset, offset_source, push_enabled, link_bits_per_sec }
+    }
+}
+
+/// A report as built, before it is committed to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltReport {
+    pub mac: String,
+    pub flux_hour: String,
+    pub hour_start_ms: i64,
+    pub raw: Points,
+    pub pushed: Points,
+    pub offset: Offset,
+    pub offset_source: &'static str,
+    pub direction: BilledDirection,
+    pub slot_flags: u32,
+    pub missing_slots: u32,
+    pub state: ReportState,
+    pub reason: Option<String>,
+}
+
+/// Build the report of `mac` for the hour starting at `hour_start_ms` from that hour's slots
+/// (slots of other MACs are ignored). Missing slots count as 0 and are counted.
+pub fn build(
+    mac: &str,
+    hour_start_ms: i64,
+    slots: &[SlotRow],
+    tz: &ReportTz,
+    rules: &BuildRules,
+) -> BuiltReport {
+    let mut raw = [0u64; SLOTS_PER_HOUR];
+    let mut present = [false; SLOTS_PER_HOUR];
+    let mut slot_flags = 0;
+    let mut impossible = Vec::new();
+    let capacity = rules.link_bits_per_sec.map(|bits| u128::from(bits) * SLOT_SECS as u128 / 8);
+    for slot in slots.iter().filter(|s| s.mac == mac) {
+        let offset_ms = slot.slot_start_ms - hour_start_ms;
+        if !(0..SLOTS_PER_HOUR as i64 * SLOT_MS).contains(&offset_ms) {
+            continue;
+        }
+        let i = (offset_ms / SLOT_MS) as usize;
+        raw[i] = rules.direction.pick(slot.counters.rx_bytes, slot.counters.tx_bytes);
+        present[i] = true;
+        slot_flags |= slot.flags;
+        let busiest = u128::from(slot.counters.rx_bytes.max(slot.counters.tx_bytes));
+        if let Some(cap) = capacity {
+            if busiest > cap {
+                impossible.push(format!("v{i} = {busiest} bytes"));
+            }
+        }
+    }
+    let pushed = raw.map(|v| rules.offset.apply(v));
+    let (state, reason) = if !impossible.is_empty() {
+        let bits = rules.link_bits_per_sec.unwrap_or(0);
+        (
+            ReportState::Held,
+            Some(format!(
+                "impossible_point: {} above the link's {} bytes per 5 minutes ({} bit/s)",
+                impossible.join(", "),
+                capacity.unwrap_or(0),
+                bits
+            )),
+        )
+    } else if !rules.push_enabled {
+        (ReportState::SkippedOff, Some("push switch off when the hour was built".into()))
+    } else {
+        (ReportState::Pending, None)
+    };
+    BuiltReport {
+        mac: mac.to_string(),
+        flux_hour: tz.flux_hour(hour_start_ms),
+        hour_start_ms,
+        raw,
+        pushed,
+        offset: rules.offset,
+        offset_source: rules.offset_source,
+        direction: rules.direction,
+        slot_flags,
+        missing_slots: present.iter().filter(|p| !**p).count() as u32,
+        state,
+        reason,
+    }
+}
+
+/// The customer's record for one report, in the profile's names and formats.
+pub fn render_record(
+    profile: &CustomerProfile,
+    ids: &ReportSettings,
+    tz: &ReportTz,
+    mac: &str,
+    hour_start_ms: i64,
+    pushed: &Points,
+    version: u32,
+) -> Value {
+    let local = tz.local(hour_start_ms);
+    let mut record = Map::new();
+    record.insert("flux_dat".into(), Value::from(local.format(&profile.day_format).to_string()));
+    record.insert("flux_hour".into(), Value::from(local.format(&profile.hour_format).to_string()));
+    record.insert(profile.fields.provider_id.clone(), Value::from(ids.provider_id.clone()));
+    record.insert(profile.fields.provider_uiid.clone(), Value::from(ids.provider_uiid.clone()));
+    record.insert(profile.fields.isp_id.clone(), Value::from(ids.isp_id));
+    record.insert("mac".into(), Value::from(profile.mac_format.render(mac)));
+    for (i, v) in pushed.iter().enumerate() {
+        record.insert(format!("v{i}"), Value::from(*v));
+    }
+    record.insert("version".into(), Value::from(version));
+    record.insert(profile.fields.device_type.clone(), Value::from(ids.device_type));
+    Value::Object(record)
+}
+
+/// `flux_dat` of an hour in the profile's format (the query API's day parameter).
+pub fn flux_dat(profile: &CustomerProfile, tz: &ReportTz, hour_start_ms: i64) -> String {
+    tz.local(hour_start_ms).format(&profile.day_format).to_string()
+}
+
+/// A record as the customer holds it, read back through the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TheirRecord {
+    pub mac: String,
+    pub hour_start_ms: i64,
+    pub points: Points,
+    pub version: u32,
+}
+
+/// Read a customer record (from the query API) back into canonical form.
+pub fn parse_their_record(
+    profile: &CustomerProfile,
+    tz: &ReportTz,
+    value: &Value,
+) -> Result<TheirRecord, String> {
+    let obj = value.as_object().ok_or("record is not a JSON object")?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
+    let mac = crate::config::MacFormat::canonical(text("mac")?).ok_or("record mac is not a MAC")?;
+    let hour_text = text("flux_hour")?;
+    let naive = chrono::NaiveDateTime::parse_from_str(
+        &format!("{hour_text}00"),
+        &format!("{}%M", profile.hour_format),
+    )
+    .map_err(|e| format!("record flux_hour {hour_text:?}: {e}"))?;
+    let hour_start_ms = tz.hour_start_ms(&naive.format("%Y%m%d%H").to_string())?;
+    let mut points = [0u64; SLOTS_PER_HOUR];
+    for (i, p) in points.iter_mut().enumerate() {
+        *p = obj
+            .get(&format!("v{i}"))
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("record v{i} is not a byte count"))?;
+    }
+    let version = obj
+        .get("version")
+        .and_then(Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or("record version is not a number")?;
+    Ok(TheirRecord { mac, hour_start_ms, points, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netif::IfCounters;
+
+    const HOUR: i64 = 1_795_478_400_000; // 2026-11-24 08:00 UTC+8
+
+    fn slot(i: i64, tx: u64, rx: u64) -> SlotRow {
+        SlotRow {
+            mac: "aa:bb:cc:dd:ee:ff".into(),
+            slot_start_ms: HOUR + i * SLOT_MS,
+            ifname: "eth0".into(),
+            counters: IfCounters { tx_bytes: tx, rx_bytes: rx, ..Default::default() },
+            covered_ms: SLOT_MS,
+            samples: 30,
+            flags: 0,
+            closed: true,
+        }
+    }
+
+    fn rules(direction: BilledDirection, percent: f64) -> BuildRules {
+        BuildRules {
+            direction,
+            offset: Offset::from_percent(percent).expect("offset"),
+            offset_source: "global",
+            push_enabled: true,
+            link_bits_per_sec: Some(1_000_000_000),
+        }
+    }
+
+    #[test]
+    fn builds_the_twelve_points_with_the_offset() {
+        let slots: Vec<SlotRow> = (0..12).map(|i| slot(i, 1000 + i as u64, 7)).collect();
+        let tz = ReportTz::default();
+        let r = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &tz, &rules(BilledDirection::Tx, 10.0));
+        assert_eq!(r.flux_hour, "2026112408");
+        assert_eq!(r.raw[3], 1003);
+        assert_eq!(r.pushed[3], 1103); // 1103.3 -> 1103
+        assert_eq!(r.missing_slots, 0);
+        assert_eq!(r.state, ReportState::Pending);
+        let sum = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &tz, &rules(BilledDirection::Sum, 0.0));
+        assert_eq!(sum.raw[0], 1007);
+    }
+
+    #[test]
+    fn missing_slots_are_zero_and_counted() {
+        let slots = vec![slot(0, 5, 5), slot(11, 6, 6)];
+        let r =
+            build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &rules(BilledDirection::Tx, 0.0));
+        assert_eq!(r.missing_slots, 10);
+        assert_eq!(r.raw[11], 6);
+    }
+
+    #[test]
+    fn an_impossible_point_holds_the_hour() {
+        // 1 Gbit/s carries at most 37.5 GB in 300 s.
+        let slots = vec![slot(4, 37_500_000_001, 0)];
+        let r =
+            build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &rules(BilledDirection::Rx, 0.0));
+        assert_eq!(r.state, ReportState::Held);
+        assert!(r.reason.as_deref().unwrap_or("").starts_with("impossible_point: v4"), "{:?}", r.reason);
+    }
+
+    #[test]
+    fn push_switch_off_skips() {
+        let mut rr = rules(BilledDirection::Tx, 0.0);
+        rr.push_enabled = false;
+        let r = build("aa:bb:cc:dd:ee:ff", HOUR, &[], &ReportTz::default(), &rr);
+        assert_eq!(r.state, ReportState::SkippedOff);
+    }
+
+    #[test]
+    fn record_round_trips_through_the_profile() {
+        let mut profile = CustomerProfile {
+            mac_format: crate::config::MacFormat::UpperDash,
+            hour_format: "%Y-%m-%d %H".into(),
+            ..Default::default()
+        };
+        profile.fields.isp_id = "carrier".into();
+        let ids = ReportSettings { provider_id: "P".into(), isp_id: 7, ..Default::default() };
+        let tz = ReportTz::default();
+        let points = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        let rec = render_record(&profile, &ids, &tz, "aa:bb:cc:dd:ee:ff", HOUR, &points, 3);
+        assert_eq!(rec["mac"], "AA-BB-CC-DD-EE-FF");
+        assert_eq!(rec["flux_hour"], "2026-11-24 08");
+        assert_eq!(rec["carrier"], 7);
+        let back = parse_their_record(&profile, &tz, &rec).expect("parses");
+        assert_eq!(
+            back,
+            TheirRecord { mac: "aa:bb:cc:dd:ee:ff".into(), hour_start_ms: HOUR, points, version: 3 }
+        );
+    }
+}
