@@ -96,3 +96,36 @@ impl Clock for SimClock {
         shutdown.is_requested()
     }
 }
+
+/// DEMO ONLY: the host's clocks running `scale` times faster from the moment the agent
+/// started (60 = one report hour per real minute). Points measured this way are not real.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    scale: i64,
+    start_wall_ms: i64,
+    start_boot_ms: u64,
+}
+
+impl ScaledClock {
+    pub fn new(scale: u32) -> Self {
+        let real = SystemClock;
+        ScaledClock {
+            scale: i64::from(scale.max(1)),
+            start_wall_ms: real.wall_ms(),
+            start_boot_ms: real.boot_ms(),
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn wall_ms(&self) -> i64 {
+        let elapsed = SystemClock.boot_ms().saturating_sub(self.start_boot_ms) as i64;
+        self.start_wall_ms + elapsed * self.scale
+    }
+    fn boot_ms(&self) -> u64 {
+        SystemClock.boot_ms() * self.scale as u64
+    }
+    fn sleep_ms(&self, ms: u64, shutdown: &Shutdown) -> bool {
+        shutdown.wait_timeout(Duration::from_millis((ms / self.scale as u64).max(1)))
+    }
+}

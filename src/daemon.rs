@@ -6,9 +6,12 @@ use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, ScaledClock, SystemClock};
 use crate::config::AgentConfig;
 use crate::netif::{HostRoot, InterfaceChoiceConfig};
+use crate::push::client::CustomerClient;
+use crate::push::outbox::Outbox;
+use crate::push::pusher::Pusher;
 use crate::ring::Ring;
 use crate::sampler::Sampler;
 use crate::shutdown::Shutdown;
@@ -29,6 +32,8 @@ pub enum DaemonError {
     StateDb(#[from] crate::statedb::StateDbError),
     #[error("cannot install signal handling: {0}")]
     Signals(std::io::Error),
+    #[error("push pipeline: {0}")]
+    Push(String),
 }
 
 /// Hold an exclusive lock on `state_dir/agent.lock` for the life of the process: two agents
@@ -58,6 +63,15 @@ pub fn tally_config(config: &AgentConfig) -> TallyConfig {
     }
 }
 
+/// True when an agent holds the state directory's lock (the CLI then leaves sending to it).
+pub fn agent_is_running(state_dir: &Path) -> bool {
+    match lock_state_dir(state_dir) {
+        Ok(_lock) => false, // dropped at once: we only looked
+        Err(DaemonError::AlreadyRunning(_)) => true,
+        Err(_) => false,
+    }
+}
+
 pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(DaemonError::Signals)?;
@@ -66,29 +80,82 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     let _lock = lock_state_dir(&config.state_dir)?;
     let (ring, notice) = Ring::open(&config.state_db_path())?;
     if let Some(notice) = notice {
-        log::error!("{notice}; counting continues in a fresh ring");
+        log::error!("{notice}; counting continues in a fresh database");
     }
     log::info!(
-        "pushagent {} starting: ring {}, report time zone {}, sample every {} s",
+        "pushagent {} starting: state {}, report time zone {}, sample every {} s",
         env!("CARGO_PKG_VERSION"),
         config.state_db_path().display(),
         config.report_timezone.label(),
         config.sample_interval_secs
     );
+    let clock: Box<dyn Clock> = if config.demo_time_scale > 1 {
+        log::warn!(
+            "DEMO TIME SCALE x{}: the agent's clock runs fast; these points are NOT real traffic per 5 minutes",
+            config.demo_time_scale
+        );
+        Box::new(ScaledClock::new(config.demo_time_scale))
+    } else {
+        Box::new(SystemClock)
+    };
+    let clock: &dyn Clock = clock.as_ref();
+    let pusher = build_pusher(config, clock)?;
     let source = SysfsSource::new(
         root,
         InterfaceChoiceConfig { interface: config.interface.clone(), allow_virtual: config.allow_virtual },
     );
-    let clock = SystemClock;
     let mut sampler = Sampler::new(
-        &clock,
+        clock,
         Box::new(source),
         ring,
         tally_config(config),
         config.report_timezone,
         config.retention_days,
-        shutdown,
+        shutdown.clone(),
     )?;
-    sampler.run()?;
-    Ok(())
+    // The sampler runs on this thread and waits on nothing but the clock; the push side has
+    // its own thread and its own database connection.
+    std::thread::scope(|scope| {
+        let push_shutdown = shutdown.clone();
+        let push_thread = std::thread::Builder::new()
+            .name("push".into())
+            .spawn_scoped(scope, move || push_loop(pusher, clock, &push_shutdown))
+            .map_err(|e| DaemonError::Push(format!("cannot start the push thread: {e}")))?;
+        let sampled = sampler.run();
+        shutdown.request();
+        let _ = push_thread.join();
+        sampled.map_err(DaemonError::from)
+    })
+}
+
+pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pusher<'a>, DaemonError> {
+    let path = config.state_db_path();
+    let (ring, _) = Ring::open(&path)?;
+    let outbox = Outbox::open(&path).map_err(|e| DaemonError::Push(e.to_string()))?;
+    let client = CustomerClient::new(&config.customer).map_err(DaemonError::Push)?;
+    Ok(Pusher { clock, config: config.clone(), ring, outbox, client })
+}
+
+/// Longest sleep of the push loop: a report re-queued by the CLI is picked up this fast.
+const PUSH_POLL_MS: i64 = 5_000;
+
+fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
+    if pusher.config.customer.access_id.is_empty() {
+        log::warn!("customer.access_id is not set: reports are built and kept in the outbox, not sent");
+    }
+    loop {
+        if let Err(e) = pusher.step() {
+            log::error!("push step failed (will retry): {e}");
+        }
+        let now = clock.wall_ms();
+        let next = pusher.next_due_ms().ok().flatten().unwrap_or(now + PUSH_POLL_MS);
+        let wait = (next - now).clamp(1, PUSH_POLL_MS * clock_speed(pusher.config.demo_time_scale));
+        if clock.sleep_ms(wait as u64, shutdown) {
+            return;
+        }
+    }
+}
+
+fn clock_speed(scale: u32) -> i64 {
+    i64::from(scale.max(1))
 }

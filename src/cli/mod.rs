@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use gumdrop::Options;
 
+mod outbox;
+
 use crate::config::{AgentConfig, DEFAULT_PATH};
 use crate::netif::{self, HostRoot, InterfaceChoiceConfig};
 use crate::ring::{Ring, SlotRow};
@@ -35,6 +37,12 @@ enum Command {
     Info(NoArgs),
     #[options(help = "print the 12 five-minute points of an hour, raw, with flags")]
     Points(PointsArgs),
+    #[options(help = "list the reports of the outbox")]
+    Outbox(outbox::OutboxArgs),
+    #[options(help = "re-push an hour now, as a new version")]
+    Push(outbox::PushArgs),
+    #[options(help = "check a day against the customer's copy now")]
+    Verify(outbox::VerifyArgs),
 }
 
 #[derive(Debug, Options)]
@@ -80,6 +88,9 @@ pub fn main() -> ExitCode {
         Command::Detect(_) => detect(&config, &root),
         Command::Info(_) => info(&config, &root),
         Command::Points(p) => points(&config, p),
+        Command::Outbox(a) => outbox::list(&config, a),
+        Command::Push(a) => outbox::push(&config, a),
+        Command::Verify(a) => outbox::verify(&config, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
