@@ -1,8 +1,11 @@
 //! Synthetic counter traces driven by a simulated clock: every byte the fake kernel counted
 //! must land in exactly one slot of the real ring, whatever happens between readings.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
+use common::{FakeNic, SharedNic, GBIT, T0};
 use pushagent::clock::{Clock, SimClock};
 use pushagent::netif::{IfCounters, NetifError};
 use pushagent::ring::{Ring, SlotRow};
@@ -11,87 +14,6 @@ use pushagent::shutdown::Shutdown;
 use pushagent::slots::{ReportTz, SLOT_MS};
 use pushagent::source::{CounterSource, SourceReading};
 use pushagent::tally::{flag, TallyConfig};
-
-/// 2026-11-24 00:00:00 UTC, 08:00 in the default report time zone.
-const T0: i64 = 1_795_478_400_000;
-const GBIT: u64 = 1_000_000_000;
-
-/// A NIC as the kernel shows it. `truth_*` is what the kernel really counted since the agent's
-/// first reading (what the points must add up to).
-#[derive(Debug, Clone)]
-struct FakeNic {
-    boot_id: String,
-    ifname: String,
-    ifindex: u32,
-    mac: String,
-    rx: u64,
-    tx: u64,
-    /// Counters are 32-bit (an old driver): they wrap at 2^32.
-    wraps_at_32_bits: bool,
-    link_bits_per_sec: Option<u64>,
-    present: bool,
-    truth_rx: u128,
-    truth_tx: u128,
-    counting: bool,
-}
-
-impl FakeNic {
-    fn new() -> Self {
-        FakeNic {
-            boot_id: "boot-1".into(),
-            ifname: "eth0".into(),
-            ifindex: 2,
-            mac: "52:54:00:12:34:56".into(),
-            rx: 1_000,
-            tx: 5_000,
-            wraps_at_32_bits: false,
-            link_bits_per_sec: Some(10 * GBIT),
-            present: true,
-            truth_rx: 0,
-            truth_tx: 0,
-            counting: false,
-        }
-    }
-
-    fn send(&mut self, tx: u64, rx: u64) {
-        let m = if self.wraps_at_32_bits { 1u128 << 32 } else { 1u128 << 64 };
-        self.tx = ((u128::from(self.tx) + u128::from(tx)) % m) as u64;
-        self.rx = ((u128::from(self.rx) + u128::from(rx)) % m) as u64;
-        if self.counting {
-            self.truth_tx += u128::from(tx);
-            self.truth_rx += u128::from(rx);
-        }
-    }
-}
-
-#[derive(Clone)]
-struct SharedNic(Arc<Mutex<FakeNic>>);
-
-impl SharedNic {
-    fn with<T>(&self, f: impl FnOnce(&mut FakeNic) -> T) -> T {
-        f(&mut self.0.lock().expect("nic lock"))
-    }
-}
-
-impl CounterSource for SharedNic {
-    fn read(&mut self) -> Result<SourceReading, NetifError> {
-        self.with(|n| {
-            if !n.present {
-                return Err(NetifError::NoSuchInterface(n.ifname.clone()));
-            }
-            // The first successful reading is the agent's baseline: truth counts from here.
-            n.counting = true;
-            Ok(SourceReading {
-                boot_id: n.boot_id.clone(),
-                ifname: n.ifname.clone(),
-                ifindex: n.ifindex,
-                mac: n.mac.clone(),
-                counters: IfCounters { rx_bytes: n.rx, tx_bytes: n.tx, ..Default::default() },
-                link_bits_per_sec: n.link_bits_per_sec,
-            })
-        })
-    }
-}
 
 struct Harness {
     dir: tempfile::TempDir,

@@ -1,0 +1,160 @@
+//! A customer that answers badly — non-JSON, an HTML error page, a huge body, JSON without
+//! `code`, a slowloris trickle, a closed connection — gets a clear attempt record and a retry,
+//! never a panic and never a lost report.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use pushagent::clock::{Clock, SimClock};
+use pushagent::config::AgentConfig;
+use pushagent::push::client::CustomerClient;
+use pushagent::push::outbox::Outbox;
+use pushagent::push::pusher::{Pusher, StepReport};
+use pushagent::push::report::{self, BuildRules, ReportState};
+use pushagent::ring::Ring;
+use pushagent::slots::ReportTz;
+
+const HOUR: i64 = 1_795_478_400_000;
+
+/// Serve ONE connection with `answer` (raw bytes written after the request was read), then stop.
+fn one_bad_answer(answer: fn(&mut TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            read_request(&mut stream);
+            answer(&mut stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn read_request(stream: &mut TcpStream) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+}
+
+fn pusher_against<'a>(base_url: String, dir: &tempfile::TempDir, clock: &'a SimClock) -> Pusher<'a> {
+    let mut config = AgentConfig::default();
+    config.state_dir = dir.path().to_owned();
+    config.customer.base_url = base_url;
+    config.customer.access_id = "AK-test".into();
+    config.customer.timeout_secs = 2;
+    config.customer.connect_timeout_secs = 1;
+    let path = config.state_db_path();
+    let (ring, _) = Ring::open(&path).expect("ring");
+    let mut outbox = Outbox::open(&path).expect("outbox");
+    let rules = BuildRules::from_settings(config.customer.billed_direction, &config.report, true, None);
+    let built = report::build("aa:bb:cc:dd:ee:01", HOUR, &[], &ReportTz::default(), &rules);
+    outbox.commit_hour(&[built], HOUR + 3_600_000, clock.wall_ms()).expect("commit");
+    let client = CustomerClient::new(&config.customer).expect("client");
+    Pusher { clock, config, ring, outbox, client }
+}
+
+fn assert_retried_with(answer: fn(&mut TcpStream), expected_in_message: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = SimClock::new(HOUR + 4_000_000, 1);
+    let url = one_bad_answer(answer);
+    let mut pusher = pusher_against(url, &dir, &clock);
+    let mut done = StepReport::default();
+    pusher.send_due(&mut done).expect("a bad answer is not an error of the agent");
+    assert_eq!(done.failed_attempts, 1);
+    let r = pusher.outbox.get("aa:bb:cc:dd:ee:01", "2026112408").expect("db").expect("report kept");
+    assert_eq!(r.state, ReportState::Pending, "still to be sent");
+    assert_eq!(r.attempts, 1);
+    assert!(r.next_attempt_at_ms > clock.wall_ms(), "retry scheduled later");
+    let attempts = pusher.outbox.attempts_of(&r.mac, &r.flux_hour).expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, "retry");
+    assert!(
+        attempts[0].message.contains(expected_in_message),
+        "message {:?} should say {expected_in_message:?}",
+        attempts[0].message
+    );
+}
+
+fn write(stream: &mut TcpStream, text: &str) {
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+}
+
+#[test]
+fn non_json_answer() {
+    assert_retried_with(|s| write(s, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!"), "not JSON");
+}
+
+#[test]
+fn html_error_page() {
+    assert_retried_with(
+        |s| {
+            let page = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+            write(
+                s,
+                &format!(
+                    "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}",
+                    page.len()
+                ),
+            )
+        },
+        "HTML instead of JSON",
+    );
+}
+
+#[test]
+fn huge_body() {
+    assert_retried_with(
+        |s| {
+            let size = 5 << 20;
+            write(s, &format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n"));
+            let chunk = vec![b'a'; 64 * 1024];
+            for _ in 0..(size / chunk.len()) {
+                if s.write_all(&chunk).is_err() {
+                    return; // the agent stopped reading: as it should
+                }
+            }
+        },
+        "answer unreadable",
+    );
+}
+
+#[test]
+fn json_without_code() {
+    assert_retried_with(
+        |s| write(s, "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"msg\":\"fine\"}\n"),
+        "no code",
+    );
+}
+
+#[test]
+fn slowloris_is_cut_by_the_timeout() {
+    assert_retried_with(
+        |s| {
+            write(s, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            // One byte every 100 ms, for at most 10 s: far beyond the agent's 2 s timeout.
+            for _ in 0..100 {
+                if s.write_all(b"{").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        },
+        "timed out",
+    );
+}
+
+#[test]
+fn connection_closed_without_answer() {
+    assert_retried_with(|s| drop(s.shutdown(std::net::Shutdown::Both)), "no answer");
+}
