@@ -114,7 +114,11 @@ fn choice(config: &AgentConfig) -> InterfaceChoiceConfig {
 
 fn detect(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
     let detection = netif::detect(root, &choice(config)).map_err(|e| e.to_string())?;
-    print!("{}", detection.render());
+    let text = detection.render();
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
     Ok(())
 }
 
