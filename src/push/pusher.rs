@@ -441,6 +441,9 @@ impl<'a> Pusher<'a> {
             }
         };
         done.verified += 1;
+        if result == "match" {
+            log::info!("verified {} {}: the customer holds exactly what we pushed", r.mac, r.flux_hour);
+        }
         let v = Verification {
             mac: r.mac.clone(),
             flux_hour: r.flux_hour.clone(),

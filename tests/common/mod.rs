@@ -1,6 +1,8 @@
 //! Shared test doubles: a fake NIC whose counters the test moves, and what it really counted.
 #![allow(dead_code)]
 
+pub mod customer;
+
 use std::sync::{Arc, Mutex};
 
 use pushagent::netif::{IfCounters, NetifError};
