@@ -140,8 +140,9 @@ pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pu
 const PUSH_POLL_MS: i64 = 5_000;
 
 fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
-    if pusher.config.customer.access_id.is_empty() {
-        log::warn!("customer.access_id is not set: reports are built and kept in the outbox, not sent");
+    let missing = pusher.missing_settings();
+    if !missing.is_empty() {
+        log::warn!("{} not set: reports are built and kept in the outbox, not sent", missing.join(", "));
     }
     loop {
         if let Err(e) = pusher.step() {

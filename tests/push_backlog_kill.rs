@@ -74,7 +74,7 @@ fn kill_9_during_a_30_day_backlog_drain_loses_nothing() {
     std::fs::write(
         &config_path,
         format!(
-            "state_dir = \"{}\"\nverify_days = 0\n[customer]\nbase_url = \"{}\"\naccess_id = \"{ACCESS_ID}\"\nsecret = \"{SECRET}\"\nbatch_size = 10\n",
+            "state_dir = \"{}\"\nverify_days = 0\n[customer]\nbase_url = \"{}\"\naccess_id = \"{ACCESS_ID}\"\nsecret = \"{SECRET}\"\nbatch_size = 10\n[report]\nprovider_id = \"P\"\nprovider_uiid = \"U\"\n",
             config.state_dir.display(),
             customer.base_url
         ),

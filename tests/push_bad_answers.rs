@@ -51,6 +51,9 @@ fn pusher_against<'a>(base_url: String, dir: &tempfile::TempDir, clock: &'a SimC
     config.state_dir = dir.path().to_owned();
     config.customer.base_url = base_url;
     config.customer.access_id = "AK-test".into();
+    config.customer.secret = pushagent::config::Secret::new("SK-test-secret");
+    config.report.provider_id = "P".into();
+    config.report.provider_uiid = "U".into();
     config.customer.timeout_secs = 2;
     config.customer.connect_timeout_secs = 1;
     let path = config.state_db_path();

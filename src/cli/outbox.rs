@@ -227,11 +227,12 @@ fn settle(
         }
         return Err(format!("the agent has not finished the {what} within 60 s; see `pushagent outbox`"));
     }
-    if config.customer.access_id.is_empty() {
-        return Err("customer.access_id is not set: cannot reach the customer".into());
-    }
     let clock = SystemClock;
     let mut pusher = daemon::build_pusher(config, &clock).map_err(|e| e.to_string())?;
+    let missing = pusher.missing_settings();
+    if !missing.is_empty() {
+        return Err(format!("{} not set: cannot push to the customer", missing.join(", ")));
+    }
     let mut done = StepReport::default();
     match what {
         "push" => pusher.send_due(&mut done).map_err(|e| e.to_string())?,

@@ -56,8 +56,8 @@ impl<'a> Pusher<'a> {
     /// One round of everything that is due now.
     pub fn step(&mut self) -> Result<StepReport, PushError> {
         let mut done = StepReport { built: self.build_due()?, ..Default::default() };
-        // Without credentials nothing can be sent: reports wait in the outbox, none is lost.
-        if !self.config.customer.access_id.is_empty() {
+        // Without credentials and ids nothing can be sent: reports wait in the outbox.
+        if self.missing_settings().is_empty() {
             self.send_due(&mut done)?;
             self.verify_due(&mut done)?;
         }
@@ -66,7 +66,7 @@ impl<'a> Pusher<'a> {
 
     /// When something will next be due (unix ms), if anything is scheduled.
     pub fn next_due_ms(&self) -> Result<Option<i64>, PushError> {
-        let mut next = if self.config.customer.access_id.is_empty() {
+        let mut next = if !self.missing_settings().is_empty() {
             [None, None] // nothing can be sent: only building is scheduled
         } else {
             [self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?]
@@ -78,6 +78,20 @@ impl<'a> Pusher<'a> {
                 }));
         }
         Ok(next.into_iter().flatten().min())
+    }
+
+    /// Settings without which the customer would refuse every record (so none is sent).
+    pub fn missing_settings(&self) -> Vec<&'static str> {
+        let c = &self.config;
+        [
+            ("customer.access_id", c.customer.access_id.is_empty()),
+            ("customer.secret", c.customer.secret.is_empty()),
+            ("report.provider_id", c.report.provider_id.is_empty()),
+            ("report.provider_uiid", c.report.provider_uiid.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect()
     }
 
     /// Deterministic per-MAC delay inside `push_spread_secs`: thousands of agents do not hit

@@ -65,7 +65,9 @@ impl Customer {
         let url = format!("{}/_admin/{path}", self.base_url);
         let mut response = match (method, body) {
             ("GET", _) => self.http.get(&url).call(),
-            ("PUT", Some(b)) => self.http.put(&url).header("Content-Type", "application/json").send(b.to_string()),
+            ("PUT", Some(b)) => {
+                self.http.put(&url).header("Content-Type", "application/json").send(b.to_string())
+            }
             (_, b) => self
                 .http
                 .post(&url)
