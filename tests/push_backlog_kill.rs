@@ -2,6 +2,9 @@
 //! nothing is lost, nothing conflicts, and at worst a batch the customer already stored is
 //! sent again (which it accepts as the same version with the same values).
 
+// Tests build configs field by field from the defaults: clearer than one big literal.
+#![allow(clippy::field_reassign_with_default)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};
