@@ -13,7 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-cargo build --locked --bin pushagent --bin pushagent-customer
+cargo build --locked -p pushagent -p pushagent-customer --bins
 
 rm -rf demo && mkdir -p demo/state
 cat > demo/agent.toml <<TOML
