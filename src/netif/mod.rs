@@ -191,8 +191,9 @@ fn read_default_routes(root: &HostRoot) -> Result<select::DefaultRoutes, NetifEr
 
 /// The addresses of each interface. IPv4: the host's LOCAL /32 entries of
 /// /proc/net/fib_trie, each given to the interface of the longest directly connected
-/// /proc/net/route subnet that holds it (an address with no such subnet, e.g. a /32
-/// point-to-point address, is left out). IPv6: /proc/net/if_inet6, which names the interface.
+/// /proc/net/route subnet that holds it (`parse::attribute_ipv4`; an address with no such
+/// subnet, e.g. a /32 point-to-point address, is left out). IPv6: /proc/net/if_inet6, which
+/// names the interface.
 pub fn interface_addresses(root: &HostRoot) -> Result<BTreeMap<String, Vec<IpAddr>>, NetifError> {
     let mut addresses: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
     let mut add = |iface: &str, addr: IpAddr| {
@@ -212,11 +213,7 @@ pub fn interface_addresses(root: &HostRoot) -> Result<BTreeMap<String, Vec<IpAdd
                 add("lo", IpAddr::V4(local));
                 continue;
             }
-            let connected = routes
-                .iter()
-                .filter(|r| r.flags & parse::RTF_GATEWAY == 0 && !r.is_default() && r.contains(local))
-                .max_by_key(|r| r.prefix_len());
-            match connected {
+            match parse::attribute_ipv4(local, &routes) {
                 Some(route) => add(&route.iface, IpAddr::V4(local)),
                 None => log::debug!("local address {local} is in no connected subnet of /proc/net/route"),
             }
@@ -292,18 +289,14 @@ pub fn read_mac(root: &HostRoot, name: &str) -> Result<String, NetifError> {
 /// Link speed in bits/s, None when unknown (virtual NICs report -1 or nothing).
 pub fn read_speed_bits_per_sec(root: &HostRoot, name: &str) -> Option<u64> {
     let path = checked_if_dir(root, name).ok()?.join("speed");
-    // A down or virtual link answers EINVAL: unknown, like a missing file.
+    // A down or virtual link answers EINVAL: unknown, like a missing file or garbage.
     let text = std::fs::read_to_string(path).ok()?;
-    parse::parse_speed_mbps(&text)
+    let mbps = parse::parse_speed_mbps(&text).ok()??;
+    Some(u64::from(mbps) * 1_000_000)
 }
 
-/// /proc/sys/kernel/random/boot_id, trimmed.
+/// /proc/sys/kernel/random/boot_id, trimmed, in lower case.
 pub fn read_boot_id(root: &HostRoot) -> Result<String, NetifError> {
     let path = root.join("proc/sys/kernel/random/boot_id");
-    let boot_id = read(&path)?.trim().to_string();
-    let well_formed = boot_id.len() == 36 && boot_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    if !well_formed {
-        return Err(parse_error(&path, format!("{boot_id:?} is not a UUID")));
-    }
-    Ok(boot_id)
+    parse::parse_boot_id(&read(&path)?).map_err(|e| parse_error(&path, e.0))
 }

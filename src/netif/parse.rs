@@ -1,6 +1,11 @@
-//! Pure parsers for the kernel text files the interface choice reads. Each takes the file
-//! contents as `&str` and never panics: bad input is a `ParseError` naming the line.
+//! Pure parsers for the kernel text files the interface choice and `facts` read: one parser
+//! per file format. Each takes the file contents as `&str` and never panics: bad input is a
+//! `ParseError` naming the line. The line-by-line formats also have a `_tolerant` form that
+//! keeps what it understood and lists the lines it did not (`Tolerant`), for callers that
+//! must never fail as a whole.
 
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,6 +21,53 @@ impl fmt::Display for ParseError {
 
 fn err<T>(why: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError(why.into()))
+}
+
+fn at_line(index: usize, why: impl fmt::Display) -> ParseError {
+    ParseError(format!("line {}: {why}", index + 1))
+}
+
+/// What a tolerant parse understood, and why each line it did not understand was not
+/// ("line N: ..."). `strict` makes the first such line the error of the whole text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tolerant<T> {
+    pub entries: Vec<T>,
+    pub bad_lines: Vec<ParseError>,
+}
+
+impl<T> Tolerant<T> {
+    fn new() -> Self {
+        Tolerant { entries: Vec::new(), bad_lines: Vec::new() }
+    }
+
+    /// All or nothing: the entries when every line was understood, else the first bad line.
+    pub fn strict(self) -> Result<Vec<T>, ParseError> {
+        match self.bad_lines.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(self.entries),
+        }
+    }
+}
+
+/// Parses each non-blank line's whitespace-separated fields with `parse_line`; a first line
+/// whose first field is `header` is skipped.
+fn tolerant_lines<T>(
+    text: &str,
+    header: Option<&str>,
+    parse_line: impl Fn(&[&str]) -> Result<T, ParseError>,
+) -> Tolerant<T> {
+    let mut parsed = Tolerant::new();
+    for (index, line) in text.lines().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() || (index == 0 && fields.first() == header.as_ref()) {
+            continue;
+        }
+        match parse_line(&fields) {
+            Ok(entry) => parsed.entries.push(entry),
+            Err(why) => parsed.bad_lines.push(at_line(index, why)),
+        }
+    }
+    parsed
 }
 
 /// Route is usable (`RTF_UP`), same value for IPv4 and IPv6.
@@ -50,6 +102,27 @@ impl Ipv4Route {
     pub fn prefix_len(&self) -> u32 {
         u32::from(self.mask).count_ones()
     }
+
+    /// A subnet the host is directly on: up, not through a gateway, not a reject route, not
+    /// the default route, and a real (contiguous) netmask.
+    pub fn is_connected_subnet(&self) -> bool {
+        let mask = u32::from(self.mask);
+        self.flags & RTF_UP != 0
+            && self.flags & (RTF_GATEWAY | RTF_REJECT) == 0
+            && mask != 0
+            && mask.leading_ones() == mask.count_ones()
+    }
+}
+
+/// The route that says which interface holds the local address `address`: the longest
+/// directly connected subnet holding it, the lowest metric (then the first listed) on a tie.
+/// None when no connected subnet holds it (a VIP on lo, a /32 on a point-to-point link):
+/// routes through a gateway, the default route among them, say nothing about it.
+pub fn attribute_ipv4(address: Ipv4Addr, routes: &[Ipv4Route]) -> Option<&Ipv4Route> {
+    routes
+        .iter()
+        .filter(|route| route.is_connected_subnet() && route.contains(address))
+        .min_by_key(|route| (Reverse(route.prefix_len()), route.metric))
 }
 
 /// The kernel prints each address of /proc/net/route as `%08X` of the network-order u32
@@ -71,26 +144,25 @@ fn hex_u32(field: &str, what: &str) -> Result<u32, ParseError> {
 /// /proc/net/route: a header line, then
 /// `Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT`.
 pub fn parse_ipv4_routes(text: &str) -> Result<Vec<Ipv4Route>, ParseError> {
-    let mut routes = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() || (index == 0 && fields[0] == "Iface") {
-            continue;
-        }
-        let at = |why: String| ParseError(format!("line {}: {why}", index + 1));
-        if fields.len() < 8 {
-            return Err(at(format!("expected at least 8 fields, found {}", fields.len())));
-        }
-        routes.push(Ipv4Route {
-            iface: fields[0].to_string(),
-            destination: route_hex_to_ipv4(fields[1]).map_err(|e| at(format!("destination {e}")))?,
-            gateway: route_hex_to_ipv4(fields[2]).map_err(|e| at(format!("gateway {e}")))?,
-            flags: hex_u32(fields[3], "flags").map_err(|e| at(e.0))?,
-            metric: fields[6].parse().map_err(|_| at(format!("metric {:?} is not a number", fields[6])))?,
-            mask: route_hex_to_ipv4(fields[7]).map_err(|e| at(format!("mask {e}")))?,
-        });
-    }
-    Ok(routes)
+    parse_ipv4_routes_tolerant(text).strict()
+}
+
+/// `parse_ipv4_routes`, keeping the lines it understands and listing the others.
+pub fn parse_ipv4_routes_tolerant(text: &str) -> Tolerant<Ipv4Route> {
+    tolerant_lines(text, Some("Iface"), |fields| {
+        let [iface, destination, gateway, flags, _refcnt, _use, metric, mask, ..] = fields[..] else {
+            return err(format!("expected at least 8 fields, found {}", fields.len()));
+        };
+        let prefixed = |what: &str, e: ParseError| ParseError(format!("{what} {e}"));
+        Ok(Ipv4Route {
+            iface: iface.to_string(),
+            destination: route_hex_to_ipv4(destination).map_err(|e| prefixed("destination", e))?,
+            gateway: route_hex_to_ipv4(gateway).map_err(|e| prefixed("gateway", e))?,
+            flags: hex_u32(flags, "flags")?,
+            metric: metric.parse().map_err(|_| ParseError(format!("metric {metric:?} is not a number")))?,
+            mask: route_hex_to_ipv4(mask).map_err(|e| prefixed("mask", e))?,
+        })
+    })
 }
 
 /// An IPv6 address written as 32 hex digits without colons (ipv6_route, if_inet6).
@@ -128,31 +200,31 @@ impl Ipv6Route {
 /// /proc/net/ipv6_route: `dest plen src src_plen next_hop metric refcnt use flags iface`,
 /// every number in hex, no header.
 pub fn parse_ipv6_routes(text: &str) -> Result<Vec<Ipv6Route>, ParseError> {
-    let mut routes = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
-            continue;
-        }
-        let at = |e: ParseError| ParseError(format!("line {}: {}", index + 1, e.0));
-        if fields.len() != 10 {
-            return Err(at(ParseError(format!("expected 10 fields, found {}", fields.len()))));
-        }
-        let prefix_len = hex_u32(fields[1], "prefix length").map_err(at)?;
-        let prefix_len = u8::try_from(prefix_len)
-            .ok()
-            .filter(|len| *len <= 128)
-            .ok_or_else(|| at(ParseError(format!("prefix length {prefix_len} is over 128"))))?;
-        routes.push(Ipv6Route {
-            destination: parse_ipv6_hex(fields[0]).map_err(at)?,
-            prefix_len,
-            next_hop: parse_ipv6_hex(fields[4]).map_err(at)?,
-            metric: hex_u32(fields[5], "metric").map_err(at)?,
-            flags: hex_u32(fields[8], "flags").map_err(at)?,
-            iface: fields[9].to_string(),
-        });
-    }
-    Ok(routes)
+    tolerant_lines(text, None, |fields| {
+        let [destination, prefix_len, _src, _src_plen, next_hop, metric, _refcnt, _use, flags, iface] =
+            fields[..]
+        else {
+            return err(format!("expected 10 fields, found {}", fields.len()));
+        };
+        Ok(Ipv6Route {
+            destination: parse_ipv6_hex(destination)?,
+            prefix_len: ipv6_prefix_len(prefix_len)?,
+            next_hop: parse_ipv6_hex(next_hop)?,
+            metric: hex_u32(metric, "metric")?,
+            flags: hex_u32(flags, "flags")?,
+            iface: iface.to_string(),
+        })
+    })
+    .strict()
+}
+
+/// An IPv6 prefix length in hex, at most 128.
+fn ipv6_prefix_len(field: &str) -> Result<u8, ParseError> {
+    let prefix_len = hex_u32(field, "prefix length")?;
+    u8::try_from(prefix_len)
+        .ok()
+        .filter(|len| *len <= 128)
+        .ok_or_else(|| ParseError(format!("prefix length {prefix_len} is over 128")))
 }
 
 /// One line of /proc/net/if_inet6.
@@ -166,66 +238,71 @@ pub struct Inet6Address {
 
 /// /proc/net/if_inet6: `address ifindex prefix_len scope flags iface`, numbers in hex.
 pub fn parse_if_inet6(text: &str) -> Result<Vec<Inet6Address>, ParseError> {
-    let mut addresses = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
-            continue;
-        }
-        let at = |e: ParseError| ParseError(format!("line {}: {}", index + 1, e.0));
-        if fields.len() != 6 {
-            return Err(at(ParseError(format!("expected 6 fields, found {}", fields.len()))));
-        }
-        let prefix_len = hex_u32(fields[2], "prefix length").map_err(at)?;
-        addresses.push(Inet6Address {
-            address: parse_ipv6_hex(fields[0]).map_err(at)?,
-            ifindex: hex_u32(fields[1], "ifindex").map_err(at)?,
-            prefix_len: u8::try_from(prefix_len)
-                .ok()
-                .filter(|len| *len <= 128)
-                .ok_or_else(|| at(ParseError(format!("prefix length {prefix_len} is over 128"))))?,
-            iface: fields[5].to_string(),
-        });
-    }
-    Ok(addresses)
+    parse_if_inet6_tolerant(text).strict()
+}
+
+/// `parse_if_inet6`, keeping the lines it understands and listing the others.
+pub fn parse_if_inet6_tolerant(text: &str) -> Tolerant<Inet6Address> {
+    tolerant_lines(text, None, |fields| {
+        let [address, ifindex, prefix_len, _scope, _flags, iface] = fields[..] else {
+            return err(format!("expected 6 fields, found {}", fields.len()));
+        };
+        Ok(Inet6Address {
+            address: parse_ipv6_hex(address)?,
+            ifindex: hex_u32(ifindex, "ifindex")?,
+            prefix_len: ipv6_prefix_len(prefix_len)?,
+            iface: iface.to_string(),
+        })
+    })
 }
 
 /// The host's own IPv4 addresses from /proc/net/fib_trie: every leaf followed by a
-/// `/32 host LOCAL` line. The trie is printed once per table (Main, Local, ...), so the
-/// result is de-duplicated, in first-seen order.
+/// `/32 host LOCAL` line (maybe with a `tos=N` after it). The trie is printed once per
+/// table (Main, Local, ...), so the result is de-duplicated, in first-seen order.
 pub fn parse_fib_trie_local(text: &str) -> Result<Vec<Ipv4Addr>, ParseError> {
-    let mut locals: Vec<Ipv4Addr> = Vec::new();
-    let mut leaf: Option<Ipv4Addr> = None;
+    parse_fib_trie_local_tolerant(text).strict()
+}
+
+/// `parse_fib_trie_local`, keeping the addresses it understands and listing the lines it
+/// does not; the route lines under a leaf that is not an address are skipped with it.
+pub fn parse_fib_trie_local_tolerant(text: &str) -> Tolerant<Ipv4Addr> {
+    let mut parsed = Tolerant::new();
+    let mut seen = BTreeSet::new();
+    // None: no leaf above this line; Some(None): a leaf that is not an address.
+    let mut leaf: Option<Option<Ipv4Addr>> = None;
     let mut recognised = 0usize;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let at = |why: String| ParseError(format!("line {}: {why}", index + 1));
         if let Some(rest) = trimmed.strip_prefix("|--") {
             let ip = rest.trim();
-            leaf = Some(ip.parse().map_err(|_| at(format!("{ip:?} is not an IPv4 address")))?);
+            let address = ip.parse().ok();
+            if address.is_none() {
+                parsed.bad_lines.push(at_line(index, format!("{ip:?} is not an IPv4 address")));
+            }
+            leaf = Some(address);
             recognised += 1;
         } else if trimmed.starts_with("+--") || trimmed.ends_with(':') {
             // An inner node of the trie, or a table header ("Main:", "Local:", "Id 1000:").
             leaf = None;
             recognised += 1;
         } else if trimmed.starts_with('/') {
-            let words: Vec<&str> = trimmed.split_whitespace().collect();
-            let Some(ip) = leaf else {
-                return Err(at(format!("{trimmed:?} follows no address")));
-            };
-            if words.first() == Some(&"/32") && words.last() == Some(&"LOCAL") && !locals.contains(&ip) {
-                locals.push(ip);
-            }
             recognised += 1;
+            let Some(address) = leaf else {
+                parsed.bad_lines.push(at_line(index, format!("{trimmed:?} follows no address")));
+                continue;
+            };
+            let words: Vec<&str> = trimmed.split_whitespace().collect();
+            if let (Some(ip), ["/32", _scope, "LOCAL", ..]) = (address, &words[..]) {
+                if seen.insert(ip) {
+                    parsed.entries.push(ip);
+                }
+            }
         }
     }
     if recognised == 0 && !text.trim().is_empty() {
-        return err("no fib_trie structure found");
+        parsed.bad_lines.push(ParseError("no fib_trie structure found".into()));
     }
-    Ok(locals)
+    parsed
 }
 
 /// `KEY=VALUE` lines of a sysfs `uevent` file.
@@ -255,22 +332,39 @@ pub fn uevent_devtype(text: &str) -> Result<Option<String>, ParseError> {
 /// one-digit octets; rejects other lengths and the all-zero address (a NIC with no MAC).
 pub fn normalise_mac(raw: &str) -> Result<String, ParseError> {
     let raw = raw.trim();
-    let octets: Vec<&str> = raw.split(':').collect();
-    if octets.len() != 6 {
-        return err(format!("{raw:?} is not a 6-byte MAC address"));
+    match hw_octets(raw) {
+        Some(octets) if octets.len() == 6 => colon_form(&octets),
+        _ => err(format!("{raw:?} is not a 6-byte MAC address")),
     }
-    let mut bytes = [0u8; 6];
-    for (byte, octet) in bytes.iter_mut().zip(&octets) {
-        if octet.is_empty() || octet.len() > 2 || !octet.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return err(format!("{raw:?} is not a 6-byte MAC address"));
-        }
-        *byte = u8::from_str_radix(octet, 16)
-            .map_err(|_| ParseError(format!("{raw:?} is not a 6-byte MAC address")))?;
+}
+
+/// A sysfs `address`/`perm_hwaddr` of any link type with 6 or more octets (6 for Ethernet,
+/// 20 for InfiniBand) in lower-case colon form, by the rules of `normalise_mac`.
+pub fn normalise_hw_address(raw: &str) -> Result<String, ParseError> {
+    let raw = raw.trim();
+    match hw_octets(raw) {
+        Some(octets) if octets.len() >= 6 => colon_form(&octets),
+        _ => err(format!("{raw:?} is not a MAC address")),
     }
-    if bytes == [0; 6] {
+}
+
+/// Colon-separated hex octets of one or two digits.
+fn hw_octets(raw: &str) -> Option<Vec<u8>> {
+    raw.split(':')
+        .map(|octet| {
+            if octet.is_empty() || octet.len() > 2 || !octet.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            u8::from_str_radix(octet, 16).ok()
+        })
+        .collect()
+}
+
+fn colon_form(octets: &[u8]) -> Result<String, ParseError> {
+    if octets.iter().all(|b| *b == 0) {
         return err("all-zero MAC address (the interface has no hardware address)");
     }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
+    Ok(octets.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
 }
 
 /// Kernel interface-name rules (IFNAMSIZ 16 including NUL) plus what keeps a name safe to
@@ -323,13 +417,27 @@ pub fn parse_decimal_u64(text: &str) -> Result<u64, ParseError> {
     trimmed.parse().map_err(|_| ParseError(format!("{trimmed:?} is not a non-negative integer")))
 }
 
-/// `speed` in Mb/s to bits/s; -1, 0, empty, garbage and the old unsigned -1 mean unknown.
-pub fn parse_speed_mbps(text: &str) -> Option<u64> {
-    let mbps: i64 = text.trim().parse().ok()?;
-    if mbps <= 0 || mbps >= i64::from(u32::MAX) {
-        return None;
+/// sysfs `speed` in Mb/s; Ok(None) when the kernel has none: -1 (SPEED_UNKNOWN), 0, or the
+/// unsigned forms 65535 and 4294967295 older drivers printed for it.
+pub fn parse_speed_mbps(text: &str) -> Result<Option<u32>, ParseError> {
+    let value = text.trim();
+    let speed: i64 = value.parse().map_err(|_| ParseError(format!("{value:?} is not a number")))?;
+    match speed {
+        i64::MIN..=0 | 65535 | 4294967295 => Ok(None),
+        _ => u32::try_from(speed).map(Some).map_err(|_| ParseError(format!("{speed} is out of range"))),
     }
-    u64::try_from(mbps).ok()?.checked_mul(1_000_000)
+}
+
+/// /proc/sys/kernel/random/boot_id: a UUID in 8-4-4-4-12 form, in lower case.
+pub fn parse_boot_id(text: &str) -> Result<String, ParseError> {
+    let id = text.trim();
+    let groups: Vec<&str> = id.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let hex = groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+    if lens != [8, 4, 4, 4, 12] || !hex {
+        return err(format!("{id:?} is not a UUID"));
+    }
+    Ok(id.to_ascii_lowercase())
 }
 
 /// `tun_flags` ("0x1002"): hex with a 0x prefix.
@@ -479,11 +587,18 @@ Main:
            /32 host LOCAL
 Local:
   +-- 0.0.0.0/0 3 0 5
+     |-- 10.0.0.0
+        /32 link BROADCAST
+        /8 link UNICAST
+     |-- 10.1.2.3
+        /32 host LOCAL tos=0
      |-- 203.0.113.10
         /32 host LOCAL
 ";
+        // The Local table's leaves carry several routes and a "tos=N" as CentOS 7 (3.10) prints.
         let locals = parse_fib_trie_local(text).expect("valid");
-        assert_eq!(locals, vec![Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(203, 0, 113, 10)]);
+        let expected = [[127, 0, 0, 1], [203, 0, 113, 10], [10, 1, 2, 3]].map(Ipv4Addr::from);
+        assert_eq!(locals, expected);
     }
 
     #[test]
@@ -492,6 +607,94 @@ Local:
         assert!(parse_fib_trie_local("Main:\n  |-- 300.1.1.1\n").is_err());
         assert!(parse_fib_trie_local("Main:\n  /32 host LOCAL\n").is_err());
         assert_eq!(parse_fib_trie_local(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn tolerant_fib_trie_keeps_the_addresses_it_understands() {
+        let text = "Main:\n  |-- 300.1.1.1\n     /32 host LOCAL\n  |-- 10.1.2.3\n     /32 host LOCAL\n";
+        let parsed = parse_fib_trie_local_tolerant(text);
+        assert_eq!(parsed.entries, vec![Ipv4Addr::new(10, 1, 2, 3)]);
+        // One bad line: the route under the unreadable leaf goes with it.
+        assert_eq!(parsed.bad_lines, vec![ParseError("line 2: \"300.1.1.1\" is not an IPv4 address".into())]);
+        assert_eq!(parse_fib_trie_local_tolerant("hello world").bad_lines.len(), 1);
+    }
+
+    fn route(iface: &str, destination: [u8; 4], prefix_len: u32, flags: u32, metric: u32) -> Ipv4Route {
+        Ipv4Route {
+            iface: iface.into(),
+            destination: destination.into(),
+            gateway: Ipv4Addr::UNSPECIFIED,
+            flags,
+            metric,
+            mask: Ipv4Addr::from(u32::MAX.checked_shl(32 - prefix_len).unwrap_or(0)),
+        }
+    }
+
+    #[test]
+    fn an_address_belongs_to_the_longest_connected_subnet_never_the_default_route() {
+        let up = RTF_UP;
+        let routes = vec![
+            route("eth0", [0, 0, 0, 0], 0, up | RTF_GATEWAY, 0),
+            route("eth0", [192, 0, 2, 0], 24, up, 0),
+            route("eth1", [192, 0, 2, 0], 30, up, 100),
+            route("eth2", [192, 0, 2, 0], 30, up, 50),
+            route("eth3", [198, 51, 100, 0], 24, up | RTF_GATEWAY, 0),
+            route("*", [203, 0, 113, 0], 24, up | RTF_REJECT, 0),
+            route("eth4", [10, 0, 0, 0], 8, 0, 0),
+        ];
+        let attributed =
+            |ip: [u8; 4]| attribute_ipv4(ip.into(), &routes).map(|r| (r.iface.clone(), r.prefix_len()));
+        assert_eq!(attributed([192, 0, 2, 2]), Some(("eth2".into(), 30)), "longest, then lowest metric");
+        assert_eq!(attributed([192, 0, 2, 9]), Some(("eth0".into(), 24)));
+        assert_eq!(attributed([198, 51, 100, 7]), None, "through a gateway");
+        assert_eq!(attributed([203, 0, 113, 7]), None, "a reject route");
+        assert_eq!(attributed([10, 1, 2, 3]), None, "a route that is not up");
+        assert_eq!(attribute_ipv4(Ipv4Addr::new(192, 0, 2, 2), &[]), None);
+    }
+
+    #[test]
+    fn a_non_contiguous_netmask_is_not_a_subnet() {
+        let mut odd = route("eth0", [192, 0, 2, 0], 24, RTF_UP, 0);
+        odd.mask = Ipv4Addr::new(255, 0, 255, 0);
+        assert!(!odd.is_connected_subnet());
+        assert_eq!(attribute_ipv4(Ipv4Addr::new(192, 0, 2, 2), &[odd]), None);
+    }
+
+    #[test]
+    fn route_lines_with_junk_are_counted_not_fatal_when_tolerant() {
+        let text = "Iface\tDestination\nbond0\tnothex\t0\t1\t0\t0\t0\t00FFFFFF\neth0\n\
+                    eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let parsed = parse_ipv4_routes_tolerant(text);
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].iface, "eth0");
+        assert_eq!(parsed.bad_lines.len(), 2);
+        assert!(parsed.bad_lines[0].0.starts_with("line 2: destination"), "{:?}", parsed.bad_lines);
+        assert_eq!(parsed.bad_lines[1], ParseError("line 3: expected at least 8 fields, found 1".into()));
+        assert_eq!(parse_ipv4_routes(text), Err(parsed.bad_lines[0].clone()));
+    }
+
+    #[test]
+    fn tolerant_if_inet6_counts_the_lines_it_cannot_read() {
+        // Captured from this machine (Linux vm 6.18.44-fc-v595 x86_64, Debian 12), 2026-11-24.
+        let text = "\
+fd000000000000000000000000000002 04 40 00 82     eth0
+fe8000000000000000fc00fffe000001 04 40 20 80     eth0
+zz 04 40 00 82 eth0
+short
+00000000000000000000000000000001 01 80 10 80       lo
+";
+        let parsed = parse_if_inet6_tolerant(text);
+        let seen: Vec<(String, String, u8)> =
+            parsed.entries.iter().map(|e| (e.iface.clone(), e.address.to_string(), e.prefix_len)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("eth0".into(), "fd00::2".into(), 64),
+                ("eth0".into(), "fe80::fc:ff:fe00:1".into(), 64),
+                ("lo".into(), "::1".into(), 128),
+            ]
+        );
+        assert_eq!(parsed.bad_lines.len(), 2);
     }
 
     #[test]
@@ -508,6 +711,19 @@ Local:
     fn mac_is_normalised_to_lower_case_colon_form() {
         assert_eq!(normalise_mac("0C:C4:7A:1F:00:02\n"), Ok("0c:c4:7a:1f:00:02".to_string()));
         assert_eq!(normalise_mac("2:0:0:a:b:c"), Ok("02:00:00:0a:0b:0c".to_string()));
+    }
+
+    #[test]
+    fn hardware_addresses_of_other_link_types_are_normalised_too() {
+        // Captured from this machine's eth0 (virtio_net), 2026-11-24.
+        assert_eq!(normalise_hw_address("02:fc:00:00:00:01\n"), Ok("02:fc:00:00:00:01".to_string()));
+        assert_eq!(normalise_hw_address("A0:36:9F:1C:2B:3E\n"), Ok("a0:36:9f:1c:2b:3e".to_string()));
+        let infiniband = "80:00:02:08:FE:80:00:00:00:00:00:00:00:02:C9:03:00:0A:BC:DE";
+        assert_eq!(normalise_hw_address(infiniband), Ok(infiniband.to_ascii_lowercase()));
+        assert!(normalise_mac(infiniband).is_err(), "not an Ethernet MAC");
+        for bad in ["\n", "00:00:00:00:00:00\n", "a0:36:9f:1c:2b\n", "a0-36-9f-1c-2b-3e\n", "00:00:00:00"] {
+            assert!(normalise_hw_address(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]
@@ -528,11 +744,23 @@ Local:
 
     #[test]
     fn interface_names() {
-        for good in ["eth0", "enp3s0f0v0", "br-1a2b3c4d5e6f", "eth0.100", "a"] {
+        for good in ["eth0", "enp3s0f0v0", "br-1a2b3c4d5e6f", "eth0.100", "bond0.100", "a"] {
             assert_eq!(validate_ifname(good), Ok(()), "{good}");
         }
-        for bad in ["", ".", "..", "../etc", "a..b", "eth/0", "eth 0", "eth0\n", "0123456789abcdef", "eth0:1"]
-        {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc",
+            "../../etc",
+            "a..b",
+            "eth/0",
+            "eth 0",
+            "eth0\n",
+            "0123456789abcdef",
+            "averyveryverylongname",
+            "eth0:1",
+        ] {
             assert!(validate_ifname(bad).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(validate_ifname("0123456789abcde"), Ok(()));
@@ -546,13 +774,32 @@ Local:
     }
 
     #[test]
-    fn speed_in_bits_per_second() {
-        assert_eq!(parse_speed_mbps("1000\n"), Some(1_000_000_000));
-        assert_eq!(parse_speed_mbps("25000"), Some(25_000_000_000));
-        assert_eq!(parse_speed_mbps("-1\n"), None);
-        assert_eq!(parse_speed_mbps(""), None);
-        assert_eq!(parse_speed_mbps("4294967295"), None);
-        assert_eq!(parse_speed_mbps("fast"), None);
+    fn unknown_speed_is_none_not_a_huge_number() {
+        assert_eq!(parse_speed_mbps("1000\n"), Ok(Some(1000)));
+        assert_eq!(parse_speed_mbps("25000"), Ok(Some(25_000)));
+        assert_eq!(parse_speed_mbps("-1\n"), Ok(None));
+        assert_eq!(parse_speed_mbps("0"), Ok(None));
+        assert_eq!(parse_speed_mbps("65535\n"), Ok(None));
+        assert_eq!(parse_speed_mbps("4294967295"), Ok(None));
+        assert!(parse_speed_mbps("4294967296").is_err());
+        assert!(parse_speed_mbps("").is_err());
+        assert!(parse_speed_mbps("fast\n").is_err());
+    }
+
+    #[test]
+    fn boot_id_is_a_uuid_in_lower_case() {
+        // Captured from this machine, 2026-11-24.
+        assert_eq!(
+            parse_boot_id("119ae7b2-caa6-4384-a6ad-2bc30d4c345d\n"),
+            Ok("119ae7b2-caa6-4384-a6ad-2bc30d4c345d".to_string())
+        );
+        assert_eq!(
+            parse_boot_id("119AE7B2-CAA6-4384-A6AD-2BC30D4C345D"),
+            Ok("119ae7b2-caa6-4384-a6ad-2bc30d4c345d".to_string())
+        );
+        assert!(parse_boot_id("119ae7b2caa64384a6ad2bc30d4c345d").is_err());
+        assert!(parse_boot_id("zzzzzzzz-caa6-4384-a6ad-2bc30d4c345d").is_err());
+        assert!(parse_boot_id("------------------------------------").is_err());
     }
 
     #[test]
