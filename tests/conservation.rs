@@ -308,3 +308,19 @@ fn a_corrupt_ring_is_moved_aside_not_overwritten() {
     let kept = std::fs::read(moved[0].path()).expect("read");
     assert!(kept.starts_with(b"this is not a sqlite database"));
 }
+
+#[test]
+fn slots_older_than_the_retention_are_pruned_and_nothing_else() {
+    let h = Harness::new();
+    let mut agent = h.agent();
+    h.run(&mut agent, 3 * 3600, 60_000, 1_000, 1_000);
+    let (mut ring, _) = Ring::open(&h.ring_path()).expect("ring");
+    let cutoff = T0 + 3_600_000;
+    let before = h.slots();
+    let removed = ring.prune(cutoff).expect("prune");
+    let after = h.slots();
+    assert_eq!(removed, before.iter().filter(|s| s.slot_start_ms < cutoff).count());
+    assert!(removed >= 11);
+    assert!(after.iter().all(|s| s.slot_start_ms >= cutoff));
+    assert_eq!(after.len(), before.len() - removed);
+}
