@@ -7,13 +7,14 @@ use std::path::Path;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::clock::{Clock, ScaledClock, SystemClock};
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, SharedConfig};
 use crate::netif::{HostRoot, InterfaceChoiceConfig};
 use crate::push::client::CustomerClient;
 use crate::push::outbox::Outbox;
 use crate::push::pusher::Pusher;
 use crate::ring::Ring;
 use crate::sampler::Sampler;
+use crate::service::sync::ServiceSync;
 use crate::shutdown::Shutdown;
 use crate::source::SysfsSource;
 use crate::tally::TallyConfig;
@@ -99,11 +100,29 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
         Box::new(SystemClock)
     };
     let clock: &dyn Clock = clock.as_ref();
-    let pusher = build_pusher(config, clock)?;
+    let shared = SharedConfig::new(config.clone());
+    // The service link first: a cached service config applies before anything starts.
+    let sync = match &config.service.url {
+        Some(_) => {
+            let outbox =
+                Outbox::open(&config.state_db_path()).map_err(|e| DaemonError::Push(e.to_string()))?;
+            Some(
+                ServiceSync::new(clock, config.clone(), shared.clone(), outbox, root.clone())
+                    .map_err(|e| DaemonError::Push(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let (_, effective) = shared.get();
+    let pusher = build_pusher(&effective, clock)?;
     let source = SysfsSource::new(
         root,
-        InterfaceChoiceConfig { interface: config.interface.clone(), allow_virtual: config.allow_virtual },
-    );
+        InterfaceChoiceConfig {
+            interface: effective.interface.clone(),
+            allow_virtual: effective.allow_virtual,
+        },
+    )
+    .following(shared.clone());
     let mut sampler = Sampler::new(
         clock,
         Box::new(source),
@@ -117,13 +136,29 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     // its own thread and its own database connection.
     std::thread::scope(|scope| {
         let push_shutdown = shutdown.clone();
+        let push_shared = shared.clone();
         let push_thread = std::thread::Builder::new()
             .name("push".into())
-            .spawn_scoped(scope, move || push_loop(pusher, clock, &push_shutdown))
+            .spawn_scoped(scope, move || push_loop(pusher, clock, &push_shared, &push_shutdown))
             .map_err(|e| DaemonError::Push(format!("cannot start the push thread: {e}")))?;
+        let service_thread = match sync {
+            Some(sync) => {
+                let service_shutdown = shutdown.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("service".into())
+                        .spawn_scoped(scope, move || service_loop(sync, clock, &service_shutdown))
+                        .map_err(|e| DaemonError::Push(format!("cannot start the service thread: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let sampled = sampler.run();
         shutdown.request();
         let _ = push_thread.join();
+        if let Some(t) = service_thread {
+            let _ = t.join();
+        }
         sampled.map_err(DaemonError::from)
     })
 }
@@ -139,12 +174,20 @@ pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pu
 /// Longest sleep of the push loop: a report re-queued by the CLI is picked up this fast.
 const PUSH_POLL_MS: i64 = 5_000;
 
-fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
+fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, shutdown: &Shutdown) {
+    let mut seen = shared.generation();
     let missing = pusher.missing_settings();
     if !missing.is_empty() {
         log::warn!("{} not set: reports are built and kept in the outbox, not sent", missing.join(", "));
     }
     loop {
+        if shared.generation() != seen {
+            let (generation, config) = shared.get();
+            seen = generation;
+            if let Err(e) = pusher.reconfigure(config) {
+                log::error!("cannot apply the new customer profile (keeping the old one): {e}");
+            }
+        }
         if let Err(e) = pusher.step() {
             log::error!("push step failed (will retry): {e}");
         }
@@ -152,6 +195,39 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
         let next = pusher.next_due_ms().ok().flatten().unwrap_or(now + PUSH_POLL_MS);
         let wait = (next - now).clamp(1, PUSH_POLL_MS * clock_speed(pusher.config.demo_time_scale));
         if clock.sleep_ms(wait as u64, shutdown) {
+            return;
+        }
+    }
+}
+
+/// Heartbeat, config pull and history mirror every `config_interval_secs`. Failures are
+/// logged (the first of a run, then every tenth) and retried: the service is not on the data
+/// path.
+fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
+    let interval_ms = sync.local.service.config_interval_secs * 1000;
+    let mut failures: u64 = 0;
+    loop {
+        match sync.step() {
+            Ok(report) => {
+                if failures > 0 {
+                    log::info!("config service reachable again after {failures} failed rounds");
+                }
+                failures = 0;
+                if report.history_items_sent > 0 {
+                    log::info!(
+                        "mirrored {} history item(s) to the config service",
+                        report.history_items_sent
+                    );
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures % 10 == 1 {
+                    log::warn!("config service round failed (#{failures}, will retry): {e}");
+                }
+            }
+        }
+        if clock.sleep_ms(interval_ms, shutdown) {
             return;
         }
     }

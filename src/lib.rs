@@ -11,6 +11,7 @@ pub mod netif;
 pub mod push;
 pub mod ring;
 pub mod sampler;
+pub mod service;
 pub mod shutdown;
 pub mod slots;
 pub mod source;

@@ -1,6 +1,7 @@
 //! Where readings come from: the collected interface's counters in sysfs (production) or a
 //! scripted trace (tests). The sampler only sees [`CounterSource`].
 
+use crate::config::SharedConfig;
 use crate::netif::{self, HostRoot, IfCounters, InterfaceChoiceConfig, NetifError};
 
 /// One reading of the collected interface, without the clocks.
@@ -25,11 +26,43 @@ pub struct SysfsSource {
     choice: InterfaceChoiceConfig,
     ifname: Option<String>,
     failures: u32,
+    /// The effective config, when the config service can change the interface.
+    shared: Option<(SharedConfig, u64)>,
 }
 
 impl SysfsSource {
     pub fn new(root: HostRoot, choice: InterfaceChoiceConfig) -> Self {
-        SysfsSource { root, choice, ifname: None, failures: 0 }
+        SysfsSource { root, choice, ifname: None, failures: 0, shared: None }
+    }
+
+    /// Follow the interface of the effective config (changed by the config service).
+    pub fn following(mut self, shared: SharedConfig) -> Self {
+        self.shared = Some((shared, u64::MAX));
+        self
+    }
+
+    /// An operator chose another interface in the console: collect it from the next reading.
+    fn follow_config(&mut self) {
+        let Some((shared, seen)) = &mut self.shared else { return };
+        let generation = shared.generation();
+        if generation == *seen {
+            return;
+        }
+        *seen = generation;
+        let (_, config) = shared.get();
+        let wanted = InterfaceChoiceConfig {
+            interface: config.interface.clone(),
+            allow_virtual: config.allow_virtual,
+        };
+        if wanted.interface != self.choice.interface || wanted.allow_virtual != self.choice.allow_virtual {
+            log::info!(
+                "interface choice changed by the config service: {:?} -> {:?}",
+                self.choice.interface,
+                wanted.interface
+            );
+            self.choice = wanted;
+            self.ifname = None;
+        }
     }
 
     fn current_ifname(&mut self) -> Result<String, NetifError> {
@@ -76,6 +109,7 @@ const REDETECT_AFTER_FAILURES: u32 = 6;
 
 impl CounterSource for SysfsSource {
     fn read(&mut self) -> Result<SourceReading, NetifError> {
+        self.follow_config();
         let name = self.current_ifname()?;
         match self.read_named(&name) {
             Ok(r) => {

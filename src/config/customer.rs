@@ -281,42 +281,66 @@ impl Offset {
     }
 }
 
-fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let url = String::deserialize(d)?;
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && !url.ends_with('/')
-        && !url.chars().any(char::is_whitespace);
-    if !ok {
-        return Err(serde::de::Error::custom(format!(
-            "base_url {url:?} must be http:// or https://, without a trailing slash"
-        )));
+/// The checks of the profile's values, shared by the TOML loader and by values that arrive
+/// from the config service (which must never be applied unchecked).
+pub mod check {
+    pub fn base_url(url: &str) -> Result<(), String> {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && !url.ends_with('/')
+            && !url.chars().any(char::is_whitespace);
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("base_url {url:?} must be http:// or https://, without a trailing slash"))
+        }
     }
-    Ok(url)
+
+    pub fn api_path(path: &str) -> Result<(), String> {
+        if !path.starts_with('/') || path.contains('?') || path.chars().any(char::is_whitespace) {
+            return Err(format!("path {path:?} must start with / and have no query"));
+        }
+        Ok(())
+    }
+
+    pub fn time_format(format: &str) -> Result<(), String> {
+        use chrono::format::{Item, StrftimeItems};
+        if format.is_empty() || StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+            return Err(format!("{format:?} is not a valid chrono/strftime format"));
+        }
+        Ok(())
+    }
+
+    pub fn batch_size(n: usize) -> Result<(), String> {
+        if !(1..=1000).contains(&n) {
+            return Err(format!("batch_size must be between 1 and 1000, got {n}"));
+        }
+        Ok(())
+    }
+}
+
+fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<T, D::Error> {
+    let value = T::deserialize(d)?;
+    check(&value).map_err(serde::de::Error::custom)?;
+    Ok(value)
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |v: &String| check::base_url(v))
 }
 
 fn api_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let path = String::deserialize(d)?;
-    if !path.starts_with('/') || path.contains('?') || path.chars().any(char::is_whitespace) {
-        return Err(serde::de::Error::custom(format!("path {path:?} must start with / and have no query")));
-    }
-    Ok(path)
+    checked(d, |v: &String| check::api_path(v))
 }
 
 fn time_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    use chrono::format::{Item, StrftimeItems};
-    let format = String::deserialize(d)?;
-    if format.is_empty() || StrftimeItems::new(&format).any(|i| matches!(i, Item::Error)) {
-        return Err(serde::de::Error::custom(format!("{format:?} is not a valid chrono/strftime format")));
-    }
-    Ok(format)
+    checked(d, |v: &String| check::time_format(v))
 }
 
 fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let n = usize::deserialize(d)?;
-    if !(1..=1000).contains(&n) {
-        return Err(serde::de::Error::custom(format!("batch_size must be between 1 and 1000, got {n}")));
-    }
-    Ok(n)
+    checked(d, |v: &usize| check::batch_size(*v))
 }
 
 fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

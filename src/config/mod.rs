@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer};
 use crate::slots::ReportTz;
 
 pub mod customer;
+pub mod shared;
 pub use customer::{BilledDirection, CustomerProfile, MacFormat, Offset, ReportSettings, Secret};
+pub use shared::SharedConfig;
 
 pub const DEFAULT_PATH: &str = "/etc/pushagent/agent.toml";
 
@@ -49,6 +51,36 @@ pub struct AgentConfig {
     pub demo_time_scale: u32,
     pub customer: CustomerProfile,
     pub report: ReportSettings,
+    pub service: ServiceSettings,
+}
+
+/// How to reach the config service (optional: without it the agent runs on this file alone).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceSettings {
+    /// e.g. "https://pushagent-config.internal:8443"; unset = no config service.
+    #[serde(deserialize_with = "service_url")]
+    pub url: Option<String>,
+    /// The enrollment token of the deploy step, exchanged for this agent's own token once.
+    pub enrollment_token: Secret,
+    pub enrollment_token_file: Option<PathBuf>,
+    /// Heartbeat and config pull period.
+    #[serde(deserialize_with = "config_interval")]
+    pub config_interval_secs: u64,
+    #[serde(deserialize_with = "service_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            url: None,
+            enrollment_token: Secret::default(),
+            enrollment_token_file: None,
+            config_interval_secs: 60,
+            timeout_secs: 10,
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -67,6 +99,7 @@ impl Default for AgentConfig {
             demo_time_scale: 1,
             customer: CustomerProfile::default(),
             report: ReportSettings::default(),
+            service: ServiceSettings::default(),
         }
     }
 }
@@ -97,6 +130,16 @@ impl AgentConfig {
         let mut config: AgentConfig =
             toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         config.customer.resolve_secret().map_err(invalid)?;
+        if let Some(path) = config.service.enrollment_token_file.clone() {
+            if !config.service.enrollment_token.is_empty() {
+                return Err(invalid(
+                    "service.enrollment_token and service.enrollment_token_file are both set".into(),
+                ));
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("service.enrollment_token_file {}: {e}", path.display())))?;
+            config.service.enrollment_token = Secret::new(text.lines().next().unwrap_or("").trim());
+        }
         Ok(config)
     }
 
@@ -145,6 +188,30 @@ fn link_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
         )));
     }
     Ok(Some(bits))
+}
+
+fn service_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    customer::check::base_url(&url).map_err(|e| serde::de::Error::custom(e.replace("base_url", "url")))?;
+    Ok(Some(url))
+}
+
+fn config_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(5..=3600).contains(&secs) {
+        return Err(serde::de::Error::custom(format!(
+            "config_interval_secs must be between 5 and 3600, got {secs}"
+        )));
+    }
+    Ok(secs)
+}
+
+fn service_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(1..=600).contains(&secs) {
+        return Err(serde::de::Error::custom(format!("timeout_secs must be between 1 and 600, got {secs}")));
+    }
+    Ok(secs)
 }
 
 fn push_spread<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -234,7 +301,9 @@ mod tests {
             assert!(parsed.contains_key(key), "example lacks {key}");
         }
         // secret and secret_file exclude each other: drop the file for the full parse.
-        let uncommented = uncommented.replace("secret_file = ", "# secret_file = ");
+        let uncommented = uncommented
+            .replace("\nsecret_file = ", "\n# secret_file = ")
+            .replace("\nenrollment_token_file = ", "\n# enrollment_token_file = ");
         parse(&uncommented).expect("example values are valid");
     }
 }

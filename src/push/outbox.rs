@@ -5,6 +5,8 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use pushagent_proto::agent;
+
 use super::report::{BuiltReport, Points, ReportState};
 use crate::statedb::{self, StateDbError};
 
@@ -290,21 +292,20 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         for a in attempts {
-            let (raw_total, pushed_total): (i64, i64) = tx
+            // The points as pushed by this attempt: a later re-push may change the report.
+            let (raw, pushed, offset_bp): (String, String, i64) = tx
                 .query_row(
-                    "SELECT raw_points, pushed_points FROM report WHERE mac = ?1 AND flux_hour = ?2",
+                    "SELECT raw_points, pushed_points, offset_bp FROM report WHERE mac = ?1 AND flux_hour = ?2",
                     params![a.mac, a.flux_hour],
-                    |r| {
-                        let sum =
-                            |t: String| points_from(&t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
-                        Ok((sum(r.get(0)?), sum(r.get(1)?)))
-                    },
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?
-                .unwrap_or((0, 0));
+                .unwrap_or_else(|| ("[]".into(), "[]".into(), 0));
+            let total = |t: &str| points_from(t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
             tx.prepare_cached(
                 "INSERT INTO push_attempt (mac, flux_hour, version, at_ms, http_status, code, outcome, message,
-                    duration_ms, raw_total, pushed_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    duration_ms, raw_total, pushed_total, raw_points, pushed_points, offset_bp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 a.mac,
@@ -316,8 +317,11 @@ impl Outbox {
                 a.outcome,
                 a.message,
                 a.duration_ms,
-                raw_total,
-                pushed_total
+                total(&raw),
+                total(&pushed),
+                raw,
+                pushed,
+                offset_bp
             ])?;
         }
         for c in changes {
@@ -403,6 +407,165 @@ pub struct RepushValues {
     pub offset_source: String,
 }
 
+/// History not yet mirrored to the config service, with the row ids to mark afterwards.
+#[derive(Debug, Default)]
+pub struct UnmirroredHistory {
+    pub batch: agent::HistoryBatch,
+    pub push_ids: Vec<i64>,
+    pub verification_ids: Vec<i64>,
+    pub held_keys: Vec<(String, String)>,
+}
+
+impl UnmirroredHistory {
+    pub fn is_empty(&self) -> bool {
+        self.push_ids.is_empty() && self.verification_ids.is_empty() && self.held_keys.is_empty()
+    }
+}
+
+impl Outbox {
+    /// Up to `limit` history items the config service has not acknowledged yet, oldest first.
+    pub fn unmirrored_history(&self, limit: usize) -> Result<UnmirroredHistory, OutboxError> {
+        let mut out = UnmirroredHistory::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, mac, flux_hour, version, at_ms, http_status, code, outcome, message, raw_points,
+                    pushed_points, offset_bp,
+                    (SELECT COUNT(*) FROM push_attempt p2 WHERE p2.mac = p.mac AND p2.flux_hour = p.flux_hour
+                        AND p2.version = p.version AND p2.id <= p.id)
+             FROM push_attempt p WHERE mirrored = 0 ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let raw: String = r.get(9)?;
+            let pushed: String = r.get(10)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                agent::HistoryItem {
+                    mac: r.get(1)?,
+                    flux_hour: r.get(2)?,
+                    version: r.get(3)?,
+                    attempt: r.get(12)?,
+                    raw_points: points_from(&raw).unwrap_or_default(),
+                    pushed_points: points_from(&pushed).unwrap_or_default(),
+                    raw_bytes: points_from(&raw).map(|p| p.iter().sum()).unwrap_or(0),
+                    pushed_bytes: points_from(&pushed).map(|p| p.iter().sum()).unwrap_or(0),
+                    offset_bp: r.get::<_, i64>(11)? as i32,
+                    status: if r.get::<_, String>(7)? == "accepted" {
+                        agent::PushStatus::Success
+                    } else {
+                        agent::PushStatus::Failure
+                    },
+                    http_status: r.get(5)?,
+                    code: r.get(6)?,
+                    message: Some(r.get(8)?),
+                    attempted_at: r.get::<_, i64>(4)?.div_euclid(1000),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, item) = row?;
+            out.push_ids.push(id);
+            out.batch.pushes.push(item);
+        }
+        let left = limit.saturating_sub(out.push_ids.len());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, mac, flux_hour, version, at_ms, result, detail FROM verification
+             WHERE mirrored = 0 ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([left as i64], |r| {
+            let result: String = r.get(5)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                agent::VerificationItem {
+                    mac: r.get(1)?,
+                    flux_hour: r.get(2)?,
+                    version: r.get(3)?,
+                    matched: result == "match",
+                    corrected: result == "corrected" || result == "missing",
+                    verified_at: r.get::<_, i64>(4)?.div_euclid(1000),
+                    message: Some(format!("{result}: {}", r.get::<_, String>(6)?)),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, item) = row?;
+            out.verification_ids.push(id);
+            out.batch.verifications.push(item);
+        }
+        let left = limit.saturating_sub(out.push_ids.len() + out.verification_ids.len());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mac, flux_hour, COALESCE(reason, ''), updated_at FROM report
+             WHERE state = 'held' AND held_mirrored = 0 ORDER BY hour_start LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([left as i64], |r| {
+            Ok(agent::HeldItem {
+                mac: r.get(0)?,
+                flux_hour: r.get(1)?,
+                reason: r.get(2)?,
+                held_at: r.get::<_, i64>(3)?.div_euclid(1000),
+            })
+        })?;
+        for row in rows {
+            let item = row?;
+            out.held_keys.push((item.mac.clone(), item.flux_hour.clone()));
+            out.batch.held.push(item);
+        }
+        Ok(out)
+    }
+
+    /// The service stored these: never send them again.
+    pub fn mark_mirrored(&mut self, sent: &UnmirroredHistory) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        for id in &sent.push_ids {
+            tx.prepare_cached("UPDATE push_attempt SET mirrored = 1 WHERE id = ?1")?.execute([id])?;
+        }
+        for id in &sent.verification_ids {
+            tx.prepare_cached("UPDATE verification SET mirrored = 1 WHERE id = ?1")?.execute([id])?;
+        }
+        for (mac, flux_hour) in &sent.held_keys {
+            tx.prepare_cached("UPDATE report SET held_mirrored = 1 WHERE mac = ?1 AND flux_hour = ?2")?
+                .execute(params![mac, flux_hour])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What the agent still holds locally (for the heartbeat).
+    pub fn backlog(&self) -> Result<agent::Backlog, OutboxError> {
+        let count = |sql: &str| -> Result<u64, OutboxError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok(agent::Backlog {
+            outbox_hours: count("SELECT COUNT(*) FROM report WHERE state = 'pending'")?,
+            history_items: count("SELECT COUNT(*) FROM push_attempt WHERE mirrored = 0")?
+                + count("SELECT COUNT(*) FROM verification WHERE mirrored = 0")?,
+            held_hours: count("SELECT COUNT(*) FROM report WHERE state = 'held'")?,
+        })
+    }
+
+    /// The last attempt to push to the customer.
+    pub fn last_push(&self) -> Result<Option<agent::LastPush>, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT flux_hour, outcome, at_ms, message FROM push_attempt ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    let outcome: String = r.get(1)?;
+                    Ok(agent::LastPush {
+                        flux_hour: r.get(0)?,
+                        status: if outcome == "accepted" {
+                            agent::PushStatus::Success
+                        } else {
+                            agent::PushStatus::Failure
+                        },
+                        attempted_at: r.get::<_, i64>(2)?.div_euclid(1000),
+                        message: Some(r.get(3)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
 /// A change of one report's state, applied with the attempt or verification that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateChange {
@@ -467,7 +630,8 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), O
         }
         StateChange::Held { mac, flux_hour, reason, now_ms } => {
             tx.execute(
-                "UPDATE report SET state = 'held', reason = ?3, attempts = attempts + 1, last_error = ?3, updated_at = ?4
+                "UPDATE report SET state = 'held', reason = ?3, attempts = attempts + 1, last_error = ?3, updated_at = ?4,
+                    held_mirrored = 0
                  WHERE mac = ?1 AND flux_hour = ?2",
                 params![mac, flux_hour, reason, now_ms],
             )?;

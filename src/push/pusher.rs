@@ -53,6 +53,16 @@ impl<'a> Pusher<'a> {
         self.config.report_timezone
     }
 
+    /// Take a new effective config (from the config service); a changed customer profile
+    /// gets a new HTTP client.
+    pub fn reconfigure(&mut self, config: AgentConfig) -> Result<(), String> {
+        if config.customer != self.config.customer {
+            self.client = CustomerClient::new(&config.customer)?;
+        }
+        self.config = config;
+        Ok(())
+    }
+
     /// One round of everything that is due now.
     pub fn step(&mut self) -> Result<StepReport, PushError> {
         let mut done = StepReport { built: self.build_due()?, ..Default::default() };

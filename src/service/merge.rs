@@ -1,0 +1,164 @@
+//! The effective config: the local file, overlaid with what the config service says. Pure.
+//!
+//! Rules: the service's global config supplies the customer profile, our ids, the global
+//! offset, the billed direction and the global switch; the machine config supplies this
+//! machine's switch, offset (replacing the global one), interface and isp/device overrides.
+//! Pushing happens only when the local switch, the global switch and the machine switch are
+//! all on. Timeouts, proxy, state and sampling settings stay local. Every value from the
+//! service is checked exactly like the same value in the file; one bad value rejects the
+//! whole update (the previous effective config stays).
+
+use serde::{Deserialize, Serialize};
+
+use pushagent_proto::agent::{self, GlobalConfig, MachineConfig};
+
+use crate::config::customer::check;
+use crate::config::{AgentConfig, BilledDirection, MacFormat, Offset, Secret};
+
+/// What the service last sent, cached on disk so a restart with the service down still runs
+/// with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    pub machine: MachineConfig,
+    pub global: GlobalConfig,
+}
+
+fn offset(bp: i32, what: &str) -> Result<Offset, String> {
+    if bp <= agent::OFFSET_BP_EXCLUSIVE_MIN || bp > agent::OFFSET_BP_MAX {
+        return Err(format!("{what} {bp} basis points is out of range (-100% < offset <= 1000%)"));
+    }
+    Ok(Offset { basis_points: i64::from(bp) })
+}
+
+pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentConfig, String> {
+    let g = &service.global;
+    let m = &service.machine;
+    let c = &g.customer;
+    check::base_url(&c.base_url)?;
+    check::api_path(&c.report_path)?;
+    check::api_path(&c.query_path)?;
+    check::time_format(&c.day_format)?;
+    check::time_format(&c.hour_format)?;
+    check::batch_size(c.batch_size as usize)?;
+    let mac_format: MacFormat = serde_json::from_value(serde_json::Value::from(c.mac_format.clone()))
+        .map_err(|_| format!("unknown mac_format {:?}", c.mac_format))?;
+    if let Some(name) = &m.interface {
+        crate::netif::validate_name(name).map_err(|e| e.to_string())?;
+    }
+    let mut out = local.clone();
+    out.customer.base_url = c.base_url.clone();
+    out.customer.report_path = c.report_path.clone();
+    out.customer.query_path = c.query_path.clone();
+    out.customer.access_id = c.access_id.clone();
+    if !c.secret.is_empty() {
+        out.customer.secret = Secret::new(c.secret.clone());
+    }
+    out.customer.day_format = c.day_format.clone();
+    out.customer.hour_format = c.hour_format.clone();
+    out.customer.mac_format = mac_format;
+    out.customer.batch_size = c.batch_size as usize;
+    out.customer.billed_direction = match g.billed_direction {
+        agent::BilledDirection::Tx => BilledDirection::Tx,
+        agent::BilledDirection::Rx => BilledDirection::Rx,
+        agent::BilledDirection::Max => BilledDirection::Max,
+        agent::BilledDirection::Sum => BilledDirection::Sum,
+    };
+    out.report.provider_id = g.provider_id.clone();
+    out.report.provider_uiid = g.provider_uiid.clone();
+    out.report.isp_id = m.isp_id.unwrap_or(g.isp_id);
+    out.report.device_type = m.device_type.unwrap_or(g.device_type);
+    out.report.offset_percent = offset(g.offset_bp, "global offset")?;
+    out.report.machine_offset_percent = m.offset_bp.map(|bp| offset(bp, "machine offset")).transpose()?;
+    out.push_enabled = local.push_enabled && g.push_enabled && m.push_enabled;
+    if m.interface.is_some() {
+        out.interface = m.interface.clone();
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> ServiceConfig {
+        ServiceConfig {
+            machine: MachineConfig {
+                version: 3,
+                push_enabled: true,
+                acceptance: agent::Acceptance::Accepted,
+                interface: None,
+                offset_bp: None,
+                node: Some("bj-1".into()),
+                isp_id: Some(9),
+                device_type: None,
+            },
+            global: GlobalConfig {
+                version: 7,
+                push_enabled: true,
+                customer: agent::CustomerProfile {
+                    base_url: "https://traffic.example".into(),
+                    report_path: "/api/v1/flux/report".into(),
+                    query_path: "/api/v1/flux/query".into(),
+                    access_id: "AK-1".into(),
+                    secret: "SK-1".into(),
+                    day_format: "%Y%m%d".into(),
+                    hour_format: "%Y%m%d%H".into(),
+                    mac_format: "upper-dash".into(),
+                    batch_size: 50,
+                },
+                provider_id: "P".into(),
+                provider_uiid: "U".into(),
+                isp_id: 1,
+                device_type: 2,
+                offset_bp: 350,
+                billed_direction: agent::BilledDirection::Max,
+            },
+        }
+    }
+
+    #[test]
+    fn the_service_supplies_profile_ids_offsets_and_switches() {
+        let local = AgentConfig::default();
+        let e = effective(&local, &service()).expect("valid");
+        assert_eq!(e.customer.access_id, "AK-1");
+        assert_eq!(e.customer.secret.expose(), "SK-1");
+        assert_eq!(e.customer.mac_format, MacFormat::UpperDash);
+        assert_eq!(e.customer.billed_direction, BilledDirection::Max);
+        assert_eq!(e.report.isp_id, 9, "machine override");
+        assert_eq!(e.report.device_type, 2, "global value");
+        assert_eq!(e.report.offset_percent.percent_text(), "3.50");
+        assert!(e.push_enabled);
+        assert_eq!(e.customer.timeout_secs, local.customer.timeout_secs, "timeouts stay local");
+    }
+
+    #[test]
+    fn machine_offset_replaces_and_any_switch_off_stops_pushing() {
+        let mut s = service();
+        s.machine.offset_bp = Some(-250);
+        s.machine.push_enabled = false;
+        let e = effective(&AgentConfig::default(), &s).expect("valid");
+        assert_eq!(e.report.machine_offset_percent.map(|o| o.percent_text()), Some("-2.50".into()));
+        assert!(!e.push_enabled);
+        let mut s = service();
+        s.global.push_enabled = false;
+        assert!(!effective(&AgentConfig::default(), &s).expect("valid").push_enabled);
+        let local = AgentConfig { push_enabled: false, ..AgentConfig::default() };
+        assert!(!effective(&local, &service()).expect("valid").push_enabled);
+    }
+
+    #[test]
+    fn bad_values_from_the_service_are_refused_whole() {
+        for bad in [
+            |s: &mut ServiceConfig| s.global.customer.base_url = "ftp://x".into(),
+            |s: &mut ServiceConfig| s.global.customer.mac_format = "shouting".into(),
+            |s: &mut ServiceConfig| s.global.offset_bp = -10_000,
+            |s: &mut ServiceConfig| s.machine.offset_bp = Some(100_001),
+            |s: &mut ServiceConfig| s.machine.interface = Some("../etc".into()),
+            |s: &mut ServiceConfig| s.global.customer.batch_size = 0,
+        ] {
+            let mut s = service();
+            bad(&mut s);
+            assert!(effective(&AgentConfig::default(), &s).is_err(), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! One round with the config service, as the service thread (or a test) calls it: register
+//! once, heartbeat, pull and apply a changed config, mirror unsent history. Everything it
+//! needs to survive a restart (token, last config) is on disk; history waits in the outbox's
+//! durable queue until the service acknowledges it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use pushagent_proto::agent;
+
+use super::client::{ServiceClient, ServiceError};
+use super::merge::{effective, ServiceConfig};
+use crate::clock::Clock;
+use crate::config::{AgentConfig, Secret, SharedConfig};
+use crate::netif::{self, HostRoot, InterfaceChoiceConfig};
+use crate::push::outbox::{Outbox, OutboxError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("{0}")]
+    Local(String),
+}
+
+/// What a round did (for logs and tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub registered: bool,
+    pub config_applied: bool,
+    pub history_items_sent: usize,
+}
+
+pub struct ServiceSync<'a> {
+    pub clock: &'a dyn Clock,
+    /// The config file as loaded: the base the service's values are laid over.
+    pub local: AgentConfig,
+    pub shared: SharedConfig,
+    pub outbox: Outbox,
+    pub root: HostRoot,
+    client: ServiceClient,
+    token: Option<Secret>,
+    cached: Option<ServiceConfig>,
+    last_facts: Option<String>,
+}
+
+fn token_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("agent.token")
+}
+
+fn cache_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("service-config.json")
+}
+
+/// Write a file readable by its owner only, atomically (temp file + rename).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl<'a> ServiceSync<'a> {
+    /// Load the token and the cached config; apply the cached config at once (so a restart
+    /// while the service is down runs with what it said last).
+    pub fn new(
+        clock: &'a dyn Clock,
+        local: AgentConfig,
+        shared: SharedConfig,
+        outbox: Outbox,
+        root: HostRoot,
+    ) -> Result<Self, SyncError> {
+        let url = local.service.url.clone().ok_or_else(|| SyncError::Local("no [service] url".into()))?;
+        let client = ServiceClient::new(&url, local.service.timeout_secs);
+        let token = std::fs::read_to_string(token_path(&local.state_dir))
+            .ok()
+            .map(|t| Secret::new(t.trim()))
+            .filter(|t| !t.is_empty());
+        let cached: Option<ServiceConfig> = match std::fs::read_to_string(cache_path(&local.state_dir)) {
+            Ok(text) => match serde_json::from_str(&text) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log::error!("ignoring the unreadable cached service config: {e}");
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let mut sync =
+            ServiceSync { clock, local, shared, outbox, root, client, token, cached: None, last_facts: None };
+        if let Some(c) = cached {
+            match effective(&sync.local, &c) {
+                Ok(e) => {
+                    sync.shared.replace(e);
+                    log::info!(
+                        "running with the cached service config (machine v{}, global v{})",
+                        c.machine.version,
+                        c.global.version
+                    );
+                    sync.cached = Some(c);
+                }
+                Err(e) => log::error!("cached service config refused: {e}"),
+            }
+        }
+        Ok(sync)
+    }
+
+    pub fn step(&mut self) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => {
+                let t = self.register()?;
+                report.registered = true;
+                t
+            }
+        };
+        let heartbeat = match self.heartbeat_body() {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(SyncError::Local(format!("cannot describe this machine for the heartbeat: {e}")))
+            }
+        };
+        let answer = match self.client.heartbeat(&token, &heartbeat) {
+            Err(ServiceError::Unauthorized(why)) => {
+                // The service forgot us (reset, or this machine registered again elsewhere).
+                log::error!("config service refused our token ({why}); registering again");
+                self.token = None;
+                let _ = std::fs::remove_file(token_path(&self.local.state_dir));
+                return Err(ServiceError::Unauthorized(why).into());
+            }
+            other => other?,
+        };
+        if let Some(facts) = heartbeat.get("facts").filter(|f| !f.is_null()) {
+            self.last_facts = Some(comparable_facts(facts));
+        }
+        let stale = self.cached.as_ref().is_none_or(|c| {
+            c.machine.version != answer.machine_config_version
+                || c.global.version != answer.global_config_version
+        });
+        if stale {
+            let fresh = ServiceConfig {
+                machine: self.client.machine_config(&token)?,
+                global: self.client.global_config(&token)?,
+            };
+            match effective(&self.local, &fresh) {
+                Ok(e) => {
+                    let bytes = serde_json::to_vec(&fresh).map_err(|e| SyncError::Local(e.to_string()))?;
+                    if let Err(e) = write_private(&cache_path(&self.local.state_dir), &bytes) {
+                        log::error!("cannot cache the service config: {e}");
+                    }
+                    log::info!(
+                        "applied service config: machine v{} global v{} (push {}, offset {}%{})",
+                        fresh.machine.version,
+                        fresh.global.version,
+                        if e.push_enabled { "on" } else { "off" },
+                        e.report.machine_offset_percent.unwrap_or(e.report.offset_percent).percent_text(),
+                        e.interface.as_deref().map(|i| format!(", interface {i}")).unwrap_or_default()
+                    );
+                    self.shared.replace(e);
+                    self.cached = Some(fresh);
+                    report.config_applied = true;
+                }
+                Err(e) => {
+                    log::error!("config service sent a config we refuse (keeping the previous one): {e}")
+                }
+            }
+        }
+        report.history_items_sent = self.mirror(&token)?;
+        Ok(report)
+    }
+
+    fn register(&mut self) -> Result<Secret, SyncError> {
+        let enrollment = self.local.service.enrollment_token.clone();
+        if enrollment.is_empty() {
+            return Err(SyncError::Local(
+                "not registered and no service.enrollment_token to register with".into(),
+            ));
+        }
+        let (_, current) = self.shared.get();
+        let facts = crate::facts::collect(&self.root, None, self.clock.wall_ms() / 1000);
+        let facts_json = serde_json::to_value(&facts).map_err(|e| SyncError::Local(e.to_string()))?;
+        let detection =
+            netif::detect(&self.root, &choice(&current)).map_err(|e| SyncError::Local(e.to_string()))?;
+        let request = agent::RegisterRequest {
+            enrollment_token: enrollment.expose().to_string(),
+            machine_id: facts
+                .machine_id
+                .clone()
+                .unwrap_or_else(|| facts.hostname.clone().unwrap_or_default()),
+            hostname: facts.hostname.clone().unwrap_or_default(),
+            mac: detection.chosen.mac.clone(),
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            facts: serde_json::from_value(facts_json).unwrap_or_default(),
+        };
+        let answer = self.client.register(&request)?;
+        write_private(&token_path(&self.local.state_dir), answer.agent_token.as_bytes())
+            .map_err(|e| SyncError::Local(format!("cannot store the agent token: {e}")))?;
+        log::info!("registered with the config service as machine {}", answer.machine_id);
+        let token = Secret::new(answer.agent_token);
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+
+    fn heartbeat_body(&self) -> Result<Value, String> {
+        let (_, current) = self.shared.get();
+        let detection = netif::detect(&self.root, &choice(&current)).map_err(|e| e.to_string())?;
+        let now_secs = self.clock.wall_ms() / 1000;
+        let facts = crate::facts::collect(&self.root, Some(&detection.chosen.name), now_secs);
+        let facts_json = serde_json::to_value(&facts).map_err(|e| e.to_string())?;
+        let changed = self.last_facts.as_deref() != Some(comparable_facts(&facts_json).as_str());
+        let request = agent::HeartbeatRequest {
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            mac: detection.chosen.mac.clone(),
+            hostname: facts.hostname.clone().unwrap_or_default(),
+            interfaces: detection
+                .candidates
+                .iter()
+                .map(|c| agent::InterfaceReport {
+                    name: c.name.clone(),
+                    mac: c.mac.clone(),
+                    physical: c.kind == "physical",
+                })
+                .collect(),
+            chosen_interface: detection.chosen.name.clone(),
+            ambiguous: detection.chosen.ambiguous,
+            backlog: self.outbox.backlog().map_err(|e| e.to_string())?,
+            last_push: self.outbox.last_push().map_err(|e| e.to_string())?,
+            agent_time: now_secs,
+            facts: None,
+        };
+        let mut body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
+        if changed {
+            // The whole `pushagent info` object, not only the fields the service interprets.
+            body["facts"] = facts_json;
+        }
+        Ok(body)
+    }
+
+    /// Send unsent history in batches until none is left; each batch is marked only after
+    /// the service stored it, so a failure anywhere just means "send again later".
+    fn mirror(&mut self, token: &Secret) -> Result<usize, SyncError> {
+        let mut sent = 0;
+        for _ in 0..100 {
+            let pending = self.outbox.unmirrored_history(agent::MAX_HISTORY_BATCH)?;
+            if pending.is_empty() {
+                break;
+            }
+            self.client.history(token, &pending.batch)?;
+            self.outbox.mark_mirrored(&pending)?;
+            sent += pending.push_ids.len() + pending.verification_ids.len() + pending.held_keys.len();
+        }
+        Ok(sent)
+    }
+}
+
+fn choice(config: &AgentConfig) -> InterfaceChoiceConfig {
+    InterfaceChoiceConfig { interface: config.interface.clone(), allow_virtual: config.allow_virtual }
+}
+
+/// Facts without the fields that change on every collection.
+fn comparable_facts(facts: &Value) -> String {
+    let mut f = facts.clone();
+    if let Some(o) = f.as_object_mut() {
+        o.remove("collected_at");
+        o.remove("root_filesystem");
+    }
+    f.to_string()
+}
