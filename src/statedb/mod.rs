@@ -8,8 +8,11 @@ use rusqlite::Connection;
 
 /// Numbered migrations, each applied in its own transaction; the schema version lives in
 /// `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("migrations/0001_ring.sql")), (2, include_str!("migrations/0002_outbox.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_ring.sql")),
+    (2, include_str!("migrations/0002_outbox.sql")),
+    (3, include_str!("migrations/0003_history_mirror.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateDbError {
