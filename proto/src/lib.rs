@@ -2,5 +2,6 @@
 //! constants only (`customer`), plus the request signing every customer call carries
 //! (`signing`). No HTTP client, no database.
 
+pub mod agent;
 pub mod customer;
 pub mod signing;

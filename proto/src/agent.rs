@@ -1,0 +1,283 @@
+//! The agent ↔ config service protocol: paths, request and answer bodies. Serde types and
+//! constants only. All bodies are JSON. Every path but `REGISTER_PATH` wants
+//! `Authorization: Bearer <agent token>`; an error is any non-2xx answer with an [`ErrorBody`].
+//!
+//! Units: bytes are `u64`, times are unix seconds (`*_at`), offsets are basis points
+//! (hundredths of a percent, `offset_bp`: 350 = +3.5 %, valid range -10000 < bp ≤ 100000),
+//! MACs are lower-case colon form `aa:bb:cc:dd:ee:ff`, hours are `flux_hour` `YYYYMMDDHH` in the
+//! report time zone.
+
+use serde::{Deserialize, Serialize};
+
+/// First contact: enrollment token → per-agent token ([`RegisterRequest`] → [`RegisterResponse`]).
+pub const REGISTER_PATH: &str = "/agent/register";
+/// [`HeartbeatRequest`] → [`HeartbeatResponse`].
+pub const HEARTBEAT_PATH: &str = "/agent/heartbeat";
+/// GET → [`MachineConfig`] (fixed path: other tooling calls it).
+pub const CONFIG_PATH: &str = "/agent/config/";
+/// GET → [`GlobalConfig`] (fixed path).
+pub const GLOBAL_CONFIG_PATH: &str = "/agent/get_global_config/";
+/// [`HistoryBatch`] → [`HistoryResponse`] (fixed path).
+pub const HISTORY_PATH: &str = "/agent/history/";
+
+/// At most this many items in one [`HistoryBatch`]; the body limit is `MAX_BODY_BYTES`.
+pub const MAX_HISTORY_BATCH: usize = 500;
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Offsets in basis points must be above this ...
+pub const OFFSET_BP_EXCLUSIVE_MIN: i32 = -10_000;
+/// ... and at most this.
+pub const OFFSET_BP_MAX: i32 = 100_000;
+
+/// Every error answer: a stable machine-readable `error` code and a human `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// e.g. "bad_request", "unauthorized", "payload_too_large", "not_found".
+    pub error: String,
+    pub message: String,
+}
+
+/// The facts the service reads. The agent sends its whole `pushagent info` object; fields not
+/// named here are kept by the service as sent (it stores the raw object) but not interpreted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facts {
+    pub hostname: Option<String>,
+    pub machine_id: Option<String>,
+    pub interface: Option<InterfaceFacts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InterfaceFacts {
+    pub name: String,
+    pub mac: Option<String>,
+    pub speed_mbps: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The enrollment token of the deploy step (`pushagent-config enroll-token create`).
+    pub enrollment_token: String,
+    /// /etc/machine-id: a machine registering again gets a new token (the old one stops working).
+    pub machine_id: String,
+    pub hostname: String,
+    pub mac: String,
+    pub agent_version: String,
+    /// `pushagent info` as JSON (see [`Facts`]).
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// Shown once; the service keeps only its SHA-256.
+    pub agent_token: String,
+    /// Service's id of this machine.
+    pub machine_id: String,
+    /// Seconds between heartbeats the service expects (offline = 3 missed periods by default).
+    pub heartbeat_interval_secs: u64,
+}
+
+/// One interface as the agent classified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceReport {
+    pub name: String,
+    pub mac: Option<String>,
+    /// Physical NIC (a candidate for collection), as opposed to bond/bridge/virtual.
+    pub physical: bool,
+}
+
+/// The outcome of the agent's last push to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastPush {
+    pub flux_hour: String,
+    pub status: PushStatus,
+    pub attempted_at: i64,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushStatus {
+    Success,
+    Failure,
+}
+
+impl PushStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushStatus::Success => "success",
+            PushStatus::Failure => "failure",
+        }
+    }
+}
+
+/// How much the agent still holds locally.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Backlog {
+    /// Closed hours not yet accepted by the customer.
+    pub outbox_hours: u64,
+    /// History items not yet mirrored to the service.
+    pub history_items: u64,
+    /// Hours held for an operator (impossible point, rejected record).
+    pub held_hours: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub agent_version: String,
+    /// MAC of the collected interface: the report identity.
+    pub mac: String,
+    pub hostname: String,
+    pub interfaces: Vec<InterfaceReport>,
+    /// Name of the collected interface.
+    pub chosen_interface: String,
+    /// The automatic choice was not certain: an operator should confirm it.
+    pub ambiguous: bool,
+    pub backlog: Backlog,
+    pub last_push: Option<LastPush>,
+    /// The agent's wall clock (unix secs), to spot clock skew.
+    pub agent_time: i64,
+    /// `pushagent info` as JSON; optional on every heartbeat (send when changed).
+    pub facts: Option<Facts>,
+}
+
+/// Pull `CONFIG_PATH` / `GLOBAL_CONFIG_PATH` when a version differs from the cached one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub machine_config_version: i64,
+    pub global_config_version: i64,
+    pub server_time: i64,
+    pub heartbeat_interval_secs: u64,
+}
+
+/// Acceptance state of a machine (验收中 while under acceptance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Acceptance {
+    #[default]
+    Accepted,
+    UnderAcceptance,
+}
+
+/// `GET CONFIG_PATH`: this machine's config. `None` = use the global value / automatic choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineConfig {
+    pub version: i64,
+    pub push_enabled: bool,
+    pub acceptance: Acceptance,
+    /// Interface chosen by an operator; None = the agent's automatic choice.
+    pub interface: Option<String>,
+    /// Replaces the global offset when set.
+    pub offset_bp: Option<i32>,
+    pub node: Option<String>,
+    pub isp_id: Option<i64>,
+    pub device_type: Option<i64>,
+}
+
+/// Which counter is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BilledDirection {
+    #[default]
+    Tx,
+    Rx,
+    Max,
+    Sum,
+}
+
+/// How to reach the customer (field names as the agent's `[customer]` config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub base_url: String,
+    pub report_path: String,
+    pub query_path: String,
+    pub access_id: String,
+    /// Sent only to authenticated agents; the admin API never returns it.
+    pub secret: String,
+    pub day_format: String,
+    pub hour_format: String,
+    /// e.g. "lower-colon" (see the agent's `MacFormat`).
+    pub mac_format: String,
+    pub batch_size: u32,
+}
+
+/// `GET GLOBAL_CONFIG_PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalConfig {
+    pub version: i64,
+    pub push_enabled: bool,
+    pub customer: CustomerProfile,
+    pub provider_id: String,
+    pub provider_uiid: String,
+    pub isp_id: i64,
+    pub device_type: i64,
+    pub offset_bp: i32,
+    pub billed_direction: BilledDirection,
+}
+
+/// One push attempt of one hour and its result. Identity: (mac, flux_hour, version, attempt);
+/// sending it again changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub mac: String,
+    pub flux_hour: String,
+    /// Record version pushed (1, then +1 per correction).
+    pub version: u32,
+    /// 1-based attempt number of this version.
+    pub attempt: u32,
+    /// Totals of the 12 points before and after the offset.
+    pub raw_bytes: u64,
+    pub pushed_bytes: u64,
+    pub raw_points: [u64; 12],
+    pub pushed_points: [u64; 12],
+    pub offset_bp: i32,
+    pub status: PushStatus,
+    /// HTTP status of the customer's answer; None when no answer came.
+    pub http_status: Option<u16>,
+    /// The customer's `code`, when it answered JSON.
+    pub code: Option<i64>,
+    pub message: Option<String>,
+    pub attempted_at: i64,
+}
+
+/// The agent re-queried the customer for an hour it pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationItem {
+    pub mac: String,
+    pub flux_hour: String,
+    /// Version the agent pushed last.
+    pub version: u32,
+    pub matched: bool,
+    /// A mismatch the agent corrected by re-pushing with version + 1.
+    pub corrected: bool,
+    pub verified_at: i64,
+    pub message: Option<String>,
+}
+
+/// A held hour: not pushed, waiting for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldItem {
+    pub mac: String,
+    pub flux_hour: String,
+    pub reason: String,
+    pub held_at: i64,
+}
+
+/// `POST HISTORY_PATH`: at most `MAX_HISTORY_BATCH` items in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryBatch {
+    pub pushes: Vec<HistoryItem>,
+    pub verifications: Vec<VerificationItem>,
+    pub held: Vec<HeldItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryResponse {
+    /// Items stored by this call.
+    pub inserted: u64,
+    /// Items the service already had (same identity): not stored again.
+    pub duplicates: u64,
+}
