@@ -105,7 +105,34 @@ pub fn router(app: Shared) -> Router {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_large_bodies))
         .with_state(app)
+}
+
+/// Bodies declared larger than this are not even drained: the connection is just closed.
+const DRAIN_LIMIT_BYTES: usize = 16 * MAX_BODY_BYTES;
+
+/// A body declared over the limit is answered 413 before any handler runs. It is read and
+/// dropped first (up to `DRAIN_LIMIT_BYTES`) so that the client, still writing, gets to read
+/// the answer instead of a reset connection.
+async fn refuse_declared_large_bodies(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => {
+            if length <= DRAIN_LIMIT_BYTES as u64 {
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT_BYTES).await;
+            }
+            axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge)
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// A JSON body of type `T`, plus its bytes (for fields kept as sent). Refuses a non-JSON
@@ -133,8 +160,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 "send the body as Content-Type: application/json".into(),
             ));
         }
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+        // The error names the field path (`pushes[0].raw_bytes: invalid value ...`).
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            match e.path().to_string().as_str() {
+                "." => ApiError::BadRequest(format!("invalid JSON body: {}", e.inner())),
+                path => ApiError::BadRequest(format!("invalid JSON body: {path}: {}", e.inner())),
+            }
+        })?;
+        deserializer.end().map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
         Ok(JsonBody(value, bytes))
     }
 }
