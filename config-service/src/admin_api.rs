@@ -1,0 +1,494 @@
+//! The admin API of the console under `/api/`, plus `/metrics`. Every change of machine or
+//! global config goes through the store's audited updates (who, when, old → new).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::global::GlobalDoc;
+use crate::http::{session_cookie, AdminAuth, JsonBody, Params, Shared, SESSION_COOKIE};
+use crate::store::{ConfigPatch, HistoryFilter, HistorySort, MachineFilter, MachineSort, MachineView};
+use crate::{tokens, validate};
+
+/// Failed logins in a row that lock a user, and for how long.
+pub const LOGIN_MAX_FAILURES: i64 = 5;
+pub const LOGIN_LOCK_SECS: i64 = 15 * 60;
+const MAX_PAGE_SIZE: u32 = 500;
+const MAX_CSV_ROWS: u32 = 1_000_000;
+const MAX_BULK: usize = 10_000;
+
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+pub async fn login(
+    State(app): State<Shared>,
+    JsonBody(login, _): JsonBody<Login>,
+) -> Result<Response, ApiError> {
+    let now = app.now();
+    let wrong = || ApiError::Unauthorized("wrong user name or password".into());
+    let name = login.username.clone();
+    let Some(user) = app.with_store(move |s| s.user_login(&name)).await? else {
+        return Err(wrong());
+    };
+    if user.locked_until > now {
+        return Err(ApiError::Locked { retry_after_secs: user.locked_until - now });
+    }
+    let stored = user.password_hash.clone();
+    let password = login.password;
+    let ok = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &stored))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !ok {
+        app.with_store(move |s| s.login_failed(user.id, now, LOGIN_MAX_FAILURES, LOGIN_LOCK_SECS)).await?;
+        log::warn!("failed login for user {:?}", login.username);
+        return Err(wrong());
+    }
+    let session = tokens::new_token("").map_err(ApiError::Internal)?;
+    let hash = tokens::token_hash(&session);
+    let ttl = app.settings.session_ttl_secs;
+    let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+    app.with_store(move |s| s.login_succeeded(user.id, &hash, expires_at)).await?;
+    let secure = if app.settings.cookie_secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={ttl}{secure}");
+    let mut response = Json(serde_json::json!({ "username": login.username })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
+
+pub async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+    parts.headers = headers;
+    if let Some(session) = session_cookie(&parts) {
+        let hash = tokens::token_hash(&session);
+        app.with_store(move |s| s.delete_session(&hash)).await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+pub async fn me(AdminAuth(who): AdminAuth) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "username": who }))
+}
+
+/// A machine with its computed state.
+#[derive(Serialize)]
+pub struct MachineOut {
+    #[serde(flatten)]
+    machine: MachineView,
+    /// "online" or "offline" (silent for the configured number of heartbeat periods).
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct Page<T> {
+    total: u64,
+    page: u32,
+    page_size: u32,
+    items: Vec<T>,
+}
+
+/// Seen at or after this time = online.
+async fn online_since(app: &Shared) -> Result<i64, ApiError> {
+    let (_, doc) = app.with_store(|s| s.global()).await?;
+    let periods = i64::from(doc.alerts.offline_periods);
+    let heartbeat = i64::try_from(app.settings.heartbeat_interval_secs).unwrap_or(i64::MAX);
+    Ok(app.now().saturating_sub(periods.saturating_mul(heartbeat)))
+}
+
+fn paging(page: Option<u32>, page_size: Option<u32>) -> Result<(u32, u32, u64), ApiError> {
+    let page = page.unwrap_or(1);
+    let size = page_size.unwrap_or(50);
+    if page == 0 || size == 0 || size > MAX_PAGE_SIZE {
+        return Err(ApiError::BadRequest(format!("page starts at 1; page_size is 1 to {MAX_PAGE_SIZE}")));
+    }
+    Ok((page, size, u64::from(page - 1) * u64::from(size)))
+}
+
+fn descending(order: Option<&str>, default_desc: bool) -> Result<bool, ApiError> {
+    match order {
+        None => Ok(default_desc),
+        Some("asc") => Ok(false),
+        Some("desc") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!("order: {other:?} is not asc or desc"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineQuery {
+    q: Option<String>,
+    node: Option<String>,
+    push_enabled: Option<bool>,
+    /// online | offline
+    state: Option<String>,
+    /// hostname | last_seen | mac | node
+    sort: Option<String>,
+    order: Option<String>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+pub async fn list_machines(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<MachineQuery>,
+) -> Result<Json<Page<MachineOut>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let since = online_since(&app).await?;
+    let sort = match q.sort.as_deref() {
+        None | Some("hostname") => MachineSort::Hostname,
+        Some("last_seen") => MachineSort::LastSeen,
+        Some("mac") => MachineSort::Mac,
+        Some("node") => MachineSort::Node,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort: {other:?} is not hostname, last_seen, mac or node"
+            )))
+        }
+    };
+    let (seen_since, not_seen_since) = match q.state.as_deref() {
+        None => (None, None),
+        Some("online") => (Some(since), None),
+        Some("offline") => (None, Some(since)),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("state: {other:?} is not online or offline")))
+        }
+    };
+    let filter = MachineFilter {
+        search: q.q.filter(|s| !s.is_empty()),
+        node: q.node,
+        push_enabled: q.push_enabled,
+        seen_since,
+        not_seen_since,
+        sort,
+        descending: descending(q.order.as_deref(), false)?,
+        limit: page_size,
+        offset,
+    };
+    let (total, machines) = app.with_store(move |s| s.list_machines(&filter)).await?;
+    let items = machines.into_iter().map(|m| machine_out(m, since)).collect();
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+fn machine_out(machine: MachineView, online_since: i64) -> MachineOut {
+    let state = if machine.last_seen_at >= online_since { "online" } else { "offline" };
+    MachineOut { machine, state }
+}
+
+pub async fn machine(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<i64>,
+) -> Result<Json<MachineOut>, ApiError> {
+    let since = online_since(&app).await?;
+    let machine = app.with_store(move |s| s.machine(id)).await?;
+    Ok(Json(machine_out(machine, since)))
+}
+
+fn validate_patch(patch: &ConfigPatch) -> Result<(), ApiError> {
+    let check = || -> Result<(), String> {
+        if let Some(Some(name)) = &patch.interface {
+            validate::interface("interface", name)?;
+        }
+        if let Some(Some(bp)) = patch.offset_bp {
+            validate::offset_bp("offset_bp", bp)?;
+        }
+        if let Some(Some(node)) = &patch.node {
+            validate::node("node", node)?;
+        }
+        Ok(())
+    };
+    check().map_err(ApiError::BadRequest)
+}
+
+pub async fn update_machine(
+    State(app): State<Shared>,
+    AdminAuth(who): AdminAuth,
+    Path(id): Path<i64>,
+    JsonBody(patch, _): JsonBody<ConfigPatch>,
+) -> Result<Json<pushagent_proto::agent::MachineConfig>, ApiError> {
+    validate_patch(&patch)?;
+    let now = app.now();
+    let mut updated = app.with_store(move |s| s.update_machine_configs(&[id], &patch, &who, now)).await?;
+    updated.pop().map(Json).ok_or_else(|| ApiError::NotFound(format!("no machine {id}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bulk {
+    machine_ids: Vec<i64>,
+    patch: ConfigPatch,
+}
+
+/// One change to many machines, all or nothing (e.g. switch a node off, set its offset).
+pub async fn bulk_update(
+    State(app): State<Shared>,
+    AdminAuth(who): AdminAuth,
+    JsonBody(bulk, _): JsonBody<Bulk>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    validate_patch(&bulk.patch)?;
+    if bulk.machine_ids.is_empty() || bulk.machine_ids.len() > MAX_BULK {
+        return Err(ApiError::BadRequest(format!("machine_ids: 1 to {MAX_BULK} ids")));
+    }
+    let now = app.now();
+    let updated =
+        app.with_store(move |s| s.update_machine_configs(&bulk.machine_ids, &bulk.patch, &who, now)).await?;
+    Ok(Json(serde_json::json!({ "updated": updated.len() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    machine_id: Option<i64>,
+    mac: Option<String>,
+    node: Option<String>,
+    status: Option<String>,
+    from_hour: Option<String>,
+    to_hour: Option<String>,
+    /// attempted_at | flux_hour | pushed_bytes
+    sort: Option<String>,
+    order: Option<String>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+fn history_filter(q: HistoryQuery, limit: u32, offset: u64) -> Result<HistoryFilter, ApiError> {
+    let bad = ApiError::BadRequest;
+    let mac = q.mac.map(|m| validate::mac("mac", &m)).transpose().map_err(bad)?;
+    for hour in [&q.from_hour, &q.to_hour].into_iter().flatten() {
+        validate::flux_hour("from_hour/to_hour", hour).map_err(bad)?;
+    }
+    if let Some(status) = &q.status {
+        if status != "success" && status != "failure" {
+            return Err(bad(format!("status: {status:?} is not success or failure")));
+        }
+    }
+    let sort = match q.sort.as_deref() {
+        None | Some("attempted_at") => HistorySort::AttemptedAt,
+        Some("flux_hour") => HistorySort::FluxHour,
+        Some("pushed_bytes") => HistorySort::PushedBytes,
+        Some(other) => {
+            return Err(bad(format!("sort: {other:?} is not attempted_at, flux_hour or pushed_bytes")));
+        }
+    };
+    Ok(HistoryFilter {
+        machine_id: q.machine_id,
+        mac,
+        node: q.node,
+        status: q.status,
+        from_hour: q.from_hour,
+        to_hour: q.to_hour,
+        descending: descending(q.order.as_deref(), true)?,
+        sort,
+        limit,
+        offset,
+    })
+}
+
+pub async fn history(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<HistoryQuery>,
+) -> Result<Json<Page<crate::store::HistoryRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let filter = history_filter(q, page_size, offset)?;
+    let (total, items) = app.with_store(move |s| s.list_history(&filter)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+/// The filtered history (no paging) as CSV: times as `YYYY-MM-DD HH:MM:SS` UTC.
+pub async fn history_csv(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let filter = history_filter(q, MAX_CSV_ROWS, 0)?;
+    let (_, rows) = app.with_store(move |s| s.list_history(&filter)).await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
+    writer
+        .write_record([
+            "node",
+            "hostname",
+            "mac",
+            "flux_hour",
+            "version",
+            "attempt",
+            "raw_bytes",
+            "pushed_bytes",
+            "offset_bp",
+            "status",
+            "http_status",
+            "code",
+            "message",
+            "attempted_at",
+        ])
+        .map_err(csv_err)?;
+    for r in rows {
+        writer
+            .write_record([
+                r.node.unwrap_or_default(),
+                r.hostname,
+                r.mac,
+                r.flux_hour,
+                r.version.to_string(),
+                r.attempt.to_string(),
+                r.raw_bytes.to_string(),
+                r.pushed_bytes.to_string(),
+                r.offset_bp.to_string(),
+                r.status,
+                r.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                r.code.map(|c| c.to_string()).unwrap_or_default(),
+                r.message.unwrap_or_default(),
+                format_time(r.attempted_at),
+            ])
+            .map_err(csv_err)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"push-history.csv\""),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub fn format_time(unix_secs: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_secs, 0)
+        .map_or_else(|| unix_secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// The global config with secrets shown only as set/unset.
+pub async fn global_config(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (version, doc) = app.with_store(|s| s.global()).await?;
+    Ok(Json(doc.redacted(version)))
+}
+
+/// Replace the global config (a missing secret keeps the stored one); a new version is stored
+/// and each changed field audited.
+pub async fn update_global_config(
+    State(app): State<Shared>,
+    AdminAuth(who): AdminAuth,
+    JsonBody(update, _): JsonBody<serde_json::Value>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = app.now();
+    let doc = app
+        .with_store(move |s| {
+            let (_, old) = s.global()?;
+            Ok(GlobalDoc::from_update(update, &old))
+        })
+        .await?
+        .map_err(ApiError::BadRequest)?;
+    validate::global(&doc).map_err(ApiError::BadRequest)?;
+    let (version, doc) = app
+        .with_store(move |s| {
+            let version = s.update_global(&doc, &who, now)?;
+            Ok((version, doc))
+        })
+        .await?;
+    Ok(Json(doc.redacted(version)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+pub async fn alerts(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Page<crate::store::AlertRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let (total, items) = app.with_store(move |s| s.list_alerts(page_size, offset)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+pub async fn verifications(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Page<crate::store::VerificationRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let (total, items) = app.with_store(move |s| s.list_verifications(page_size, offset)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+pub async fn audit(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Page<crate::store::AuditRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let (total, items) = app.with_store(move |s| s.list_audit(page_size, offset)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+/// Counts for the overview page (Agent 状态).
+pub async fn overview(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let since = online_since(&app).await?;
+    let counts = app.with_store(move |s| s.counts(since)).await?;
+    Ok(Json(serde_json::json!({
+        "deployed": counts.machines,
+        "online": counts.machines_seen_since,
+        "offline": counts.machines - counts.machines_seen_since,
+        "pushes_success": counts.pushes_success,
+        "pushes_failure": counts.pushes_failure,
+        "open_incidents": counts.open_incidents,
+    })))
+}
+
+/// Prometheus text format. Unauthenticated, like most scrape targets: it holds counts only.
+pub async fn metrics(State(app): State<Shared>) -> Result<Response, ApiError> {
+    let since = online_since(&app).await?;
+    let c = app.with_store(move |s| s.counts(since)).await?;
+    let text = format!(
+        "# HELP pushagent_agents Agents by state.\n# TYPE pushagent_agents gauge\n\
+         pushagent_agents{{state=\"online\"}} {}\npushagent_agents{{state=\"offline\"}} {}\n\
+         # HELP pushagent_pushes_total Push attempts reported by agents, by status.\n# TYPE pushagent_pushes_total counter\n\
+         pushagent_pushes_total{{status=\"success\"}} {}\npushagent_pushes_total{{status=\"failure\"}} {}\n\
+         # HELP pushagent_alerts_total Alerts raised.\n# TYPE pushagent_alerts_total counter\npushagent_alerts_total {}\n\
+         # HELP pushagent_alert_deliveries Alert deliveries by status.\n# TYPE pushagent_alert_deliveries gauge\n\
+         pushagent_alert_deliveries{{status=\"sent\"}} {}\npushagent_alert_deliveries{{status=\"failed\"}} {}\n\
+         pushagent_alert_deliveries{{status=\"pending\"}} {}\n\
+         # HELP pushagent_open_incidents Incidents not yet recovered.\n# TYPE pushagent_open_incidents gauge\n\
+         pushagent_open_incidents {}\n",
+        c.machines_seen_since,
+        c.machines - c.machines_seen_since,
+        c.pushes_success,
+        c.pushes_failure,
+        c.alerts,
+        c.deliveries_sent,
+        c.deliveries_failed,
+        c.deliveries_pending,
+        c.open_incidents,
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

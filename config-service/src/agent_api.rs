@@ -1,0 +1,107 @@
+//! The agent API (`pushagent_proto::agent`): registration, heartbeat, config pull, history.
+
+use axum::extract::State;
+use axum::Json;
+use pushagent_proto::agent::{
+    GlobalConfig, HeartbeatRequest, HeartbeatResponse, HistoryBatch, HistoryResponse, MachineConfig,
+    RegisterRequest, RegisterResponse,
+};
+
+use crate::error::ApiError;
+use crate::http::{AgentAuth, JsonBody, Shared};
+use crate::{tokens, validate};
+
+/// Facts above this size are refused (a real `pushagent info` is a few KiB).
+const MAX_FACTS_BYTES: usize = 64 * 1024;
+
+/// The `facts` member of the body exactly as sent (the typed `Facts` reads only a few fields).
+fn raw_facts(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    match value.get("facts") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(facts) if facts.is_object() => {
+            let text = facts.to_string();
+            if text.len() > MAX_FACTS_BYTES {
+                return Err(ApiError::BadRequest(format!("facts: larger than {MAX_FACTS_BYTES} bytes")));
+            }
+            Ok(Some(text))
+        }
+        Some(_) => Err(ApiError::BadRequest("facts: must be a JSON object".into())),
+    }
+}
+
+pub async fn register(
+    State(app): State<Shared>,
+    JsonBody(req, body): JsonBody<RegisterRequest>,
+) -> Result<Json<RegisterResponse>, ApiError> {
+    let mac = validate::register(&req).map_err(ApiError::BadRequest)?;
+    let facts = raw_facts(&body)?.unwrap_or_else(|| "{}".into());
+    let presented = tokens::token_hash(&req.enrollment_token);
+    let fixed = app.settings.enrollment_token.as_ref().map(|t| tokens::token_hash(t.expose()));
+    let agent_token = tokens::new_token("pa_agent_").map_err(ApiError::Internal)?;
+    let agent_hash = tokens::token_hash(&agent_token);
+    let now = app.now();
+    let machine_id = app
+        .with_store(move |s| {
+            let known =
+                fixed.as_deref() == Some(presented.as_str()) || s.enrollment_token_exists(&presented)?;
+            if !known {
+                return Ok(None);
+            }
+            s.register_machine(&req, &mac, &facts, &agent_hash, now).map(Some)
+        })
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown enrollment token".into()))?;
+    log::info!("machine {machine_id} registered");
+    Ok(Json(RegisterResponse {
+        agent_token,
+        machine_id: machine_id.to_string(),
+        heartbeat_interval_secs: app.settings.heartbeat_interval_secs,
+    }))
+}
+
+pub async fn heartbeat(
+    State(app): State<Shared>,
+    AgentAuth(machine_id): AgentAuth,
+    JsonBody(req, body): JsonBody<HeartbeatRequest>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    let mac = validate::heartbeat(&req).map_err(ApiError::BadRequest)?;
+    let facts = raw_facts(&body)?;
+    let now = app.now();
+    let (machine_config_version, global_config_version) =
+        app.with_store(move |s| s.record_heartbeat(machine_id, &req, &mac, facts.as_deref(), now)).await?;
+    Ok(Json(HeartbeatResponse {
+        machine_config_version,
+        global_config_version,
+        server_time: now,
+        heartbeat_interval_secs: app.settings.heartbeat_interval_secs,
+    }))
+}
+
+pub async fn machine_config(
+    State(app): State<Shared>,
+    AgentAuth(machine_id): AgentAuth,
+) -> Result<Json<MachineConfig>, ApiError> {
+    Ok(Json(app.with_store(move |s| s.machine_config(machine_id)).await?))
+}
+
+/// The customer secret goes out here, and only to an authenticated agent.
+pub async fn global_config(
+    State(app): State<Shared>,
+    AgentAuth(_): AgentAuth,
+) -> Result<Json<GlobalConfig>, ApiError> {
+    let (version, doc) = app.with_store(|s| s.global()).await?;
+    Ok(Json(doc.to_wire(version)))
+}
+
+pub async fn history(
+    State(app): State<Shared>,
+    AgentAuth(machine_id): AgentAuth,
+    JsonBody(batch, _): JsonBody<HistoryBatch>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let batch = validate::history(batch).map_err(ApiError::BadRequest)?;
+    let now = app.now();
+    let (inserted, duplicates) = app.with_store(move |s| s.insert_history(machine_id, &batch, now)).await?;
+    Ok(Json(HistoryResponse { inserted, duplicates }))
+}

@@ -1,0 +1,435 @@
+//! The checks: one pass over every machine (`run_checks`), run by `serve` every
+//! `check_interval_secs` and once by `runcheck`. Only machines whose push switch is on, and
+//! only while the global push switch is on, are checked.
+//!
+//! Each condition (kind × machine) is an incident: one alert when it opens, a reminder every
+//! `renotify_hours` while open, one recovery notice when it clears. When more than
+//! `storm_percent` of the checked machines (and at least `STORM_MIN_MACHINES`) go offline in the
+//! same pass, ONE storm summary replaces their alerts; those incidents close quietly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::global::{AlertSettings, GlobalDoc};
+use crate::http::App;
+use crate::store::{CheckSubject, Incident, Store, StoreError};
+use crate::{alerts, lock, Settings, SharedStore};
+
+/// Fewer machines going offline at once are alerted one by one, whatever the percentage.
+pub const STORM_MIN_MACHINES: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    PushFailures,
+    Offline,
+    HeldHours,
+    AmbiguousInterface,
+    VerificationMismatch,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::PushFailures,
+        Kind::Offline,
+        Kind::HeldHours,
+        Kind::AmbiguousInterface,
+        Kind::VerificationMismatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::PushFailures => "push_failures",
+            Kind::Offline => "offline",
+            Kind::HeldHours => "held_hours",
+            Kind::AmbiguousInterface => "ambiguous_interface",
+            Kind::VerificationMismatch => "verification_mismatch",
+        }
+    }
+
+    fn title(self, zh: bool) -> &'static str {
+        match (self, zh) {
+            (Kind::PushFailures, true) => "推送失败告警",
+            (Kind::PushFailures, false) => "Push failures",
+            (Kind::Offline, true) => "Agent 离线告警",
+            (Kind::Offline, false) => "Agent offline",
+            (Kind::HeldHours, true) => "数据暂扣告警",
+            (Kind::HeldHours, false) => "Hours held for an operator",
+            (Kind::AmbiguousInterface, true) => "采集接口待确认",
+            (Kind::AmbiguousInterface, false) => "Interface choice to confirm",
+            (Kind::VerificationMismatch, true) => "核对不一致告警",
+            (Kind::VerificationMismatch, false) => "Verification mismatch",
+        }
+    }
+}
+
+/// What one pass found and raised (printed by `runcheck`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub checked_machines: usize,
+    pub opened: Vec<String>,
+    pub reminders: Vec<String>,
+    pub recovered: Vec<String>,
+    pub storm: Option<String>,
+    pub events: Vec<String>,
+    pub skipped: Option<String>,
+}
+
+fn machine_label(s: &CheckSubject, zh: bool) -> String {
+    let node = s.node.as_deref().unwrap_or("-");
+    if zh {
+        format!("机器 {}（MAC {}，节点 {}）", s.hostname, s.mac, node)
+    } else {
+        format!("machine {} (MAC {}, node {})", s.hostname, s.mac, node)
+    }
+}
+
+/// The condition of `kind` on `s`, as the alert text; None = fine.
+fn condition(
+    kind: Kind,
+    s: &CheckSubject,
+    a: &AlertSettings,
+    offline_after: i64,
+    now: i64,
+    zh: bool,
+) -> Option<String> {
+    let who = machine_label(s, zh);
+    match kind {
+        Kind::PushFailures => {
+            let n = a.failure_threshold as usize;
+            let failing =
+                s.recent_statuses.len() >= n && s.recent_statuses.iter().take(n).all(|st| st == "failure");
+            failing.then(|| {
+                let last = s.last_push_message.as_deref().unwrap_or("-");
+                if zh {
+                    format!("{who}最近 {n} 次向客户推送全部失败。最后的错误：{last}")
+                } else {
+                    format!("{who}: the last {n} pushes to the customer failed. Last error: {last}")
+                }
+            })
+        }
+        Kind::Offline => {
+            let silent = now - s.last_seen_at;
+            (silent > offline_after).then(|| {
+                if zh {
+                    format!("{who}已 {} 分钟没有心跳（超过 {} 个心跳周期）。", silent / 60, a.offline_periods)
+                } else {
+                    format!(
+                        "{who}: no heartbeat for {} minutes ({} periods).",
+                        silent / 60,
+                        a.offline_periods
+                    )
+                }
+            })
+        }
+        Kind::HeldHours => (!s.held_hours.is_empty()).then(|| {
+            let hours = s.held_hours.join(", ");
+            if zh {
+                format!("{who}有 {} 个小时的数据被暂扣，等待人工处理：{hours}", s.held_hours.len())
+            } else {
+                format!("{who}: {} hours held for an operator: {hours}", s.held_hours.len())
+            }
+        }),
+        Kind::AmbiguousInterface => s.ambiguous_unconfirmed.then(|| {
+            if zh {
+                format!("{who}自动选择的采集接口不确定，请在控制台指定采集接口。")
+            } else {
+                format!(
+                    "{who}: the automatic interface choice is ambiguous; set the interface in the console."
+                )
+            }
+        }),
+        Kind::VerificationMismatch => (!s.uncorrected_mismatches.is_empty()).then(|| {
+            let hours = s.uncorrected_mismatches.join(", ");
+            if zh {
+                format!(
+                    "{who}有 {} 个小时与客户数据不一致且未能修正：{hours}",
+                    s.uncorrected_mismatches.len()
+                )
+            } else {
+                format!(
+                    "{who}: {} hours differ from the customer's copy and were not corrected: {hours}",
+                    s.uncorrected_mismatches.len()
+                )
+            }
+        }),
+    }
+}
+
+/// One pass of all checks at `now`, raising alerts (stored with pending deliveries).
+pub fn run_checks(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckReport, StoreError> {
+    let (_, doc) = store.global()?;
+    let a = &doc.alerts;
+    let zh = a.language != "en";
+    let channels: Vec<String> = a.channels.iter().map(|c| c.name.clone()).collect();
+    let subjects = store.check_subjects(a.failure_threshold)?;
+    let mut open: HashMap<(String, Option<i64>), Incident> =
+        store.open_incidents()?.into_iter().map(|i| ((i.kind.clone(), i.machine_id), i)).collect();
+    let mut report = CheckReport::default();
+    let heartbeat = i64::try_from(settings.heartbeat_interval_secs).unwrap_or(i64::MAX);
+    let offline_after = heartbeat.saturating_mul(i64::from(a.offline_periods));
+    let renotify_secs = i64::from(a.renotify_hours) * 3600;
+
+    let eligible: Vec<&CheckSubject> =
+        subjects.iter().filter(|s| doc.push_enabled && s.push_enabled).collect();
+    if !doc.push_enabled {
+        report.skipped = Some("the global push switch is off: no machine checked".into());
+    }
+    report.checked_machines = eligible.len();
+
+    // Incidents of machines no longer checked (switch turned off) close without a notice.
+    for s in subjects.iter().filter(|s| !(doc.push_enabled && s.push_enabled)) {
+        for kind in Kind::ALL {
+            if let Some(incident) = open.remove(&(kind.as_str().to_owned(), Some(s.id))) {
+                store.resolve_incident(incident.id, now)?;
+            }
+        }
+    }
+
+    // Storm: many machines newly silent in the same pass.
+    let newly_offline: Vec<&CheckSubject> = eligible
+        .iter()
+        .copied()
+        .filter(|s| {
+            condition(Kind::Offline, s, a, offline_after, now, zh).is_some()
+                && !open.contains_key(&(Kind::Offline.as_str().to_owned(), Some(s.id)))
+        })
+        .collect();
+    let storm = newly_offline.len() >= STORM_MIN_MACHINES
+        && newly_offline.len() * 100 > a.storm_percent as usize * eligible.len();
+    if storm {
+        let names: Vec<&str> = newly_offline.iter().take(10).map(|s| s.hostname.as_str()).collect();
+        let (title, body) = if zh {
+            (
+                "大面积离线告警".to_owned(),
+                format!(
+                    "本次检查有 {}/{} 台机器同时失去心跳（超过 {}%），可能是配置服务或网络故障，而不是机器本身。例如：{}",
+                    newly_offline.len(),
+                    eligible.len(),
+                    a.storm_percent,
+                    names.join("、")
+                ),
+            )
+        } else {
+            (
+                "Offline storm".to_owned(),
+                format!(
+                    "{}/{} machines went silent in the same check (above {}%): the service or the network is likely at fault. E.g. {}",
+                    newly_offline.len(),
+                    eligible.len(),
+                    a.storm_percent,
+                    names.join(", ")
+                ),
+            )
+        };
+        let storm_id = store.open_incident("storm", None, &body, false, now)?;
+        store.add_alert(Some(storm_id), "storm", None, &title, &body, &channels, now)?;
+        for s in &newly_offline {
+            let id = store.open_incident(Kind::Offline.as_str(), Some(s.id), "storm", true, now)?;
+            open.insert(
+                (Kind::Offline.as_str().to_owned(), Some(s.id)),
+                Incident {
+                    id,
+                    kind: Kind::Offline.as_str().into(),
+                    machine_id: Some(s.id),
+                    opened_at: now,
+                    last_notified_at: now,
+                    quiet: true,
+                },
+            );
+        }
+        report.storm = Some(body);
+    }
+
+    for s in &eligible {
+        for kind in Kind::ALL {
+            let key = (kind.as_str().to_owned(), Some(s.id));
+            let found = condition(kind, s, a, offline_after, now, zh);
+            let title = kind.title(zh);
+            match (found, open.remove(&key)) {
+                (Some(text), None) => {
+                    let id = store.open_incident(kind.as_str(), Some(s.id), &text, false, now)?;
+                    store.add_alert(Some(id), "opened", Some(s.id), title, &text, &channels, now)?;
+                    report.opened.push(text);
+                }
+                (Some(text), Some(incident)) => {
+                    if !incident.quiet
+                        && renotify_secs > 0
+                        && now - incident.last_notified_at >= renotify_secs
+                    {
+                        let title =
+                            if zh { format!("【提醒】{title}") } else { format!("[Reminder] {title}") };
+                        let since = crate::admin_api::format_time(incident.opened_at);
+                        let body = if zh {
+                            format!("{text}（自 {since} UTC 起未恢复）")
+                        } else {
+                            format!("{text} (open since {since} UTC)")
+                        };
+                        store.add_alert(
+                            Some(incident.id),
+                            "reminder",
+                            Some(s.id),
+                            &title,
+                            &body,
+                            &channels,
+                            now,
+                        )?;
+                        store.incident_notified(incident.id, now)?;
+                        report.reminders.push(body);
+                    }
+                }
+                (None, Some(incident)) => {
+                    store.resolve_incident(incident.id, now)?;
+                    if !incident.quiet {
+                        let who = machine_label(s, zh);
+                        let (title, body) = if zh {
+                            (format!("【已恢复】{title}"), format!("{who}：{title}已恢复。"))
+                        } else {
+                            (format!("[Recovered] {title}"), format!("{who}: {title} recovered."))
+                        };
+                        store.add_alert(
+                            Some(incident.id),
+                            "recovered",
+                            Some(s.id),
+                            &title,
+                            &body,
+                            &channels,
+                            now,
+                        )?;
+                        report.recovered.push(body);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
+    // A storm ends when none of its machines is still offline.
+    if let Some(storm) = open.remove(&("storm".to_owned(), None)) {
+        let still_offline =
+            store.open_incidents()?.iter().any(|i| i.kind == Kind::Offline.as_str() && i.quiet);
+        if !still_offline {
+            store.resolve_incident(storm.id, now)?;
+            let (title, body) = if zh {
+                ("【已恢复】大面积离线告警", "大面积离线的机器已全部恢复心跳。")
+            } else {
+                ("[Recovered] Offline storm", "Every machine of the offline storm is back.")
+            };
+            store.add_alert(Some(storm.id), "recovered", None, title, body, &channels, now)?;
+            report.recovered.push(body.to_owned());
+        }
+    }
+
+    mac_changes(store, &doc, &subjects, &channels, now, &mut report)?;
+    Ok(report)
+}
+
+/// A MAC change is an event, not a condition: one notice each.
+fn mac_changes(
+    store: &mut Store,
+    doc: &GlobalDoc,
+    subjects: &[CheckSubject],
+    channels: &[String],
+    now: i64,
+    report: &mut CheckReport,
+) -> Result<(), StoreError> {
+    let zh = doc.alerts.language != "en";
+    for change in store.unalerted_mac_changes()? {
+        let checked =
+            doc.push_enabled && subjects.iter().any(|s| s.id == change.machine_id && s.push_enabled);
+        if checked {
+            let at = crate::admin_api::format_time(change.changed_at);
+            let (title, body) = if zh {
+                (
+                    "MAC 变更通知",
+                    format!(
+                        "机器 {} 的采集 MAC 由 {} 变为 {}（{at} UTC），此后按新 MAC 上报。",
+                        change.hostname, change.old_mac, change.new_mac
+                    ),
+                )
+            } else {
+                (
+                    "MAC changed",
+                    format!("machine {}: collected MAC changed from {} to {} ({at} UTC); reports use the new MAC.", change.hostname, change.old_mac, change.new_mac),
+                )
+            };
+            store.add_alert(None, "event", Some(change.machine_id), title, &body, channels, now)?;
+            report.events.push(body);
+        }
+        store.mac_change_alerted(change.id)?;
+    }
+    Ok(())
+}
+
+/// `runcheck`: one pass, then the deliveries due, on the caller's thread.
+pub fn run_once(
+    store: &SharedStore,
+    settings: &Settings,
+    now_ms: i64,
+) -> Result<(CheckReport, alerts::DeliveryReport), StoreError> {
+    let report = run_checks(&mut lock(store), settings, now_ms.div_euclid(1000))?;
+    let delivered = alerts::deliver_due(store, settings, &alerts::http_agent(settings), now_ms)?;
+    Ok((report, delivered))
+}
+
+/// The named background jobs of `serve`: `checks` (every `check_interval_secs`) and
+/// `alert-delivery` (every `delivery_interval_secs`). A failed pass is logged; the next runs.
+pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
+    let checks = {
+        let app = Arc::clone(&app);
+        let period = Duration::from_secs(app.settings.check_interval_secs);
+        tokio::spawn(every(period, "checks", move || {
+            let app = Arc::clone(&app);
+            let now = app.now();
+            let result = run_checks(&mut lock(&app.store), &app.settings, now);
+            match result {
+                Ok(r)
+                    if !(r.opened.is_empty()
+                        && r.recovered.is_empty()
+                        && r.reminders.is_empty()
+                        && r.storm.is_none()) =>
+                {
+                    log::info!(
+                        "checks: {} opened, {} recovered, {} reminders{}",
+                        r.opened.len(),
+                        r.recovered.len(),
+                        r.reminders.len(),
+                        if r.storm.is_some() { ", storm" } else { "" }
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => log::error!("checks failed (retried next period): {e}"),
+            }
+            let agent = alerts::http_agent(&app.settings);
+            if let Err(e) = alerts::deliver_due(&app.store, &app.settings, &agent, now.saturating_mul(1000)) {
+                log::error!("alert delivery failed (retried next period): {e}");
+            }
+        }))
+    };
+    let deliveries = {
+        let period = Duration::from_secs(app.settings.delivery_interval_secs);
+        tokio::spawn(every(period, "alert-delivery", move || {
+            let agent = alerts::http_agent(&app.settings);
+            match alerts::deliver_due(&app.store, &app.settings, &agent, app.now().saturating_mul(1000)) {
+                Ok(r) if !r.failed.is_empty() => {
+                    log::warn!("alert deliveries failed for good: {:?}", r.failed)
+                }
+                Ok(_) => {}
+                Err(e) => log::error!("alert delivery failed (retried next period): {e}"),
+            }
+        }))
+    };
+    vec![checks, deliveries]
+}
+
+async fn every(period: Duration, name: &'static str, job: impl Fn() + Send + Sync + Clone + 'static) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let job = job.clone();
+        if let Err(e) = tokio::task::spawn_blocking(job).await {
+            log::error!("job {name} panicked: {e}");
+        }
+    }
+}

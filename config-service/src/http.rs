@@ -1,0 +1,246 @@
+//! The router, the shared application state and the extractors that turn requests into typed,
+//! authenticated values (or an `ApiError`). Handlers live in `agent_api` and `admin_api`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, Method};
+use axum::routing::{get, patch, post};
+use axum::Router;
+use pushagent_proto::agent::{
+    CONFIG_PATH, GLOBAL_CONFIG_PATH, HEARTBEAT_PATH, HISTORY_PATH, MAX_BODY_BYTES, REGISTER_PATH,
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::store::{Store, StoreError};
+use crate::{admin_api, agent_api, lock, tokens, Clock, Settings, SharedStore};
+
+pub const SESSION_COOKIE: &str = "pa_session";
+
+pub struct App {
+    pub store: SharedStore,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub type Shared = Arc<App>;
+
+impl App {
+    pub fn new(store: SharedStore, settings: Settings, clock: Arc<dyn Clock>) -> App {
+        App { store, settings, clock }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Run `job` on the store off the async workers (SQLite blocks).
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || job(&mut lock(&store)))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// Every route: (method, path). The OpenAPI document is tested to describe exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", REGISTER_PATH),
+    ("POST", HEARTBEAT_PATH),
+    ("GET", CONFIG_PATH),
+    ("GET", GLOBAL_CONFIG_PATH),
+    ("POST", HISTORY_PATH),
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("GET", "/api/me"),
+    ("GET", "/api/overview"),
+    ("GET", "/api/machines"),
+    ("GET", "/api/machines/{id}"),
+    ("PATCH", "/api/machines/{id}/config"),
+    ("POST", "/api/machines/bulk"),
+    ("GET", "/api/history"),
+    ("GET", "/api/history.csv"),
+    ("GET", "/api/global-config"),
+    ("PUT", "/api/global-config"),
+    ("GET", "/api/alerts"),
+    ("GET", "/api/verifications"),
+    ("GET", "/api/audit"),
+    ("GET", "/metrics"),
+];
+
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route(REGISTER_PATH, post(agent_api::register))
+        .route(HEARTBEAT_PATH, post(agent_api::heartbeat))
+        .route(CONFIG_PATH, get(agent_api::machine_config))
+        .route(GLOBAL_CONFIG_PATH, get(agent_api::global_config))
+        .route(HISTORY_PATH, post(agent_api::history))
+        .route("/api/openapi.json", get(admin_api::openapi))
+        .route("/api/login", post(admin_api::login))
+        .route("/api/logout", post(admin_api::logout))
+        .route("/api/me", get(admin_api::me))
+        .route("/api/overview", get(admin_api::overview))
+        .route("/api/machines", get(admin_api::list_machines))
+        .route("/api/machines/{id}", get(admin_api::machine))
+        .route("/api/machines/{id}/config", patch(admin_api::update_machine))
+        .route("/api/machines/bulk", post(admin_api::bulk_update))
+        .route("/api/history", get(admin_api::history))
+        .route("/api/history.csv", get(admin_api::history_csv))
+        .route("/api/global-config", get(admin_api::global_config).put(admin_api::update_global_config))
+        .route("/api/alerts", get(admin_api::alerts))
+        .route("/api/verifications", get(admin_api::verifications))
+        .route("/api/audit", get(admin_api::audit))
+        .route("/metrics", get(admin_api::metrics))
+        .fallback(|method: Method, uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("no route {method} {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_large_bodies))
+        .with_state(app)
+}
+
+/// Bodies declared larger than this are not even drained: the connection is just closed.
+const DRAIN_LIMIT_BYTES: usize = 16 * MAX_BODY_BYTES;
+
+/// A body declared over the limit is answered 413 before any handler runs. It is read and
+/// dropped first (up to `DRAIN_LIMIT_BYTES`) so that the client, still writing, gets to read
+/// the answer instead of a reset connection.
+async fn refuse_declared_large_bodies(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => {
+            if length <= DRAIN_LIMIT_BYTES as u64 {
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT_BYTES).await;
+            }
+            axum::response::IntoResponse::into_response(ApiError::PayloadTooLarge)
+        }
+        _ => next.run(req).await,
+    }
+}
+
+/// A JSON body of type `T`, plus its bytes (for fields kept as sent). Refuses a non-JSON
+/// content type (415), a body over the limit (413) and JSON that does not fit `T` (400).
+pub struct JsonBody<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(format!("cannot read the request body: {}", rejection.body_text()))
+            }
+        })?;
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".into(),
+            ));
+        }
+        // The error names the field path (`pushes[0].raw_bytes: invalid value ...`).
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            match e.path().to_string().as_str() {
+                "." => ApiError::BadRequest(format!("invalid JSON body: {}", e.inner())),
+                path => ApiError::BadRequest(format!("invalid JSON body: {path}: {}", e.inner())),
+            }
+        })?;
+        deserializer.end().map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+        Ok(JsonBody(value, bytes))
+    }
+}
+
+/// Query parameters of type `T`; a bad one is a 400 naming it.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// An agent, authenticated by its per-agent token: the machine's id.
+pub struct AgentAuth(pub i64);
+
+impl FromRequestParts<Shared> for AgentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::Unauthorized("missing agent token: send Authorization: Bearer <agent token>".into())
+        })?;
+        let hash = tokens::token_hash(token);
+        match app.with_store(move |s| s.machine_by_token(&hash)).await? {
+            Some(id) => Ok(AgentAuth(id)),
+            None => Err(ApiError::Unauthorized(
+                "unknown agent token: register again with an enrollment token".into(),
+            )),
+        }
+    }
+}
+
+/// An operator, by session cookie or API token: who, for the audit log.
+pub struct AdminAuth(pub String);
+
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|cookies| {
+        cookies
+            .split(';')
+            .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('=').map(str::to_owned))
+    })
+}
+
+impl FromRequestParts<Shared> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
+        let now = app.now();
+        if let Some(token) = bearer(parts) {
+            let hash = tokens::token_hash(token);
+            return match app.with_store(move |s| s.api_token_name(&hash)).await? {
+                Some(name) => Ok(AdminAuth(format!("token:{name}"))),
+                None => Err(ApiError::Unauthorized("unknown API token".into())),
+            };
+        }
+        let Some(session) = session_cookie(parts) else {
+            return Err(ApiError::Unauthorized("log in first (POST /api/login) or send an API token".into()));
+        };
+        let hash = tokens::token_hash(&session);
+        match app.with_store(move |s| s.session_user(&hash, now)).await? {
+            Some(name) => Ok(AdminAuth(name)),
+            None => Err(ApiError::Unauthorized("the session has expired: log in again".into())),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The PushAgent config service: agent registry, machine and global config, push history,
+//! checks and alerts, and the admin API of the console. A library with a thin `main.rs`:
+//! `serve(settings, listener, shutdown)` runs the whole service on any listener, so tests start
+//! a real server on port 0.
+//!
+//! Layout: `store` (all SQL), `http` (router, extractors, the app state), `agent_api` and
+//! `admin_api` (handlers), `error` (the one error type → HTTP answer), `checks` (the checks
+//! job), `alerts` (channels and deliveries), `settings`, `validate`, `tokens`.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub mod admin_api;
+pub mod agent_api;
+pub mod alerts;
+pub mod checks;
+pub mod error;
+pub mod global;
+pub mod http;
+pub mod settings;
+pub mod store;
+pub mod tokens;
+pub mod validate;
+
+pub use settings::{Secret, Settings};
+use store::{Store, StoreError};
+
+/// Where "now" comes from (unix seconds): the system clock in production, a hand-moved one in
+/// tests, so checks over hours run in milliseconds.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+}
+
+/// A clock that moves only when told.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(now: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(now))
+    }
+    pub fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The store, shared by handlers and jobs; SQLite calls run on blocking threads.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Lock the store; a panic of another holder does not make the data unusable (each write is
+/// one transaction), so a poisoned lock is taken over.
+pub fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serve on `listener` until `shutdown` completes, with the system clock.
+pub async fn serve(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_with_clock(settings, Arc::new(SystemClock), listener, shutdown).await
+}
+
+/// `serve` with a given clock; the checks and delivery jobs run inside.
+pub async fn serve_with_clock(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Store::open(&settings.db_path)?;
+    log::info!(
+        "config service on {}: store {}, heartbeat {} s, checks every {} s",
+        listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
+        settings.db_path.display(),
+        settings.heartbeat_interval_secs,
+        settings.check_interval_secs,
+    );
+    let app = Arc::new(http::App::new(Arc::new(Mutex::new(store)), settings, clock));
+    let jobs = checks::spawn_jobs(Arc::clone(&app));
+    let result = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown).await;
+    for job in jobs {
+        job.abort();
+    }
+    log::info!("config service stopped");
+    Ok(result?)
+}

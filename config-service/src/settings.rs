@@ -1,0 +1,223 @@
+//! The service's settings: defaults, then a TOML file, then `PUSHAGENT_*` environment
+//! variables. A secret may also come from a file named by `PUSHAGENT_<NAME>_FILE` (or
+//! `<name>_file` in TOML). Secrets never show in `Debug`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<unset>)" } else { "Secret(<redacted>)" })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address `serve` listens on.
+    pub listen: String,
+    pub db_path: PathBuf,
+    /// Heartbeat period the agents are told; offline = `offline_periods` of these.
+    pub heartbeat_interval_secs: u64,
+    /// Period of the checks job inside `serve`.
+    pub check_interval_secs: u64,
+    /// Period of the alert delivery job (retries of failed deliveries).
+    pub delivery_interval_secs: u64,
+    /// Deliveries are tried this many times before they are marked failed.
+    pub delivery_max_attempts: u32,
+    pub session_ttl_secs: u64,
+    /// Add `Secure` to the session cookie (set it when the service is behind HTTPS).
+    pub cookie_secure: bool,
+    /// A fixed enrollment token (besides the ones `enroll-token create` stores), e.g. from
+    /// the deploy system's secret store.
+    pub enrollment_token: Option<Secret>,
+    pub enrollment_token_file: Option<PathBuf>,
+    /// Timeout of one alert delivery.
+    pub alert_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            listen: "127.0.0.1:8790".into(),
+            db_path: PathBuf::from("./pushagent-config.sqlite"),
+            heartbeat_interval_secs: 300,
+            check_interval_secs: 60,
+            delivery_interval_secs: 30,
+            delivery_max_attempts: 10,
+            session_ttl_secs: 12 * 3600,
+            cookie_secure: false,
+            enrollment_token: None,
+            enrollment_token_file: None,
+            alert_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then `toml_path` (when given), then the environment as `env` reads it.
+    pub fn load(
+        toml_path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut settings = match toml_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SettingsError::Read { path: path.to_owned(), source })?;
+                toml::from_str(&text)
+                    .map_err(|e| SettingsError::Parse { path: path.to_owned(), message: e.to_string() })?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(&env)?;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+        fn number(name: &str, text: &str) -> Result<u64, SettingsError> {
+            text.trim().parse().map_err(|_| SettingsError::Env {
+                name: name.to_owned(),
+                message: format!("{text:?} is not a whole number"),
+            })
+        }
+        if let Some(v) = env("PUSHAGENT_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("PUSHAGENT_DB_PATH") {
+            self.db_path = v.into();
+        }
+        for (name, slot) in [
+            ("PUSHAGENT_HEARTBEAT_INTERVAL_SECS", &mut self.heartbeat_interval_secs),
+            ("PUSHAGENT_CHECK_INTERVAL_SECS", &mut self.check_interval_secs),
+            ("PUSHAGENT_DELIVERY_INTERVAL_SECS", &mut self.delivery_interval_secs),
+            ("PUSHAGENT_SESSION_TTL_SECS", &mut self.session_ttl_secs),
+            ("PUSHAGENT_ALERT_TIMEOUT_SECS", &mut self.alert_timeout_secs),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = number(name, &v)?;
+            }
+        }
+        if let Some(v) = env("PUSHAGENT_DELIVERY_MAX_ATTEMPTS") {
+            self.delivery_max_attempts =
+                u32::try_from(number("PUSHAGENT_DELIVERY_MAX_ATTEMPTS", &v)?).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = env("PUSHAGENT_COOKIE_SECURE") {
+            self.cookie_secure = match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                other => {
+                    return Err(SettingsError::Env {
+                        name: "PUSHAGENT_COOKIE_SECURE".into(),
+                        message: format!("{other:?} is not true/false"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN") {
+            self.enrollment_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN_FILE") {
+            self.enrollment_token_file = Some(v.into());
+        }
+        Ok(())
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
+        if let Some(path) = self.enrollment_token_file.take() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+            self.enrollment_token = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.heartbeat_interval_secs == 0
+            || self.check_interval_secs == 0
+            || self.delivery_interval_secs == 0
+        {
+            return Err(SettingsError::Invalid("interval settings must be at least 1 second".into()));
+        }
+        if self.enrollment_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(SettingsError::Invalid("enrollment_token: at least 16 characters".into()));
+        }
+        if self.delivery_max_attempts == 0 {
+            return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn env_overrides_toml_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("c.toml");
+        std::fs::write(&toml_path, "listen = \"127.0.0.1:9000\"\nheartbeat_interval_secs = 60\n").unwrap();
+        let env = |name: &str| (name == "PUSHAGENT_HEARTBEAT_INTERVAL_SECS").then(|| "30".to_owned());
+        let settings = Settings::load(Some(&toml_path), env).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9000");
+        assert_eq!(settings.heartbeat_interval_secs, 30);
+        assert_eq!(settings.check_interval_secs, 60, "default kept");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_path = dir.path().join("token");
+        std::fs::write(&secret_path, "enroll-very-secret-1234\n").unwrap();
+        let path_text = secret_path.display().to_string();
+        let env = move |name: &str| (name == "PUSHAGENT_ENROLLMENT_TOKEN_FILE").then(|| path_text.clone());
+        let settings = Settings::load(None, env).unwrap();
+        assert_eq!(settings.enrollment_token.as_ref().unwrap().expose(), "enroll-very-secret-1234");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("enroll-very-secret"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let env = |name: &str| (name == "PUSHAGENT_CHECK_INTERVAL_SECS").then(|| "soon".to_owned());
+        let error = Settings::load(None, env).unwrap_err().to_string();
+        assert!(error.contains("PUSHAGENT_CHECK_INTERVAL_SECS"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("c.toml");
+        std::fs::write(&toml_path, "lisen = \"x\"\n").unwrap();
+        let error = Settings::load(Some(&toml_path), |_| None).unwrap_err().to_string();
+        assert!(error.contains("lisen"), "{error}");
+    }
+}

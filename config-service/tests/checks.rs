@@ -1,0 +1,347 @@
+//! The checks with a hand-moved clock, and alert deliveries to a loopback receiver whose
+//! payloads and signatures (DingTalk, Feishu) are checked against values computed here.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use pushagent_config::alerts::{deliver_due, http_agent};
+use pushagent_config::checks::run_checks;
+use pushagent_config::global::GlobalDoc;
+use pushagent_config::store::Store;
+use pushagent_config::{lock, Settings, SharedStore};
+use pushagent_proto::agent::{HeldItem, HistoryBatch, PushStatus, RegisterRequest, VerificationItem};
+use serde_json::json;
+use sha2::Sha256;
+use support::{heartbeat, push_item, register_body, Receiver, T0};
+
+struct World {
+    store: SharedStore,
+    settings: Settings,
+    receiver: Receiver,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// A store with the global switch on and the four channel kinds pointing at the receiver.
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = support::settings(dir.path());
+        let receiver = Receiver::start();
+        let store = Store::open(&settings.db_path).unwrap();
+        let mut doc = GlobalDoc { push_enabled: true, ..GlobalDoc::default() };
+        let base = &receiver.base;
+        doc.alerts.channels = serde_json::from_value(json!([
+            { "name": "hook", "kind": "webhook", "url": format!("{base}/hook") },
+            { "name": "ding", "kind": "dingtalk", "url": format!("{base}/robot/send?access_token=abc"), "secret": "SEC-ding" },
+            { "name": "wecom", "kind": "wecom", "url": format!("{base}/cgi-bin/webhook/send?key=k1") },
+            { "name": "feishu", "kind": "feishu", "url": format!("{base}/open-apis/bot/v2/hook/h1"), "secret": "SEC-feishu" },
+        ]))
+        .unwrap();
+        let mut store = store;
+        store.update_global(&doc, "test", T0).unwrap();
+        World { store: Arc::new(Mutex::new(store)), settings, receiver, _dir: dir }
+    }
+
+    fn machine(&self, uid: &str, mac: &str, now: i64) -> i64 {
+        let req: RegisterRequest =
+            serde_json::from_value(register_body(uid, &format!("host-{uid}"), mac)).unwrap();
+        let mut store = lock(&self.store);
+        let id = store.register_machine(&req, mac, "{}", &format!("hash-{uid}"), now).unwrap();
+        store.record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now).unwrap();
+        id
+    }
+
+    fn heartbeat(&self, id: i64, uid: &str, mac: &str, now: i64) {
+        lock(&self.store)
+            .record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now)
+            .unwrap();
+    }
+
+    fn history(&self, id: i64, batch: HistoryBatch, now: i64) {
+        lock(&self.store).insert_history(id, &batch, now).unwrap();
+    }
+
+    fn check(&self, now: i64) -> pushagent_config::checks::CheckReport {
+        run_checks(&mut lock(&self.store), &self.settings, now).unwrap()
+    }
+
+    fn deliver(&self, now: i64) -> pushagent_config::alerts::DeliveryReport {
+        deliver_due(&self.store, &self.settings, &http_agent(&self.settings), now * 1000).unwrap()
+    }
+
+    fn alert_kinds(&self) -> Vec<String> {
+        let (_, alerts) = lock(&self.store).list_alerts(500, 0).unwrap();
+        alerts.into_iter().rev().map(|a| format!("{}:{}", a.kind, a.title)).collect()
+    }
+}
+
+fn pushes(mac: &str, statuses: &[(u32, PushStatus, i64)]) -> HistoryBatch {
+    HistoryBatch {
+        pushes: statuses
+            .iter()
+            .map(|&(attempt, status, at)| push_item(mac, "2025112416", attempt, status, at))
+            .collect(),
+        ..HistoryBatch::default()
+    }
+}
+
+fn hmac_b64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+const MAC: &str = "aa:bb:cc:dd:ee:01";
+
+#[test]
+fn three_failed_pushes_raise_one_alert_on_every_channel_and_recovery_one_notice() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    w.history(
+        id,
+        pushes(MAC, &[(1, PushStatus::Failure, T0 + 10), (2, PushStatus::Failure, T0 + 20)]),
+        T0 + 20,
+    );
+    assert!(w.check(T0 + 30).opened.is_empty(), "two failures are not yet an incident");
+    w.history(id, pushes(MAC, &[(3, PushStatus::Failure, T0 + 40)]), T0 + 40);
+    let report = w.check(T0 + 60);
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(report.opened[0].contains("最近 3 次向客户推送全部失败"), "{report:?}");
+
+    let now = T0 + 61;
+    let delivered = w.deliver(now);
+    assert_eq!(delivered.sent.len(), 4, "{delivered:?}");
+    let received = w.receiver.take();
+    assert_eq!(received.len(), 4);
+    let by_path = |prefix: &str| received.iter().find(|r| r.path_and_query.starts_with(prefix)).unwrap();
+
+    let hook = by_path("/hook");
+    assert_eq!(hook.body["kind"], "opened");
+    assert_eq!(hook.body["title"], "推送失败告警");
+    assert_eq!(hook.body["machine_id"], id);
+
+    // DingTalk: ms timestamp and the url-encoded base64 HMAC of "timestamp\nsecret" keyed by the secret.
+    let ding = by_path("/robot/send");
+    let query: Vec<(String, String)> = ding
+        .path_and_query
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap())
+        .map(|(k, v)| {
+            (k.to_owned(), percent_encoding::percent_decode_str(v).decode_utf8().unwrap().into_owned())
+        })
+        .collect();
+    let get = |k: &str| query.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    assert_eq!(get("access_token"), "abc");
+    assert_eq!(get("timestamp"), (now * 1000).to_string());
+    assert_eq!(get("sign"), hmac_b64(b"SEC-ding", format!("{}\nSEC-ding", now * 1000).as_bytes()));
+    assert!(
+        ding.path_and_query.contains("&sign=") && !ding.path_and_query.contains('+'),
+        "sign is url-encoded"
+    );
+    assert_eq!(ding.body["msgtype"], "markdown");
+    assert!(ding.body["markdown"]["text"].as_str().unwrap().contains("推送失败告警"));
+
+    let wecom = by_path("/cgi-bin/webhook/send");
+    assert_eq!(wecom.body["msgtype"], "markdown");
+    assert!(wecom.body["markdown"]["content"].as_str().unwrap().contains("host-m1"));
+
+    // Feishu: seconds, key = "timestamp\nsecret", message empty; in the body.
+    let feishu = by_path("/open-apis/bot/v2/hook/h1");
+    assert_eq!(feishu.body["timestamp"], now.to_string());
+    assert_eq!(feishu.body["sign"], hmac_b64(format!("{now}\nSEC-feishu").as_bytes(), b""));
+    assert_eq!(feishu.body["msg_type"], "text");
+    assert_ne!(feishu.body["sign"].as_str().unwrap(), get("sign"), "not DingTalk's algorithm");
+
+    // Still failing: no second alert.
+    w.history(id, pushes(MAC, &[(4, PushStatus::Failure, T0 + 100)]), T0 + 100);
+    assert_eq!(
+        w.check(T0 + 120),
+        pushagent_config::checks::CheckReport { checked_machines: 1, ..Default::default() }
+    );
+    assert!(w.deliver(T0 + 121).sent.is_empty());
+
+    // Pushed at last: one recovery notice.
+    w.history(id, pushes(MAC, &[(5, PushStatus::Success, T0 + 130)]), T0 + 130);
+    let report = w.check(T0 + 180);
+    assert_eq!(report.recovered.len(), 1, "{report:?}");
+    assert!(w.check(T0 + 240).recovered.is_empty());
+    assert_eq!(w.deliver(T0 + 241).sent.len(), 4);
+    assert_eq!(w.alert_kinds(), ["opened:推送失败告警", "recovered:【已恢复】推送失败告警"]);
+}
+
+#[test]
+fn a_machine_silent_for_three_periods_is_offline_until_it_heartbeats() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let other = w.machine("m2", "aa:bb:cc:dd:ee:02", T0);
+    let period = i64::try_from(w.settings.heartbeat_interval_secs).unwrap();
+    // m2 keeps heartbeating; m1 goes silent.
+    w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 3 * period);
+    assert!(w.check(T0 + 3 * period).opened.is_empty(), "exactly three periods is not yet offline");
+    let report = w.check(T0 + 3 * period + 1);
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(report.opened[0].contains("没有心跳"));
+    assert!(report.storm.is_none(), "one machine is not a storm");
+    w.heartbeat(id, "m1", MAC, T0 + 4 * period);
+    w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 4 * period);
+    assert_eq!(w.check(T0 + 4 * period).recovered.len(), 1);
+    assert_eq!(w.alert_kinds(), ["opened:Agent 离线告警", "recovered:【已恢复】Agent 离线告警"]);
+}
+
+#[test]
+fn many_machines_going_silent_at_once_send_one_storm_summary() {
+    let w = World::new();
+    let ids: Vec<i64> =
+        (0..10).map(|i| w.machine(&format!("m{i}"), &format!("aa:bb:cc:dd:ee:{i:02x}"), T0)).collect();
+    let later = T0 + 3 * 300 + 1;
+    for (i, &id) in ids.iter().enumerate().skip(4) {
+        w.heartbeat(id, &format!("m{i}"), &format!("aa:bb:cc:dd:ee:{i:02x}"), later);
+    }
+    let report = w.check(later);
+    assert!(report.storm.as_deref().unwrap().contains("4/10"), "{report:?}");
+    assert!(report.opened.is_empty(), "no per-machine alerts inside a storm: {report:?}");
+    assert_eq!(w.alert_kinds(), ["storm:大面积离线告警"]);
+    assert!(w.check(later + 60).storm.is_none(), "one summary per storm");
+    for (i, &id) in ids.iter().enumerate() {
+        w.heartbeat(id, &format!("m{i}"), &format!("aa:bb:cc:dd:ee:{i:02x}"), later + 120);
+    }
+    let report = w.check(later + 120);
+    assert_eq!(report.recovered.len(), 1, "{report:?}");
+    assert_eq!(w.alert_kinds(), ["storm:大面积离线告警", "recovered:【已恢复】大面积离线告警"]);
+}
+
+#[test]
+fn an_open_incident_is_recalled_after_renotify_hours() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    w.history(id, pushes(MAC, &fails), T0 + 2);
+    assert_eq!(w.check(T0 + 10).opened.len(), 1);
+    // Keep the machine alive so only the failure incident is open.
+    let hour = 3600;
+    for h in 1..=24 {
+        w.heartbeat(id, "m1", MAC, T0 + h * hour);
+        let report = w.check(T0 + h * hour + 10);
+        assert_eq!(report.reminders.len(), usize::from(h == 24), "hour {h}: {report:?}");
+    }
+    assert_eq!(w.alert_kinds(), ["opened:推送失败告警", "reminder:【提醒】推送失败告警"]);
+}
+
+#[test]
+fn nothing_is_checked_while_a_push_switch_is_off() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    w.history(id, pushes(MAC, &fails), T0 + 2);
+    let patch = serde_json::from_value(json!({ "push_enabled": false })).unwrap();
+    lock(&w.store).update_machine_configs(&[id], &patch, "ops", T0).unwrap();
+    let report = w.check(T0 + 10_000);
+    assert_eq!((report.checked_machines, report.opened.len()), (0, 0));
+    let on = serde_json::from_value(json!({ "push_enabled": true })).unwrap();
+    lock(&w.store).update_machine_configs(&[id], &on, "ops", T0).unwrap();
+    let (_, mut doc) = lock(&w.store).global().unwrap();
+    doc.push_enabled = false;
+    lock(&w.store).update_global(&doc, "ops", T0).unwrap();
+    let report = w.check(T0 + 10_000);
+    assert_eq!(report.opened.len(), 0);
+    assert!(report.skipped.is_some());
+    assert!(w.alert_kinds().is_empty());
+}
+
+#[test]
+fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_alerted() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    w.history(
+        id,
+        HistoryBatch {
+            held: vec![HeldItem {
+                mac: MAC.into(),
+                flux_hour: "2025112416".into(),
+                reason: "v3 above link speed".into(),
+                held_at: T0,
+            }],
+            verifications: vec![VerificationItem {
+                mac: MAC.into(),
+                flux_hour: "2025112415".into(),
+                version: 2,
+                matched: false,
+                corrected: false,
+                verified_at: T0,
+                message: Some("v4 differs".into()),
+            }],
+            ..HistoryBatch::default()
+        },
+        T0,
+    );
+    let mut hb = heartbeat("host-m1", "aa:bb:cc:dd:ee:09", T0 + 5);
+    hb.ambiguous = true;
+    lock(&w.store).record_heartbeat(id, &hb, "aa:bb:cc:dd:ee:09", None, T0 + 5).unwrap();
+    let report = w.check(T0 + 10);
+    assert_eq!(report.opened.len(), 3, "{report:?}");
+    assert_eq!(report.events.len(), 1, "{report:?}");
+    assert!(report.events[0].contains("aa:bb:cc:dd:ee:01") && report.events[0].contains("aa:bb:cc:dd:ee:09"));
+    let kinds = w.alert_kinds();
+    for title in ["数据暂扣告警", "采集接口待确认", "核对不一致告警", "MAC 变更通知"]
+    {
+        assert!(kinds.iter().any(|k| k.ends_with(title)), "{title} in {kinds:?}");
+    }
+    // The operator sets the interface, the hour is pushed, the mismatch is corrected: all recover.
+    let patch = serde_json::from_value(json!({ "interface": "eth1" })).unwrap();
+    lock(&w.store).update_machine_configs(&[id], &patch, "ops", T0 + 20).unwrap();
+    w.history(
+        id,
+        HistoryBatch {
+            pushes: vec![push_item(MAC, "2025112416", 1, PushStatus::Success, T0 + 30)],
+            verifications: vec![VerificationItem {
+                mac: MAC.into(),
+                flux_hour: "2025112415".into(),
+                version: 3,
+                matched: true,
+                corrected: false,
+                verified_at: T0 + 40,
+                message: None,
+            }],
+            ..HistoryBatch::default()
+        },
+        T0 + 40,
+    );
+    w.heartbeat(id, "m1", "aa:bb:cc:dd:ee:09", T0 + 50);
+    let report = w.check(T0 + 60);
+    assert_eq!(report.recovered.len(), 3, "{report:?}");
+    assert!(report.events.is_empty(), "a MAC change is told once");
+}
+
+#[test]
+fn a_failed_delivery_is_stored_and_retried() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    w.history(id, pushes(MAC, &fails), T0 + 2);
+    w.check(T0 + 10);
+    *w.receiver.status.lock().unwrap() = 500;
+    let report = w.deliver(T0 + 11);
+    assert_eq!((report.sent.len(), report.retrying.len()), (0, 4), "{report:?}");
+    assert!(w.deliver(T0 + 12).retrying.is_empty(), "not due again before the backoff");
+    *w.receiver.status.lock().unwrap() = 200;
+    w.receiver.take();
+    let report = w.deliver(T0 + 11 + 3600);
+    assert_eq!(report.sent.len(), 4, "{report:?}");
+    let (_, alerts) = lock(&w.store).list_alerts(10, 0).unwrap();
+    assert!(
+        alerts[0].deliveries.iter().all(|d| d.status == "sent" && d.attempts == 2),
+        "{:?}",
+        alerts[0].deliveries
+    );
+}
