@@ -190,11 +190,8 @@ impl<'a> ServiceSync<'a> {
             netif::detect(&self.root, &choice(&current)).map_err(|e| SyncError::Local(e.to_string()))?;
         let request = agent::RegisterRequest {
             enrollment_token: enrollment.expose().to_string(),
-            machine_id: facts
-                .machine_id
-                .clone()
-                .unwrap_or_else(|| facts.hostname.clone().unwrap_or_default()),
-            hostname: facts.hostname.clone().unwrap_or_default(),
+            machine_id: registration_id(facts.machine_id.as_deref(), &detection.chosen.mac),
+            hostname: host_name(facts.hostname.as_deref(), &detection.chosen.mac),
             mac: detection.chosen.mac.clone(),
             agent_version: env!("CARGO_PKG_VERSION").into(),
             facts: serde_json::from_value(facts_json).unwrap_or_default(),
@@ -218,7 +215,7 @@ impl<'a> ServiceSync<'a> {
         let request = agent::HeartbeatRequest {
             agent_version: env!("CARGO_PKG_VERSION").into(),
             mac: detection.chosen.mac.clone(),
-            hostname: facts.hostname.clone().unwrap_or_default(),
+            hostname: host_name(facts.hostname.as_deref(), &detection.chosen.mac),
             interfaces: detection
                 .candidates
                 .iter()
@@ -257,6 +254,25 @@ impl<'a> ServiceSync<'a> {
             sent += pending.push_ids.len() + pending.verification_ids.len() + pending.held_keys.len();
         }
         Ok(sent)
+    }
+}
+
+/// The machine's identity at the service: /etc/machine-id, or (hosts without one) the MAC of
+/// the collected NIC, so the id is stable and made of letters, digits and '-'.
+fn registration_id(machine_id: Option<&str>, mac: &str) -> String {
+    match machine_id
+        .filter(|id| !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        Some(id) => id.to_string(),
+        None => format!("mac-{}", mac.replace(':', "")),
+    }
+}
+
+/// The host name, or (unreadable) one made from the MAC: the service needs a name to show.
+fn host_name(hostname: Option<&str>, mac: &str) -> String {
+    match hostname.filter(|h| !h.is_empty()) {
+        Some(h) => h.to_string(),
+        None => format!("host-{}", mac.replace(':', "")),
     }
 }
 

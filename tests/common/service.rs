@@ -1,0 +1,124 @@
+//! The config service, started in-process on a loopback port for one test; it can be stopped
+//! and started again on the same port and store (the service "goes down").
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use pushagent_config::store::Store;
+use pushagent_config::{serve, tokens, Secret, Settings};
+use serde_json::Value;
+
+const JSON: &str = "application/json";
+pub const ENROLL: &str = "enroll-test-token-0123456789";
+
+pub struct ConfigService {
+    pub base_url: String,
+    pub api_token: String,
+    addr: SocketAddr,
+    db_path: PathBuf,
+    running: Option<(tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>,
+    http: ureq::Agent,
+}
+
+impl ConfigService {
+    pub fn start(dir: &Path) -> ConfigService {
+        let db_path = dir.join("config.sqlite");
+        let api_token = tokens::new_token("pa_api_").expect("token");
+        let store = Store::open(&db_path).expect("store");
+        store.add_api_token("agent-tests", &tokens::token_hash(&api_token), 0).expect("api token");
+        drop(store);
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut service = ConfigService {
+            base_url: String::new(),
+            api_token,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            db_path,
+            running: None,
+            http,
+        };
+        service.up();
+        service.base_url = format!("http://{}", service.addr);
+        service
+    }
+
+    /// Start serving (again) on the same address and store.
+    pub fn up(&mut self) {
+        let settings = Settings {
+            db_path: self.db_path.clone(),
+            enrollment_token: Some(Secret::new(ENROLL)),
+            ..Settings::default()
+        };
+        let addr = self.addr;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send");
+                serve(settings, listener, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("config service serves");
+            });
+        });
+        self.addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("config service listening");
+        self.running = Some((stop_tx, thread));
+    }
+
+    /// Stop serving: connections are refused until `up`.
+    pub fn down(&mut self) {
+        if let Some((stop, thread)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base_url);
+        let auth = format!("Bearer {}", self.api_token);
+        let mut response = match (method, body) {
+            ("GET", _) => self.http.get(&url).header("Authorization", &auth).call(),
+            ("PUT", Some(b)) => self
+                .http
+                .put(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", JSON)
+                .send(b.to_string()),
+            ("PATCH", Some(b)) => self
+                .http
+                .patch(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", JSON)
+                .send(b.to_string()),
+            (_, b) => self
+                .http
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", JSON)
+                .send(b.unwrap_or(Value::Null).to_string()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().expect("body");
+        assert!(status < 300, "{method} {path}: HTTP {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for ConfigService {
+    fn drop(&mut self) {
+        self.down();
+    }
+}

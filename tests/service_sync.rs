@@ -1,0 +1,119 @@
+//! Agent ↔ config service, both real, with the real reference customer: the agent registers,
+//! takes its customer credentials, offset and switches from the service, and mirrors every
+//! push attempt. The service is stopped for 2 simulated hours while the agent keeps pushing;
+//! once it is back, its history is complete and identical to the agent's outbox.
+
+// Tests build configs field by field from the defaults: clearer than one big literal.
+#![allow(clippy::field_reassign_with_default)]
+
+mod common;
+
+use common::customer::{Customer, ACCESS_ID, SECRET};
+use common::service::{ConfigService, ENROLL};
+use common::{SharedNic, T0};
+use pushagent::clock::SimClock;
+use pushagent::config::{AgentConfig, Secret, SharedConfig};
+use pushagent::daemon::build_pusher;
+use pushagent::netif::HostRoot;
+use pushagent::push::outbox::Outbox;
+use pushagent::push::report::ReportState;
+use pushagent::ring::Ring;
+use pushagent::sampler::Sampler;
+use pushagent::service::sync::ServiceSync;
+use pushagent::shutdown::Shutdown;
+use pushagent::slots::ReportTz;
+use pushagent::tally::TallyConfig;
+use pushagent_customer::faults::Faults;
+use serde_json::{json, Value};
+
+#[test]
+fn history_is_complete_after_the_service_was_down_for_two_hours() {
+    let customer = Customer::start(Faults::default(), 11);
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let mut service = ConfigService::start(service_dir.path());
+    service.admin(
+        "PUT",
+        "/api/global-config",
+        Some(json!({
+            "push_enabled": true,
+            "customer": {
+                "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
+                "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
+                "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon",
+                "batch_size": 100
+            },
+            "provider_id": "P-svc", "provider_uiid": "U-svc", "isp_id": 4, "device_type": 5,
+            "offset_bp": 250, "billed_direction": "tx"
+        })),
+    );
+
+    // The agent's own file knows only how to reach the service.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut local = AgentConfig::default();
+    local.state_dir = dir.path().to_owned();
+    local.push_spread_secs = 0;
+    local.service.url = Some(service.base_url.clone());
+    local.service.enrollment_token = Secret::new(ENROLL);
+    let clock = SimClock::new(T0, 4_000_000);
+    let nic = SharedNic::new();
+    let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
+    let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
+    let mut sampler =
+        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
+            .expect("sampler");
+    let shared = SharedConfig::new(local.clone());
+    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
+    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
+    let mut pusher = build_pusher(&local, &clock).expect("pusher");
+    let mut seen = shared.generation();
+
+    let mut failed_rounds = 0;
+    for minute in 0..8 * 60 {
+        match minute {
+            120 => service.down(),
+            240 => service.up(),
+            _ => {}
+        }
+        clock.advance_ms(60_000);
+        nic.with(|n| n.send(2_000_000 + minute, 3_000));
+        sampler.sample(None).expect("sample");
+        if minute % 5 == 0 && sync.step().is_err() {
+            failed_rounds += 1;
+        }
+        if shared.generation() != seen {
+            let (g, c) = shared.get();
+            seen = g;
+            pusher.reconfigure(c).expect("reconfigure");
+        }
+        pusher.step().expect("push");
+    }
+    sync.step().expect("final round with the service up");
+    assert!(failed_rounds >= 20, "the service really was down ({failed_rounds} failed rounds)");
+
+    let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
+    let reports = outbox.list(None, 1000).expect("reports");
+    assert!(reports.len() >= 7, "{} hours", reports.len());
+    assert!(reports.iter().all(|r| r.state == ReportState::Sent));
+    assert!(reports.iter().all(|r| r.offset_bp == 250), "the service's offset was applied");
+    let history = service.admin("GET", "/api/history?page_size=500", None);
+    let items = history["items"].as_array().expect("items").clone();
+    let mut agent_attempts = Vec::new();
+    for r in &reports {
+        for a in outbox.attempts_of(&r.mac, &r.flux_hour).expect("attempts") {
+            agent_attempts.push((a.mac, a.flux_hour, a.version, a.outcome == "accepted"));
+        }
+    }
+    assert_eq!(items.len(), agent_attempts.len(), "every attempt mirrored once: {history}");
+    for r in &reports {
+        let theirs: Vec<&Value> = items.iter().filter(|i| i["flux_hour"] == r.flux_hour.as_str()).collect();
+        let success =
+            theirs.iter().find(|i| i["status"] == "success").expect("the success is in the history");
+        assert_eq!(success["pushed_bytes"].as_u64(), Some(r.pushed.iter().sum::<u64>()), "{success}");
+        assert_eq!(success["raw_bytes"].as_u64(), Some(r.raw.iter().sum::<u64>()));
+        assert_eq!(success["mac"], r.mac.as_str());
+    }
+    assert_eq!(outbox.backlog().expect("backlog").history_items, 0, "nothing left to mirror");
+    let record = customer.records().into_iter().next().expect("pushed");
+    assert_eq!(record["provider_id"], "P-svc", "credentials and ids came from the service");
+}
