@@ -178,7 +178,10 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
     let mut seen = shared.generation();
     let missing = pusher.missing_settings();
     if !missing.is_empty() && pusher.config.service.url.is_some() {
-        log::info!("waiting for the config service to provide {}; reports wait in the outbox", missing.join(", "));
+        log::info!(
+            "waiting for the config service to provide {}; reports wait in the outbox",
+            missing.join(", ")
+        );
     } else if !missing.is_empty() {
         log::warn!("{} not set: reports are built and kept in the outbox, not sent", missing.join(", "));
     }

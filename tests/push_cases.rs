@@ -14,7 +14,7 @@ use std::process::Command;
 use common::customer::{Customer, ACCESS_ID, SECRET};
 use common::{SharedNic, T0};
 use pushagent::clock::SimClock;
-use pushagent::config::{AgentConfig, MacFormat, Secret};
+use pushagent::config::{AgentConfig, MacFormat};
 use pushagent::daemon::build_pusher;
 use pushagent::push::outbox::Outbox;
 use pushagent::push::pusher::{Pusher, StepReport};
@@ -34,15 +34,7 @@ const MAC: &str = "52:54:00:12:34:56";
 const HEX_MAC: &str = "0c:c4:7a:ab:cd:ef";
 
 fn config_for(dir: &std::path::Path, customer: &Customer) -> AgentConfig {
-    let mut config = AgentConfig::default();
-    config.state_dir = dir.to_owned();
-    config.customer.base_url = customer.base_url.clone();
-    config.customer.access_id = ACCESS_ID.into();
-    config.customer.secret = Secret::new(SECRET);
-    config.customer.timeout_secs = 5;
-    config.report.provider_id = "P".into();
-    config.report.provider_uiid = "U".into();
-    config
+    customer.agent_config(dir)
 }
 
 /// An outbox holding one built hour with the given points, and a pusher on it.

@@ -11,10 +11,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::customer::{Customer, ACCESS_ID, SECRET};
+use common::customer::Customer;
 use common::{SharedNic, T0};
 use pushagent::clock::SimClock;
-use pushagent::config::{AgentConfig, Offset, Secret};
+use pushagent::config::{AgentConfig, Offset};
 use pushagent::daemon::build_pusher;
 use pushagent::push::outbox::Outbox;
 use pushagent::push::report::ReportState;
@@ -29,11 +29,7 @@ use serde_json::{json, Value};
 const MAC: &str = "52:54:00:12:34:56";
 
 fn agent_config(dir: &std::path::Path, customer: &Customer) -> AgentConfig {
-    let mut config = AgentConfig::default();
-    config.state_dir = dir.to_owned();
-    config.customer.base_url = customer.base_url.clone();
-    config.customer.access_id = ACCESS_ID.into();
-    config.customer.secret = Secret::new(SECRET);
+    let mut config = customer.agent_config(dir);
     config.customer.timeout_secs = 1;
     config.customer.connect_timeout_secs = 1;
     config.customer.batch_size = 5;

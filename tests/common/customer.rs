@@ -1,12 +1,13 @@
 //! The reference customer, started in-process on a port of its own for one test.
 
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pushagent_customer::faults::Faults;
 use pushagent_customer::{serve, Settings};
 use serde_json::Value;
+
+use super::server::ServerThread;
 
 pub const ACCESS_ID: &str = "AK-test";
 pub const SECRET: &str = "SK-test-secret";
@@ -14,8 +15,7 @@ pub const SECRET: &str = "SK-test-secret";
 pub struct Customer {
     pub base_url: String,
     pub db_path: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
     _dir: tempfile::TempDir,
     http: ureq::Agent,
 }
@@ -27,38 +27,16 @@ impl Customer {
         let mut settings = Settings::new(&db_path);
         settings.faults = faults;
         settings.seed = Some(seed);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                serve(settings, listener, async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("customer serves");
+        let server =
+            ServerThread::spawn("127.0.0.1:0".parse().expect("addr"), move |listener, stop| async move {
+                serve(settings, listener, stop).await.expect("customer serves");
             });
-        });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("customer listening");
         let http: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
             .build()
             .into();
-        Customer {
-            base_url: format!("http://{addr}"),
-            db_path,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-            _dir: dir,
-            http,
-        }
+        Customer { base_url: format!("http://{}", server.addr), db_path, _server: server, _dir: dir, http }
     }
 
     fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -99,13 +77,17 @@ impl Customer {
     }
 }
 
-impl Drop for Customer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+impl Customer {
+    /// An agent config that pushes to this customer, state in `state_dir`.
+    pub fn agent_config(&self, state_dir: &std::path::Path) -> pushagent::config::AgentConfig {
+        let mut config =
+            pushagent::config::AgentConfig { state_dir: state_dir.to_owned(), ..Default::default() };
+        config.customer.base_url = self.base_url.clone();
+        config.customer.access_id = ACCESS_ID.into();
+        config.customer.secret = pushagent::config::Secret::new(SECRET);
+        config.customer.timeout_secs = 5;
+        config.report.provider_id = "P".into();
+        config.report.provider_uiid = "U".into();
+        config
     }
 }

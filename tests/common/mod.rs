@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod customer;
+pub mod server;
 pub mod service;
 
 use std::sync::{Arc, Mutex};

@@ -3,12 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pushagent_config::store::Store;
 use pushagent_config::{serve, tokens, Secret, Settings};
 use serde_json::Value;
+
+use super::server::ServerThread;
 
 const JSON: &str = "application/json";
 pub const ENROLL: &str = "enroll-test-token-0123456789";
@@ -18,7 +19,7 @@ pub struct ConfigService {
     pub api_token: String,
     addr: SocketAddr,
     db_path: PathBuf,
-    running: Option<(tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>,
+    running: Option<ServerThread>,
     http: ureq::Agent,
 }
 
@@ -54,34 +55,17 @@ impl ConfigService {
             enrollment_token: Some(Secret::new(ENROLL)),
             ..Settings::default()
         };
-        let addr = self.addr;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send");
-                serve(settings, listener, async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("config service serves");
-            });
+        let server = ServerThread::spawn(self.addr, move |listener, stop| async move {
+            serve(settings, listener, stop).await.expect("config service serves");
         });
-        self.addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("config service listening");
-        self.running = Some((stop_tx, thread));
+        self.addr = server.addr;
+        self.running = Some(server);
     }
 
     /// Stop serving: connections are refused until `up`.
     pub fn down(&mut self) {
-        if let Some((stop, thread)) = self.running.take() {
-            let _ = stop.send(());
-            let _ = thread.join();
+        if let Some(mut server) = self.running.take() {
+            server.stop();
         }
     }
 
