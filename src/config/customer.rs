@@ -36,19 +36,18 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Which counter is billed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum BilledDirection {
-    #[default]
-    Tx,
-    Rx,
-    Max,
-    Sum,
+/// Which counter is billed (the wire type, shared with the config service).
+pub use pushagent_proto::agent::BilledDirection;
+
+/// What the billed direction means for a slot's bytes.
+pub trait Billing {
+    fn name(self) -> &'static str;
+    /// Billed bytes of a slot. `sum` saturates rather than wrap (it cannot reach u64::MAX).
+    fn pick(self, rx_bytes: u64, tx_bytes: u64) -> u64;
 }
 
-impl BilledDirection {
-    pub fn as_str(self) -> &'static str {
+impl Billing for BilledDirection {
+    fn name(self) -> &'static str {
         match self {
             BilledDirection::Tx => "tx",
             BilledDirection::Rx => "rx",
@@ -57,23 +56,12 @@ impl BilledDirection {
         }
     }
 
-    /// Billed bytes of a slot. `sum` saturates rather than wrap (it cannot reach u64::MAX).
-    pub fn pick(self, rx_bytes: u64, tx_bytes: u64) -> u64 {
+    fn pick(self, rx_bytes: u64, tx_bytes: u64) -> u64 {
         match self {
             BilledDirection::Tx => tx_bytes,
             BilledDirection::Rx => rx_bytes,
             BilledDirection::Max => rx_bytes.max(tx_bytes),
             BilledDirection::Sum => rx_bytes.saturating_add(tx_bytes),
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "tx" => Some(BilledDirection::Tx),
-            "rx" => Some(BilledDirection::Rx),
-            "max" => Some(BilledDirection::Max),
-            "sum" => Some(BilledDirection::Sum),
-            _ => None,
         }
     }
 }

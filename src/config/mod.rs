@@ -9,7 +9,7 @@ use crate::slots::ReportTz;
 
 pub mod customer;
 pub mod shared;
-pub use customer::{BilledDirection, CustomerProfile, MacFormat, Offset, ReportSettings, Secret};
+pub use customer::{BilledDirection, Billing, CustomerProfile, MacFormat, Offset, ReportSettings, Secret};
 pub use shared::SharedConfig;
 
 pub const DEFAULT_PATH: &str = "/etc/pushagent/agent.toml";

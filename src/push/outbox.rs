@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use pushagent_proto::agent;
 
 use super::report::{BuiltReport, Points, ReportState};
+use crate::config::Billing;
 use crate::statedb::{self, StateDbError};
 
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +193,7 @@ impl Outbox {
                 points_json(&r.pushed),
                 r.offset.basis_points,
                 r.offset_source,
-                r.direction.as_str(),
+                r.direction.name(),
                 r.slot_flags,
                 r.missing_slots,
                 r.state.as_str(),

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{BilledDirection, CustomerProfile, Offset, ReportSettings};
+use crate::config::{BilledDirection, Billing, CustomerProfile, Offset, ReportSettings};
 use crate::ring::SlotRow;
 use crate::slots::{ReportTz, SLOTS_PER_HOUR, SLOT_MS, SLOT_SECS};
 

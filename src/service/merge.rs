@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use pushagent_proto::agent::{self, GlobalConfig, MachineConfig};
 
 use crate::config::customer::check;
-use crate::config::{AgentConfig, BilledDirection, MacFormat, Offset, Secret};
+use crate::config::{AgentConfig, MacFormat, Offset, Secret};
 
 /// What the service last sent, cached on disk so a restart with the service down still runs
 /// with it.
@@ -57,12 +57,7 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     out.customer.hour_format = c.hour_format.clone();
     out.customer.mac_format = mac_format;
     out.customer.batch_size = c.batch_size as usize;
-    out.customer.billed_direction = match g.billed_direction {
-        agent::BilledDirection::Tx => BilledDirection::Tx,
-        agent::BilledDirection::Rx => BilledDirection::Rx,
-        agent::BilledDirection::Max => BilledDirection::Max,
-        agent::BilledDirection::Sum => BilledDirection::Sum,
-    };
+    out.customer.billed_direction = g.billed_direction;
     out.report.provider_id = g.provider_id.clone();
     out.report.provider_uiid = g.provider_uiid.clone();
     out.report.isp_id = m.isp_id.unwrap_or(g.isp_id);
@@ -123,7 +118,7 @@ mod tests {
         assert_eq!(e.customer.access_id, "AK-1");
         assert_eq!(e.customer.secret.expose(), "SK-1");
         assert_eq!(e.customer.mac_format, MacFormat::UpperDash);
-        assert_eq!(e.customer.billed_direction, BilledDirection::Max);
+        assert_eq!(e.customer.billed_direction, agent::BilledDirection::Max);
         assert_eq!(e.report.isp_id, 9, "machine override");
         assert_eq!(e.report.device_type, 2, "global value");
         assert_eq!(e.report.offset_percent.percent_text(), "3.50");
