@@ -19,6 +19,7 @@ pub struct Sampler<'a> {
     pub shutdown: Shutdown,
     last: Option<LastReading>,
     failures_in_a_row: u64,
+    commit_failures: u64,
     next_prune_ms: i64,
 }
 
@@ -59,19 +60,20 @@ impl<'a> Sampler<'a> {
             shutdown,
             last,
             failures_in_a_row: 0,
+            commit_failures: 0,
             next_prune_ms: 0,
         })
     }
 
     /// Run until shutdown: read now, then at every due time; a final reading on the way out.
     pub fn run(&mut self) -> Result<(), RingError> {
-        self.sample(None)?;
+        self.sample_or_log(None);
         loop {
             let due = next_due_ms(self.clock.wall_ms(), self.tally.sample_interval_ms);
             if self.sleep_until(due) {
                 break;
             }
-            self.sample(Some(due))?;
+            self.sample_or_log(Some(due));
         }
         self.sample(None)?;
         if let Some(last) = &self.last {
@@ -79,6 +81,22 @@ impl<'a> Sampler<'a> {
         }
         log::info!("sampler stopped; ring is consistent");
         Ok(())
+    }
+
+    /// A reading that cannot be committed (disk full, database locked) is not lost: the last
+    /// committed reading stays the base, so the next reading that commits carries its bytes.
+    fn sample_or_log(&mut self, due: Option<i64>) {
+        if let Err(e) = self.sample(due) {
+            self.commit_failures += 1;
+            if self.commit_failures % 60 == 1 {
+                log::error!(
+                    "cannot commit a reading (failure #{}; its bytes go with the next one): {e}",
+                    self.commit_failures
+                );
+            }
+        } else {
+            self.commit_failures = 0;
+        }
     }
 
     /// Sleep until the wall clock reaches `due`, in chunks no longer than one sample interval

@@ -324,3 +324,19 @@ fn slots_older_than_the_retention_are_pruned_and_nothing_else() {
     assert!(after.iter().all(|s| s.slot_start_ms >= cutoff));
     assert_eq!(after.len(), before.len() - removed);
 }
+
+#[test]
+fn a_reading_that_cannot_be_committed_is_carried_by_the_next_one() {
+    let h = Harness::new();
+    let mut agent = h.agent();
+    h.run(&mut agent, 60, 10_000, 1_000_000, 1_000);
+    // Another process holds the database locked past the busy timeout: the commit fails.
+    let blocker = rusqlite::Connection::open(h.ring_path()).expect("open");
+    blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    h.clock.advance_ms(10_000);
+    h.nic.with(|n| n.send(10_000_000, 10_000));
+    assert!(agent.sample(None).is_err(), "the commit could not happen");
+    blocker.execute_batch("COMMIT").expect("unlock");
+    h.run(&mut agent, 60, 10_000, 1_000_000, 1_000);
+    h.assert_conserved();
+}

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use pushagent_config::{serve, Secret, Settings};
 use pushagent_proto::agent::{
-    Backlog, Facts, HeartbeatRequest, HistoryBatch, HistoryItem, PushStatus, RegisterRequest, RegisterResponse,
-    HEARTBEAT_PATH, HISTORY_PATH, REGISTER_PATH,
+    Backlog, Facts, HeartbeatRequest, HistoryBatch, HistoryItem, PushStatus, RegisterRequest,
+    RegisterResponse, HEARTBEAT_PATH, HISTORY_PATH, REGISTER_PATH,
 };
 
 const ENROLL: &str = "bench-enroll-token-0123456789";
@@ -30,14 +30,13 @@ fn main() {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
-            let settings = Settings {
-                db_path,
-                enrollment_token: Some(Secret::new(ENROLL)),
-                ..Settings::default()
-            };
+            let settings =
+                Settings { db_path, enrollment_token: Some(Secret::new(ENROLL)), ..Settings::default() };
             let service = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let trivial = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            addr_tx.send((service.local_addr().expect("addr"), trivial.local_addr().expect("addr"))).expect("send");
+            addr_tx
+                .send((service.local_addr().expect("addr"), trivial.local_addr().expect("addr")))
+                .expect("send");
             let app = axum::Router::new().route("/hb", axum::routing::post(|| async { "{}" }));
             tokio::spawn(async move { axum::serve(trivial, app).await });
             serve(settings, service, std::future::pending()).await.expect("serve");
@@ -72,8 +71,9 @@ fn main() {
             serde_json::from_str::<RegisterResponse>(&text).expect("registered").agent_token
         })
         .collect();
-    let macs: Vec<String> =
-        (0..agents).map(|i| format!("0c:c4:7a:{:02x}:{:02x}:{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff)).collect();
+    let macs: Vec<String> = (0..agents)
+        .map(|i| format!("0c:c4:7a:{:02x}:{:02x}:{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff))
+        .collect();
 
     let heartbeat = |i: usize| {
         serde_json::to_string(&HeartbeatRequest {
@@ -185,7 +185,9 @@ fn run(
 }
 
 fn report(name: &str, (rps, latencies, errors): &(f64, Vec<u64>, usize), base_rps: f64) {
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0) as f64 / 1000.0
+    };
     println!(
         "| {name} | {rps:.0} | {:.2} | {:.2} | {:.2} |{}",
         pct(0.5),
