@@ -117,3 +117,56 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
     let record = customer.records().into_iter().next().expect("pushed");
     assert_eq!(record["provider_id"], "P-svc", "credentials and ids came from the service");
 }
+
+#[test]
+fn a_restart_while_the_service_is_down_runs_with_the_cached_config() {
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let mut service = ConfigService::start(service_dir.path());
+    service.admin(
+        "PUT",
+        "/api/global-config",
+        Some(json!({
+            "push_enabled": true,
+            "customer": {
+                "base_url": "http://127.0.0.1:9", "report_path": "/api/v1/flux/report",
+                "query_path": "/api/v1/flux/query", "access_id": "AK-cached", "secret": "SK-cached",
+                "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon",
+                "batch_size": 100
+            },
+            "provider_id": "P", "provider_uiid": "U", "isp_id": 1, "device_type": 1,
+            "offset_bp": -125, "billed_direction": "sum"
+        })),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut local = AgentConfig::default();
+    local.state_dir = dir.path().to_owned();
+    local.service.url = Some(service.base_url.clone());
+    local.service.enrollment_token = Secret::new(ENROLL);
+    let _ = Ring::open(&local.state_db_path()).expect("state db");
+    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
+    let clock = SimClock::new(T0, 1);
+    {
+        let shared = SharedConfig::new(local.clone());
+        let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+        let mut sync =
+            ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root.clone()).expect("sync");
+        let report = sync.step().expect("round");
+        assert!(report.registered && report.config_applied);
+    }
+    service.down();
+    // The agent restarts; the service is unreachable.
+    let shared = SharedConfig::new(local.clone());
+    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
+    let (_, effective) = shared.get();
+    assert_eq!(effective.customer.access_id, "AK-cached");
+    assert_eq!(effective.report.offset_percent.percent_text(), "-1.25");
+    assert!(sync.step().is_err(), "the service is down");
+    assert_eq!(shared.get().1.customer.access_id, "AK-cached", "still running with the cached config");
+    let token_mode = std::fs::metadata(dir.path().join("agent.token")).expect("token stored").permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&token_mode) & 0o777,
+        0o600,
+        "token readable by its owner only"
+    );
+}
