@@ -400,7 +400,7 @@ impl Store {
         lock_secs: i64,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE users SET failed_logins = failed_logins + 1,
+            "UPDATE users SET
                  locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
                  failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
              WHERE id = ?1",
