@@ -262,6 +262,8 @@ pub struct HistoryQuery {
     status: Option<String>,
     from_hour: Option<String>,
     to_hour: Option<String>,
+    /// true: one row per (mac, hour), its latest attempt, with `hour_attempts`.
+    latest: Option<bool>,
     /// attempted_at | flux_hour | pushed_bytes
     sort: Option<String>,
     order: Option<String>,
@@ -295,6 +297,7 @@ fn history_filter(q: HistoryQuery, limit: u32, offset: u64) -> Result<HistoryFil
         status: q.status,
         from_hour: q.from_hour,
         to_hour: q.to_hour,
+        latest_only: q.latest.unwrap_or(false),
         descending: descending(q.order.as_deref(), true)?,
         sort,
         limit,
@@ -339,6 +342,7 @@ pub async fn history_csv(
             "code",
             "message",
             "attempted_at",
+            "hour_attempts",
         ])
         .map_err(csv_err)?;
     for r in rows {
@@ -358,6 +362,7 @@ pub async fn history_csv(
                 r.code.map(|c| c.to_string()).unwrap_or_default(),
                 r.message.unwrap_or_default(),
                 format_time(r.attempted_at),
+                r.hour_attempts.to_string(),
             ])
             .map_err(csv_err)?;
     }

@@ -86,6 +86,8 @@ pub struct HistoryFilter {
     pub status: Option<String>,
     pub from_hour: Option<String>,
     pub to_hour: Option<String>,
+    /// Only the latest attempt (highest version, then attempt) of each (mac, flux_hour).
+    pub latest_only: bool,
     pub descending: bool,
     pub sort: HistorySort,
     pub limit: u32,
@@ -121,6 +123,8 @@ pub struct HistoryRow {
     pub message: Option<String>,
     pub attempted_at: i64,
     pub received_at: i64,
+    /// How many attempts of this (mac, flux_hour), all versions.
+    pub hour_attempts: i64,
 }
 
 /// A partial update of machine config; `Some(None)` clears a nullable field.
@@ -885,6 +889,13 @@ impl Store {
         if let Some(hour) = &f.to_hour {
             add("h.flux_hour <= ?", hour.clone().into());
         }
+        if f.latest_only {
+            clauses.push(
+                "h.id = (SELECT l.id FROM push_history l WHERE l.mac = h.mac AND l.flux_hour = h.flux_hour
+                         ORDER BY l.version DESC, l.attempt DESC LIMIT 1)"
+                    .to_owned(),
+            );
+        }
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let from = "FROM push_history h JOIN machines m ON m.id = h.machine_id JOIN machine_config c ON c.machine_id = m.id";
@@ -902,7 +913,8 @@ impl Store {
         let sql = format!(
             "SELECT h.id, h.machine_id, c.node, m.hostname, h.mac, h.flux_hour, h.version, h.attempt, h.raw_bytes,
                  h.pushed_bytes, h.raw_points, h.pushed_points, h.offset_bp, h.status, h.http_status, h.code, h.message,
-                 h.attempted_at, h.received_at
+                 h.attempted_at, h.received_at,
+                 (SELECT COUNT(*) FROM push_history a WHERE a.mac = h.mac AND a.flux_hour = h.flux_hour)
              {from} {filter} ORDER BY {column} {direction}, h.id {direction} LIMIT {} OFFSET {}",
             f.limit, f.offset
         );
@@ -929,6 +941,7 @@ impl Store {
                     message: r.get(16)?,
                     attempted_at: r.get(17)?,
                     received_at: r.get(18)?,
+                    hour_attempts: r.get(19)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
