@@ -221,6 +221,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pushagent-config.example.toml");
+        assert_eq!(Settings::load(Some(&example), |_| None).unwrap(), Settings::default());
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let env = |name: &str| (name == "PUSHAGENT_CHECK_INTERVAL_SECS").then(|| "soon".to_owned());
         let error = Settings::load(None, env).unwrap_err().to_string();
