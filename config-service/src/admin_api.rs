@@ -41,6 +41,10 @@ pub async fn login(
     let wrong = || ApiError::Unauthorized("wrong user name or password".into());
     let name = login.username.clone();
     let Some(user) = app.with_store(move |s| s.user_login(&name)).await? else {
+        // Spend the same time as for a real user, so timing does not tell which names exist.
+        let password = login.password;
+        let _ = tokio::task::spawn_blocking(move || tokens::verify_password(&password, tokens::dummy_hash()))
+            .await;
         return Err(wrong());
     };
     if user.locked_until > now {

@@ -50,6 +50,14 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
         case("malformed JSON", HEARTBEAT_PATH, b"{\"mac\": ".to_vec(), true, 400, "invalid JSON"),
         case("truncated JSON", HEARTBEAT_PATH, full[..full.len() / 2].to_vec(), true, 400, "invalid JSON"),
         case(
+            "too many items",
+            HISTORY_PATH,
+            json_bytes(&json!({ "pushes": vec![good_push.clone(); 501] })),
+            true,
+            400,
+            "at most 500",
+        ),
+        case(
             "trailing garbage",
             HEARTBEAT_PATH,
             [full.clone(), b"}{".to_vec()].concat(),
@@ -269,6 +277,11 @@ fn bad_admin_input_is_refused_and_changes_nothing() {
         assert_eq!(status, 400, "{what}: {answer}");
         assert!(answer["message"].as_str().unwrap().contains(says), "{what}: {answer}");
     }
+    let (status, answer) = server.get(pushagent_proto::agent::HISTORY_PATH, None);
+    assert_eq!((status, answer["error"].as_str()), (405, Some("method_not_allowed")), "{answer}");
+    let (status, answer) =
+        server.send("POST", "/api/login", &json!({ "username": "nobody", "password": "x" }), None);
+    assert_eq!((status, answer["message"].as_str()), (401, Some("wrong user name or password")));
     let (status, answer) = server.admin_get("/api/nowhere");
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     assert_eq!(server.table_counts(), before, "the store is unchanged");
