@@ -98,6 +98,8 @@ pub struct MachineOut {
     machine: MachineView,
     /// "online" or "offline" (silent for the configured number of heartbeat periods).
     state: &'static str,
+    /// Agent clock minus service clock at the last heartbeat (positive = agent ahead).
+    clock_skew_secs: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -193,7 +195,8 @@ pub async fn list_machines(
 
 fn machine_out(machine: MachineView, online_since: i64) -> MachineOut {
     let state = if machine.last_seen_at >= online_since { "online" } else { "offline" };
-    MachineOut { machine, state }
+    let clock_skew_secs = machine.agent_time.map(|agent| agent.saturating_sub(machine.last_seen_at));
+    MachineOut { machine, state, clock_skew_secs }
 }
 
 pub async fn machine(

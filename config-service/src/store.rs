@@ -52,6 +52,8 @@ pub struct MachineView {
     pub first_seen_at: i64,
     pub last_seen_at: i64,
     pub config: MachineConfig,
+    /// `pushagent info` as the agent last sent it.
+    pub facts: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -274,7 +276,7 @@ pub struct Counts {
 const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac, m.agent_version, m.chosen_interface, \
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
      m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
-     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type";
+     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -1353,6 +1355,7 @@ fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         first_seen_at: r.get(13)?,
         last_seen_at: r.get(14)?,
         config: config_from_row(r, 15)?,
+        facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
     })
 }
 

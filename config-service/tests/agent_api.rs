@@ -159,7 +159,12 @@ fn unknown_and_missing_tokens_are_refused() {
 fn a_new_mac_is_recorded_in_the_mac_history() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let (token, machine_id) = server.register("m-1", "web-01", MAC);
+    let mut registration = register_body("m-1", "web-01", MAC);
+    registration["facts"]["cpu"] = json!({ "model_name": "Xeon", "logical_cores": 8 });
+    let (status, answer) = server.send("POST", REGISTER_PATH, &registration, None);
+    assert_eq!(status, 200, "{answer}");
+    let token = answer["agent_token"].as_str().unwrap().to_owned();
+    let machine_id: i64 = answer["machine_id"].as_str().unwrap().parse().unwrap();
     let (status, _) = server.send(
         "POST",
         HEARTBEAT_PATH,
@@ -169,6 +174,10 @@ fn a_new_mac_is_recorded_in_the_mac_history() {
     assert_eq!(status, 200);
     let (_, machine) = server.admin_get(&format!("/api/machines/{machine_id}"));
     assert_eq!(machine["mac"], "aa:bb:cc:dd:ee:02", "stored in canonical form");
+    assert_eq!(machine["clock_skew_secs"], 0);
+    assert_eq!(machine["facts"]["cpu"]["logical_cores"], 8, "facts are kept as the agent sent them");
+    assert_eq!(machine["interfaces"][1]["name"], "docker0");
+    assert_eq!(machine["backlog_history_items"], 2);
     let counts = server.table_counts();
     assert!(counts.contains(&("mac_history".to_owned(), 1)), "{counts:?}");
 }
