@@ -211,3 +211,24 @@ fn the_openapi_document_lists_every_route_and_metrics_are_prometheus_text() {
     assert!(text.contains("pushagent_pushes_total{status=\"failure\"} 0"), "{text}");
     assert!(text.contains("pushagent_alerts_total 0"), "{text}");
 }
+
+#[test]
+fn every_listed_route_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    for (method, path) in ROUTES {
+        let url = server.url(&path.replace("{id}", "1"));
+        let agent = client();
+        let response = match *method {
+            "GET" => agent.get(&url).call(),
+            "POST" => agent.post(&url).header("Content-Type", "application/json").send("{}"),
+            "PUT" => agent.put(&url).header("Content-Type", "application/json").send("{}"),
+            "PATCH" => agent.patch(&url).header("Content-Type", "application/json").send("{}"),
+            other => panic!("method {other}"),
+        };
+        let (status, answer) = reply_json(response);
+        let unrouted = answer["error"] == "method_not_allowed"
+            || answer["message"].as_str().is_some_and(|m| m.starts_with("no route"));
+        assert!(!unrouted, "{method} {path}: {status} {answer}");
+    }
+}
