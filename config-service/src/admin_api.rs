@@ -232,9 +232,42 @@ pub async fn update_machine(
     JsonBody(patch, _): JsonBody<ConfigPatch>,
 ) -> Result<Json<pushagent_proto::agent::MachineConfig>, ApiError> {
     validate_patch(&patch)?;
+    if let Some(Some(interface)) = &patch.interface {
+        let machine = app.with_store(move |s| s.machine(id)).await?;
+        reported_physical(&machine, interface)?;
+    }
     let now = app.now();
     let mut updated = app.with_store(move |s| s.update_machine_configs(&[id], &patch, &who, now)).await?;
     updated.pop().map(Json).ok_or_else(|| ApiError::NotFound(format!("no machine {id}")))
+}
+
+/// The collected interface is one the agent reported as a physical NIC, never a bond, bridge
+/// or virtual one.
+fn reported_physical(machine: &MachineView, interface: &str) -> Result<(), ApiError> {
+    let reported: Vec<(&str, bool)> = machine
+        .interfaces
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| Some((i.get("name")?.as_str()?, i.get("physical")?.as_bool()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    match reported.iter().find(|(name, _)| *name == interface) {
+        Some((_, true)) => Ok(()),
+        Some((_, false)) => Err(ApiError::BadRequest(format!(
+            "interface: {interface} is not a physical NIC on {}; only physical NICs are collected",
+            machine.hostname
+        ))),
+        None => {
+            let physical: Vec<&str> = reported.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
+            Err(ApiError::BadRequest(format!(
+                "interface: {interface} is not among the physical NICs {} reported: [{}]",
+                machine.hostname,
+                physical.join(", ")
+            )))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -251,6 +284,12 @@ pub async fn bulk_update(
     JsonBody(bulk, _): JsonBody<Bulk>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     validate_patch(&bulk.patch)?;
+    if matches!(bulk.patch.interface, Some(Some(_))) {
+        return Err(ApiError::BadRequest(
+            "interface: set a machine's interface one machine at a time (interfaces differ per machine)"
+                .into(),
+        ));
+    }
     if bulk.machine_ids.is_empty() || bulk.machine_ids.len() > MAX_BULK {
         return Err(ApiError::BadRequest(format!("machine_ids: 1 to {MAX_BULK} ids")));
     }

@@ -37,7 +37,7 @@ fn an_agent_registers_heartbeats_and_pulls_its_config() {
     let (status, answer) = server.admin_send(
         "PATCH",
         &format!("/api/machines/{machine_id}/config"),
-        &json!({ "offset_bp": 350, "interface": "eth1", "node": "北京-1" }),
+        &json!({ "offset_bp": 350, "interface": "eth0", "node": "北京-1" }),
     );
     assert_eq!(status, 200, "{answer}");
     let (_, answer) = server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token));
@@ -46,7 +46,7 @@ fn an_agent_registers_heartbeats_and_pulls_its_config() {
     let config: MachineConfig = serde_json::from_value(answer).unwrap();
     assert_eq!(
         (config.offset_bp, config.interface.as_deref(), config.node.as_deref()),
-        (Some(350), Some("eth1"), Some("北京-1"))
+        (Some(350), Some("eth0"), Some("北京-1"))
     );
 }
 

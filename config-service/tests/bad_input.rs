@@ -215,13 +215,41 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
 fn bad_admin_input_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let (_, machine_id) = server.register("m-1", "web-01", MAC);
+    let (token, machine_id) = server.register("m-1", "web-01", MAC);
+    assert_eq!(
+        server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token)).0,
+        200
+    );
     let config = format!("/api/machines/{machine_id}/config");
     let before = server.table_counts();
     let cases: Vec<(&str, &str, String, Value, u16, &str)> = vec![
         ("offset -100%", "PATCH", config.clone(), json!({ "offset_bp": -10_000 }), 400, "out of range"),
         ("offset above 1000%", "PATCH", config.clone(), json!({ "offset_bp": 100_001 }), 400, "out of range"),
         ("interface path", "PATCH", config.clone(), json!({ "interface": "../../etc" }), 400, "interface"),
+        (
+            "virtual interface",
+            "PATCH",
+            config.clone(),
+            json!({ "interface": "docker0" }),
+            400,
+            "not a physical NIC",
+        ),
+        (
+            "unreported interface",
+            "PATCH",
+            config.clone(),
+            json!({ "interface": "eth7" }),
+            400,
+            "not among the physical NICs",
+        ),
+        (
+            "interface in bulk",
+            "POST",
+            "/api/machines/bulk".into(),
+            json!({ "machine_ids": [machine_id], "patch": { "interface": "eth0" } }),
+            400,
+            "one machine at a time",
+        ),
         ("unknown field", "PATCH", config.clone(), json!({ "ofset_bp": 1 }), 400, "unknown field"),
         (
             "wrong type",
