@@ -41,6 +41,10 @@ pub async fn login(
     let wrong = || ApiError::Unauthorized("wrong user name or password".into());
     let name = login.username.clone();
     let Some(user) = app.with_store(move |s| s.user_login(&name)).await? else {
+        // Spend the same time as for a real user, so timing does not tell which names exist.
+        let password = login.password;
+        let _ = tokio::task::spawn_blocking(move || tokens::verify_password(&password, tokens::dummy_hash()))
+            .await;
         return Err(wrong());
     };
     if user.locked_until > now {
@@ -94,6 +98,8 @@ pub struct MachineOut {
     machine: MachineView,
     /// "online" or "offline" (silent for the configured number of heartbeat periods).
     state: &'static str,
+    /// Agent clock minus service clock at the last heartbeat (positive = agent ahead).
+    clock_skew_secs: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -189,7 +195,8 @@ pub async fn list_machines(
 
 fn machine_out(machine: MachineView, online_since: i64) -> MachineOut {
     let state = if machine.last_seen_at >= online_since { "online" } else { "offline" };
-    MachineOut { machine, state }
+    let clock_skew_secs = machine.agent_time.map(|agent| agent.saturating_sub(machine.last_seen_at));
+    MachineOut { machine, state, clock_skew_secs }
 }
 
 pub async fn machine(
@@ -225,9 +232,42 @@ pub async fn update_machine(
     JsonBody(patch, _): JsonBody<ConfigPatch>,
 ) -> Result<Json<pushagent_proto::agent::MachineConfig>, ApiError> {
     validate_patch(&patch)?;
+    if let Some(Some(interface)) = &patch.interface {
+        let machine = app.with_store(move |s| s.machine(id)).await?;
+        reported_physical(&machine, interface)?;
+    }
     let now = app.now();
     let mut updated = app.with_store(move |s| s.update_machine_configs(&[id], &patch, &who, now)).await?;
     updated.pop().map(Json).ok_or_else(|| ApiError::NotFound(format!("no machine {id}")))
+}
+
+/// The collected interface is one the agent reported as a physical NIC, never a bond, bridge
+/// or virtual one.
+fn reported_physical(machine: &MachineView, interface: &str) -> Result<(), ApiError> {
+    let reported: Vec<(&str, bool)> = machine
+        .interfaces
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| Some((i.get("name")?.as_str()?, i.get("physical")?.as_bool()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    match reported.iter().find(|(name, _)| *name == interface) {
+        Some((_, true)) => Ok(()),
+        Some((_, false)) => Err(ApiError::BadRequest(format!(
+            "interface: {interface} is not a physical NIC on {}; only physical NICs are collected",
+            machine.hostname
+        ))),
+        None => {
+            let physical: Vec<&str> = reported.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
+            Err(ApiError::BadRequest(format!(
+                "interface: {interface} is not among the physical NICs {} reported: [{}]",
+                machine.hostname,
+                physical.join(", ")
+            )))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,6 +284,12 @@ pub async fn bulk_update(
     JsonBody(bulk, _): JsonBody<Bulk>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     validate_patch(&bulk.patch)?;
+    if matches!(bulk.patch.interface, Some(Some(_))) {
+        return Err(ApiError::BadRequest(
+            "interface: set a machine's interface one machine at a time (interfaces differ per machine)"
+                .into(),
+        ));
+    }
     if bulk.machine_ids.is_empty() || bulk.machine_ids.len() > MAX_BULK {
         return Err(ApiError::BadRequest(format!("machine_ids: 1 to {MAX_BULK} ids")));
     }
@@ -262,6 +308,8 @@ pub struct HistoryQuery {
     status: Option<String>,
     from_hour: Option<String>,
     to_hour: Option<String>,
+    /// true: one row per (mac, hour), its latest attempt, with `hour_attempts`.
+    latest: Option<bool>,
     /// attempted_at | flux_hour | pushed_bytes
     sort: Option<String>,
     order: Option<String>,
@@ -295,6 +343,7 @@ fn history_filter(q: HistoryQuery, limit: u32, offset: u64) -> Result<HistoryFil
         status: q.status,
         from_hour: q.from_hour,
         to_hour: q.to_hour,
+        latest_only: q.latest.unwrap_or(false),
         descending: descending(q.order.as_deref(), true)?,
         sort,
         limit,
@@ -339,6 +388,7 @@ pub async fn history_csv(
             "code",
             "message",
             "attempted_at",
+            "hour_attempts",
         ])
         .map_err(csv_err)?;
     for r in rows {
@@ -358,6 +408,7 @@ pub async fn history_csv(
                 r.code.map(|c| c.to_string()).unwrap_or_default(),
                 r.message.unwrap_or_default(),
                 format_time(r.attempted_at),
+                r.hour_attempts.to_string(),
             ])
             .map_err(csv_err)?;
     }

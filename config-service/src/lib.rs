@@ -20,6 +20,7 @@ pub mod global;
 pub mod http;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 pub mod validate;
 
@@ -77,6 +78,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Serve on `listener` until `shutdown` completes, with the system clock.
@@ -95,6 +98,14 @@ pub async fn serve_with_clock(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let acceptor = match (&settings.tls_cert_path, &settings.tls_key_path) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Tls)?),
+        (None, None) => None,
+        _ => return Err(ServeError::Tls("set both tls_cert_path and tls_key_path, or neither".into())),
+    };
+    if acceptor.is_none() && listener.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
+        log::warn!("plain HTTP on a non-loopback address: agent tokens and the customer secret cross the network in clear; set tls_cert_path and tls_key_path");
+    }
     let store = Store::open(&settings.db_path)?;
     log::info!(
         "config service on {}: store {}, heartbeat {} s, checks every {} s",
@@ -105,7 +116,14 @@ pub async fn serve_with_clock(
     );
     let app = Arc::new(http::App::new(Arc::new(Mutex::new(store)), settings, clock));
     let jobs = checks::spawn_jobs(Arc::clone(&app));
-    let result = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown).await;
+    let router = http::router(app);
+    let result = match acceptor {
+        Some(acceptor) => {
+            tls::serve(listener, router, acceptor, shutdown).await;
+            Ok(())
+        }
+        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+    };
     for job in jobs {
         job.abort();
     }

@@ -50,6 +50,9 @@ pub struct Settings {
     pub enrollment_token_file: Option<PathBuf>,
     /// Timeout of one alert delivery.
     pub alert_timeout_secs: u64,
+    /// HTTPS: PEM certificate chain and private key. Unset = plain HTTP (loopback, tests).
+    pub tls_cert_path: Option<PathBuf>,
+    pub tls_key_path: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -66,6 +69,8 @@ impl Default for Settings {
             enrollment_token: None,
             enrollment_token_file: None,
             alert_timeout_secs: 10,
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }
@@ -143,6 +148,12 @@ impl Settings {
                 }
             };
         }
+        if let Some(v) = env("PUSHAGENT_TLS_CERT_PATH") {
+            self.tls_cert_path = Some(v.into());
+        }
+        if let Some(v) = env("PUSHAGENT_TLS_KEY_PATH") {
+            self.tls_key_path = Some(v.into());
+        }
         if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN") {
             self.enrollment_token = Some(Secret::new(v));
         }
@@ -207,6 +218,12 @@ mod tests {
         let debug = format!("{settings:?}");
         assert!(!debug.contains("enroll-very-secret"), "{debug}");
         assert!(debug.contains("<redacted>"));
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pushagent-config.example.toml");
+        assert_eq!(Settings::load(Some(&example), |_| None).unwrap(), Settings::default());
     }
 
     #[test]

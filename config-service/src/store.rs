@@ -52,6 +52,8 @@ pub struct MachineView {
     pub first_seen_at: i64,
     pub last_seen_at: i64,
     pub config: MachineConfig,
+    /// `pushagent info` as the agent last sent it.
+    pub facts: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -86,6 +88,8 @@ pub struct HistoryFilter {
     pub status: Option<String>,
     pub from_hour: Option<String>,
     pub to_hour: Option<String>,
+    /// Only the latest attempt (highest version, then attempt) of each (mac, flux_hour).
+    pub latest_only: bool,
     pub descending: bool,
     pub sort: HistorySort,
     pub limit: u32,
@@ -121,6 +125,8 @@ pub struct HistoryRow {
     pub message: Option<String>,
     pub attempted_at: i64,
     pub received_at: i64,
+    /// How many attempts of this (mac, flux_hour), all versions.
+    pub hour_attempts: i64,
 }
 
 /// A partial update of machine config; `Some(None)` clears a nullable field.
@@ -270,7 +276,7 @@ pub struct Counts {
 const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac, m.agent_version, m.chosen_interface, \
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
      m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
-     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type";
+     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -400,7 +406,7 @@ impl Store {
         lock_secs: i64,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE users SET failed_logins = failed_logins + 1,
+            "UPDATE users SET
                  locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
                  failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
              WHERE id = ?1",
@@ -885,6 +891,13 @@ impl Store {
         if let Some(hour) = &f.to_hour {
             add("h.flux_hour <= ?", hour.clone().into());
         }
+        if f.latest_only {
+            clauses.push(
+                "h.id = (SELECT l.id FROM push_history l WHERE l.mac = h.mac AND l.flux_hour = h.flux_hour
+                         ORDER BY l.version DESC, l.attempt DESC LIMIT 1)"
+                    .to_owned(),
+            );
+        }
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let from = "FROM push_history h JOIN machines m ON m.id = h.machine_id JOIN machine_config c ON c.machine_id = m.id";
@@ -902,7 +915,8 @@ impl Store {
         let sql = format!(
             "SELECT h.id, h.machine_id, c.node, m.hostname, h.mac, h.flux_hour, h.version, h.attempt, h.raw_bytes,
                  h.pushed_bytes, h.raw_points, h.pushed_points, h.offset_bp, h.status, h.http_status, h.code, h.message,
-                 h.attempted_at, h.received_at
+                 h.attempted_at, h.received_at,
+                 (SELECT COUNT(*) FROM push_history a WHERE a.mac = h.mac AND a.flux_hour = h.flux_hour)
              {from} {filter} ORDER BY {column} {direction}, h.id {direction} LIMIT {} OFFSET {}",
             f.limit, f.offset
         );
@@ -929,6 +943,7 @@ impl Store {
                     message: r.get(16)?,
                     attempted_at: r.get(17)?,
                     received_at: r.get(18)?,
+                    hour_attempts: r.get(19)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -1340,6 +1355,7 @@ fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         first_seen_at: r.get(13)?,
         last_seen_at: r.get(14)?,
         config: config_from_row(r, 15)?,
+        facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
     })
 }
 

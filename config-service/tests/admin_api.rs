@@ -129,6 +129,14 @@ fn history_is_filtered_and_exported_as_csv() {
         server.admin_get(&format!("/api/history?mac={}&from_hour=2026112411", "AA-BB-CC-DD-EE-01"));
     assert_eq!(page["total"], 1);
 
+    let (_, page) = server.admin_get("/api/history?latest=true&sort=flux_hour&order=asc");
+    assert_eq!(page["total"], 2, "one row per hour");
+    assert_eq!(
+        (page["items"][0]["attempt"].as_i64(), page["items"][0]["hour_attempts"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(page["items"][0]["status"], "success");
+
     let (status, csv) = server.get_text("/api/history.csv?status=success&order=asc", Some(&server.api_token));
     assert_eq!(status, 200);
     let lines: Vec<&str> = csv.lines().collect();
@@ -136,7 +144,7 @@ fn history_is_filtered_and_exported_as_csv() {
     assert!(lines[0].starts_with("node,hostname,mac,flux_hour,version,attempt,raw_bytes,pushed_bytes"));
     assert!(
         lines[1].contains(
-            ",web-01,aa:bb:cc:dd:ee:01,2026112410,1,2,1200,1236,300,success,200,0,,2025-11-24 16:01:00"
+            ",web-01,aa:bb:cc:dd:ee:01,2026112410,1,2,1200,1236,300,success,200,0,,2025-11-24 16:01:00,2"
         ),
         "{}",
         lines[1]
@@ -202,4 +210,25 @@ fn the_openapi_document_lists_every_route_and_metrics_are_prometheus_text() {
     assert!(text.contains("pushagent_agents{state=\"online\"} 1"), "{text}");
     assert!(text.contains("pushagent_pushes_total{status=\"failure\"} 0"), "{text}");
     assert!(text.contains("pushagent_alerts_total 0"), "{text}");
+}
+
+#[test]
+fn every_listed_route_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    for (method, path) in ROUTES {
+        let url = server.url(&path.replace("{id}", "1"));
+        let agent = client();
+        let response = match *method {
+            "GET" => agent.get(&url).call(),
+            "POST" => agent.post(&url).header("Content-Type", "application/json").send("{}"),
+            "PUT" => agent.put(&url).header("Content-Type", "application/json").send("{}"),
+            "PATCH" => agent.patch(&url).header("Content-Type", "application/json").send("{}"),
+            other => panic!("method {other}"),
+        };
+        let (status, answer) = reply_json(response);
+        let unrouted = answer["error"] == "method_not_allowed"
+            || answer["message"].as_str().is_some_and(|m| m.starts_with("no route"));
+        assert!(!unrouted, "{method} {path}: {status} {answer}");
+    }
 }

@@ -37,7 +37,7 @@ fn an_agent_registers_heartbeats_and_pulls_its_config() {
     let (status, answer) = server.admin_send(
         "PATCH",
         &format!("/api/machines/{machine_id}/config"),
-        &json!({ "offset_bp": 350, "interface": "eth1", "node": "北京-1" }),
+        &json!({ "offset_bp": 350, "interface": "eth0", "node": "北京-1" }),
     );
     assert_eq!(status, 200, "{answer}");
     let (_, answer) = server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token));
@@ -46,7 +46,7 @@ fn an_agent_registers_heartbeats_and_pulls_its_config() {
     let config: MachineConfig = serde_json::from_value(answer).unwrap();
     assert_eq!(
         (config.offset_bp, config.interface.as_deref(), config.node.as_deref()),
-        (Some(350), Some("eth1"), Some("北京-1"))
+        (Some(350), Some("eth0"), Some("北京-1"))
     );
 }
 
@@ -159,7 +159,12 @@ fn unknown_and_missing_tokens_are_refused() {
 fn a_new_mac_is_recorded_in_the_mac_history() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let (token, machine_id) = server.register("m-1", "web-01", MAC);
+    let mut registration = register_body("m-1", "web-01", MAC);
+    registration["facts"]["cpu"] = json!({ "model_name": "Xeon", "logical_cores": 8 });
+    let (status, answer) = server.send("POST", REGISTER_PATH, &registration, None);
+    assert_eq!(status, 200, "{answer}");
+    let token = answer["agent_token"].as_str().unwrap().to_owned();
+    let machine_id: i64 = answer["machine_id"].as_str().unwrap().parse().unwrap();
     let (status, _) = server.send(
         "POST",
         HEARTBEAT_PATH,
@@ -169,6 +174,10 @@ fn a_new_mac_is_recorded_in_the_mac_history() {
     assert_eq!(status, 200);
     let (_, machine) = server.admin_get(&format!("/api/machines/{machine_id}"));
     assert_eq!(machine["mac"], "aa:bb:cc:dd:ee:02", "stored in canonical form");
+    assert_eq!(machine["clock_skew_secs"], 0);
+    assert_eq!(machine["facts"]["cpu"]["logical_cores"], 8, "facts are kept as the agent sent them");
+    assert_eq!(machine["interfaces"][1]["name"], "docker0");
+    assert_eq!(machine["backlog_history_items"], 2);
     let counts = server.table_counts();
     assert!(counts.contains(&("mac_history".to_owned(), 1)), "{counts:?}");
 }

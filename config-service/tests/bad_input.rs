@@ -50,6 +50,14 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
         case("malformed JSON", HEARTBEAT_PATH, b"{\"mac\": ".to_vec(), true, 400, "invalid JSON"),
         case("truncated JSON", HEARTBEAT_PATH, full[..full.len() / 2].to_vec(), true, 400, "invalid JSON"),
         case(
+            "too many items",
+            HISTORY_PATH,
+            json_bytes(&json!({ "pushes": vec![good_push.clone(); 501] })),
+            true,
+            400,
+            "at most 500",
+        ),
+        case(
             "trailing garbage",
             HEARTBEAT_PATH,
             [full.clone(), b"}{".to_vec()].concat(),
@@ -207,13 +215,41 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
 fn bad_admin_input_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let (_, machine_id) = server.register("m-1", "web-01", MAC);
+    let (token, machine_id) = server.register("m-1", "web-01", MAC);
+    assert_eq!(
+        server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token)).0,
+        200
+    );
     let config = format!("/api/machines/{machine_id}/config");
     let before = server.table_counts();
     let cases: Vec<(&str, &str, String, Value, u16, &str)> = vec![
         ("offset -100%", "PATCH", config.clone(), json!({ "offset_bp": -10_000 }), 400, "out of range"),
         ("offset above 1000%", "PATCH", config.clone(), json!({ "offset_bp": 100_001 }), 400, "out of range"),
         ("interface path", "PATCH", config.clone(), json!({ "interface": "../../etc" }), 400, "interface"),
+        (
+            "virtual interface",
+            "PATCH",
+            config.clone(),
+            json!({ "interface": "docker0" }),
+            400,
+            "not a physical NIC",
+        ),
+        (
+            "unreported interface",
+            "PATCH",
+            config.clone(),
+            json!({ "interface": "eth7" }),
+            400,
+            "not among the physical NICs",
+        ),
+        (
+            "interface in bulk",
+            "POST",
+            "/api/machines/bulk".into(),
+            json!({ "machine_ids": [machine_id], "patch": { "interface": "eth0" } }),
+            400,
+            "one machine at a time",
+        ),
         ("unknown field", "PATCH", config.clone(), json!({ "ofset_bp": 1 }), 400, "unknown field"),
         (
             "wrong type",
@@ -269,6 +305,11 @@ fn bad_admin_input_is_refused_and_changes_nothing() {
         assert_eq!(status, 400, "{what}: {answer}");
         assert!(answer["message"].as_str().unwrap().contains(says), "{what}: {answer}");
     }
+    let (status, answer) = server.get(pushagent_proto::agent::HISTORY_PATH, None);
+    assert_eq!((status, answer["error"].as_str()), (405, Some("method_not_allowed")), "{answer}");
+    let (status, answer) =
+        server.send("POST", "/api/login", &json!({ "username": "nobody", "password": "x" }), None);
+    assert_eq!((status, answer["message"].as_str()), (401, Some("wrong user name or password")));
     let (status, answer) = server.admin_get("/api/nowhere");
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     assert_eq!(server.table_counts(), before, "the store is unchanged");

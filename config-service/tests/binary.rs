@@ -76,6 +76,16 @@ fn the_binary_serves_agents_and_runs_checks() {
     );
     assert_eq!((status, config["push_enabled"].as_bool()), (200, Some(true)), "{config}");
 
+    let out = command(dir.path()).args(["token", "create", "ci"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let api_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (status, me) = reply_json(
+        client().get(format!("{base}/api/me")).header("Authorization", format!("Bearer {api_token}")).call(),
+    );
+    assert_eq!((status, me["username"].as_str()), (200, Some("token:ci")), "{me}");
+    let again = command(dir.path()).args(["token", "create", "ci"]).output().unwrap();
+    assert!(!again.status.success(), "token names are unique");
+
     let out = command(dir.path()).arg("runcheck").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();

@@ -345,3 +345,39 @@ fn a_failed_delivery_is_stored_and_retried() {
         alerts[0].deliveries
     );
 }
+
+#[test]
+fn serve_runs_the_checks_job_and_delivers_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let settings =
+        Settings { check_interval_secs: 1, delivery_interval_secs: 1, ..support::settings(dir.path()) };
+    let server = support::Server::start_with(settings);
+    let (_, mut global) = server.admin_get("/api/global-config");
+    global["push_enabled"] = json!(true);
+    global["alerts"]["channels"] =
+        json!([{ "name": "hook", "kind": "webhook", "url": format!("{}/hook", receiver.base) }]);
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
+    let (token, machine_id) = server.register("m1", "web-01", MAC);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    let (status, _) =
+        server.send("POST", pushagent_proto::agent::HISTORY_PATH, &json!(pushes(MAC, &fails)), Some(&token));
+    assert_eq!(status, 200);
+    support::wait_for("the failure alert at the webhook", || {
+        receiver
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.body["kind"] == "opened" && r.body["machine_id"] == machine_id)
+    });
+    let (_, alerts) = server.admin_get("/api/alerts");
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    support::wait_for("the delivery marked sent", || {
+        let (_, alerts) = server.admin_get("/api/alerts");
+        alerts["items"][0]["deliveries"][0]["status"] == "sent"
+    });
+    let (_, text) = server.get_text("/metrics", None);
+    assert!(text.contains("pushagent_alerts_total 1"), "{text}");
+}
