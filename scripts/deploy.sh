@@ -17,7 +17,8 @@ usage: deploy.sh [options]
   --upgrade              replace the installed agent by the one in --dist; keeps the config
   --uninstall            remove the agent and its config; keeps /var/lib/pushagent
   --dry-run              say what would change, change nothing
-  --dist DIR             packages and binary from scripts/package.sh (default: ../dist)
+  --dist DIR             packages and binary from scripts/package.sh (default: dist/
+                         beside this script, else ../dist)
   --method M             auto (default), package, systemd (binary + unit) or sysv
   --root DIR             act on the system installed under DIR (commands run via chroot)
   --hosts FILE           run on every host of FILE (one per line, [user@]host) over ssh,
@@ -90,7 +91,11 @@ case "$method" in auto | package | systemd | sysv) ;; *) die "--method must be a
 case "$jobs" in '' | *[!0-9]* | 0) die "--jobs must be a positive number" ;; esac
 [ -z "$root" ] || [ -d "$root" ] || die "--root $root is not a directory"
 root=${root%/}
-[ -n "$dist" ] || dist=$(cd "$(dirname "$0")" && pwd)/../dist
+# Default: dist/ beside the script (a copied bundle), else the repository's dist/.
+if [ -z "$dist" ]; then
+    here=$(cd "$(dirname "$0")" && pwd)
+    if [ -d "$here/dist" ]; then dist=$here/dist; else dist=$here/../dist; fi
+fi
 nl='
 '
 for value in "$service_url" "$enroll_token" "$interface" "$customer_url" "$access_id" "$provider_id" "$provider_uiid"; do
