@@ -245,6 +245,8 @@ fi
 
 # ---- the service -------------------------------------------------------------------------
 has_customer_settings() {
+    # A dry run writes no config: judge by the flags that would be written.
+    if [ "$dry_run" = 1 ] && [ -n "$customer_url" ] && [ -n "$access_id" ]; then return 0; fi
     grep -Eq '^[[:space:]]*base_url[[:space:]]*=' "$R/etc/pushagent/agent.toml" 2>/dev/null &&
         grep -Eq '^[[:space:]]*access_id[[:space:]]*=' "$R/etc/pushagent/agent.toml" 2>/dev/null
 }

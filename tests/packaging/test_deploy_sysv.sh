@@ -16,6 +16,7 @@ sh "$TOP/scripts/deploy.sh" --root "$R" --dist "$R/opt/deploy/dist" --dry-run $(
     { cat "$T/dry"; fail "dry run"; }
 assert_contains "$T/dry" "config service http://127.0.0.1:9 is unreachable from here; installing anyway" "unreachable warning"
 assert_contains "$T/dry" "write /usr/bin/pushagent" "dry run plan"
+assert_contains "$T/dry" "start /etc/init.d/pushagent" "dry run plan"
 assert_contains "$T/dry" "dry run:" "dry run summary"
 snapshot "$R" > "$T/after-dry"
 cmp -s "$T/before" "$T/after-dry" || { diff "$T/before" "$T/after-dry"; fail "--dry-run changed files"; }
