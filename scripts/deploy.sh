@@ -6,8 +6,8 @@ usage() {
 usage: deploy.sh [options]
   Install (default), upgrade or uninstall the PushAgent agent on this host. As root.
 
-  --service-url URL      config service URL      } written to /etc/pushagent/enroll.toml
-  --enroll-token TOKEN   enrollment token        } (the agent reads them from issue 4 on)
+  --service-url URL      config service URL      } agent.toml [service] when the agent
+  --enroll-token TOKEN   enrollment token        } has that section, else enroll.toml
   --interface NAME       collect this interface instead of the detected one
   --customer-url URL     the customer's API base URL    } written to
   --access-id ID         the customer's access id       } /etc/pushagent/agent.toml;
@@ -28,8 +28,10 @@ usage: deploy.sh [options]
   -h, --help             this text
 
 agent.toml is written only when one of --interface, --customer-url, --access-id,
---secret-file, --provider-id, --provider-uiid is given; the agent is started only when its
-config has customer settings (base_url and access_id). A second identical run changes nothing.
+--secret-file, --provider-id, --provider-uiid (or, for an agent with a [service] section,
+--service-url, --enroll-token) is given. The agent is started only when its config has
+customer settings (base_url and access_id) or a config service url. A second identical run
+changes nothing.
 EOF
 }
 set -eu
@@ -166,7 +168,12 @@ if [ -n "$hosts_file" ]; then
 fi
 
 # ---- this host: primitives ---------------------------------------------------------------
+# The agent's config has a [service] section (issue 4) when the example shipped with it does;
+# before that, the config service URL and token go to enroll.toml for later.
+service_in_agent=0
+if grep -q '^\[service\]' "$dist/agent.toml" 2>/dev/null; then service_in_agent=1; fi
 agent_flags=$interface$customer_url$access_id$secret_file$provider_id$provider_uiid
+if [ "$service_in_agent" = 1 ]; then agent_flags=$agent_flags$service_url$enroll_token; fi
 changes=0   # what this run changed (or would change, with --dry-run)
 restart=0   # something the running agent reads changed
 R=$root     # prefix of every path we touch
@@ -244,11 +251,16 @@ elif [ -f "$R/usr/bin/pushagent" ]; then
 fi
 
 # ---- the service -------------------------------------------------------------------------
-has_customer_settings() {
+# Customer settings, or a config service that provides them (the packages' rule too).
+has_upstream_settings() {
     # A dry run writes no config: judge by the flags that would be written.
-    if [ "$dry_run" = 1 ] && [ -n "$customer_url" ] && [ -n "$access_id" ]; then return 0; fi
-    grep -Eq '^[[:space:]]*base_url[[:space:]]*=' "$R/etc/pushagent/agent.toml" 2>/dev/null &&
-        grep -Eq '^[[:space:]]*access_id[[:space:]]*=' "$R/etc/pushagent/agent.toml" 2>/dev/null
+    if [ "$dry_run" = 1 ]; then
+        if [ -n "$customer_url" ] && [ -n "$access_id" ]; then return 0; fi
+        if [ -n "$service_url" ] && [ "$service_in_agent" = 1 ]; then return 0; fi
+    fi
+    conf=$R/etc/pushagent/agent.toml
+    { grep -Eq '^[[:space:]]*base_url[[:space:]]*=' "$conf" && grep -Eq '^[[:space:]]*access_id[[:space:]]*=' "$conf"; } 2>/dev/null ||
+        grep -Eq '^[[:space:]]*url[[:space:]]*=' "$conf" 2>/dev/null
 }
 service_active() {
     if [ "$init" = systemd ]; then
@@ -278,8 +290,8 @@ sysv_disable() {
 }
 
 start_service() {
-    if ! has_customer_settings; then
-        say "not starting the agent: /etc/pushagent/agent.toml has no customer settings (--customer-url, --access-id)"
+    if ! has_upstream_settings; then
+        say "not starting the agent: /etc/pushagent/agent.toml has no customer settings (--customer-url, --access-id) and no config service url"
         return 0
     fi
     if [ "$init" = systemd ]; then
@@ -402,7 +414,9 @@ write_config() {
         {
             echo "# Written by scripts/deploy.sh; every key is explained in"
             echo "# /usr/share/doc/pushagent (packaging/agent.toml in the source)."
-            echo "# The config service URL and token are in /etc/pushagent/enroll.toml."
+            if [ "$service_in_agent" = 0 ] && [ -n "$service_url$enroll_token" ]; then
+                echo "# The config service URL and token are in /etc/pushagent/enroll.toml."
+            fi
             if [ -n "$interface" ]; then echo "interface = \"$interface\""; fi
             echo
             echo "[customer]"
@@ -413,6 +427,12 @@ write_config() {
             echo "[report]"
             if [ -n "$provider_id" ]; then echo "provider_id = \"$provider_id\""; fi
             if [ -n "$provider_uiid" ]; then echo "provider_uiid = \"$provider_uiid\""; fi
+            if [ "$service_in_agent" = 1 ] && [ -n "$service_url$enroll_token" ]; then
+                echo
+                echo "[service]"
+                if [ -n "$service_url" ]; then echo "url = \"$service_url\""; fi
+                if [ -n "$enroll_token" ]; then echo 'enrollment_token_file = "/etc/pushagent/enroll.token"'; fi
+            fi
         } > "$tmp"
         put_file "$tmp" /etc/pushagent/agent.toml 0640 pushagent
         restart=$((restart | changed))
@@ -421,7 +441,11 @@ write_config() {
         put_file "$secret_file" /etc/pushagent/customer.secret 0640 pushagent
         restart=$((restart | changed))
     fi
-    if [ -n "$service_url$enroll_token" ]; then
+    if [ "$service_in_agent" = 1 ] && [ -n "$enroll_token" ]; then
+        printf '%s\n' "$enroll_token" > "$tmp"
+        put_file "$tmp" /etc/pushagent/enroll.token 0640 pushagent
+        restart=$((restart | changed))
+    elif [ -n "$service_url$enroll_token" ]; then
         {
             echo "# Written by scripts/deploy.sh: where this agent enrolls with the config service."
             echo "# Not read by the agent yet: its [service] settings land with issue 4."
@@ -484,7 +508,7 @@ do_uninstall() {
         remove /usr/bin/pushagent
         ;;
     esac
-    for f in agent.toml agent.toml.rpmsave agent.toml.dpkg-old enroll.toml customer.secret; do
+    for f in agent.toml agent.toml.rpmsave agent.toml.dpkg-old enroll.toml enroll.token customer.secret; do
         remove "/etc/pushagent/$f"
     done
     if [ -d "$R/etc/pushagent" ] && [ -z "$(ls -A "$R/etc/pushagent")" ]; then remove /etc/pushagent; fi

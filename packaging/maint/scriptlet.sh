@@ -25,17 +25,18 @@ own_files() {
 
 systemd_running() { [ -d /run/systemd/system ]; }
 
-# The postinst rule: an agent is started only when its config names a customer API, i.e. has
-# uncommented `base_url` and `access_id` lines (the example config has both commented out).
+# The postinst rule: an agent is started only when its config says where its customer
+# settings come from: uncommented `base_url` and `access_id` lines, or a config service `url`
+# (the [service] section of issue 4). The example config has all of them commented out.
 has_customer_settings() {
     [ "$autostart" = customer ] || return 1
-    grep -Eq '^[[:space:]]*base_url[[:space:]]*=' "$config" 2>/dev/null &&
-        grep -Eq '^[[:space:]]*access_id[[:space:]]*=' "$config" 2>/dev/null
+    { grep -Eq '^[[:space:]]*base_url[[:space:]]*=' "$config" && grep -Eq '^[[:space:]]*access_id[[:space:]]*=' "$config"; } 2>/dev/null ||
+        grep -Eq '^[[:space:]]*url[[:space:]]*=' "$config" 2>/dev/null
 }
 
 first_install() {
     if [ "$autostart" = customer ] && ! has_customer_settings; then
-        echo "$unit: not started: $config has no customer settings (base_url, access_id)."
+        echo "$unit: not started: $config has no customer settings (base_url, access_id) and no config service url."
         echo "$unit: edit it, then: systemctl enable --now $unit"
         if systemd_running; then systemctl daemon-reload || true; fi
         return 0

@@ -65,3 +65,23 @@ snapshot "$R" > "$T/after"
 left=$(snapshot_diff "$T/before" "$T/after")
 [ -z "$left" ] || { echo "$left"; fail "--uninstall (binary + unit) left files"; }
 ok "--method systemd: binary + unit, idempotent, uninstalled cleanly"
+
+# An agent whose shipped example has a [service] section (issue 4): --service-url and
+# --enroll-token go into agent.toml and a token file, and that alone is enough to start it.
+mkdir -p "$R/opt/deploy/dist3"
+cp "$R"/opt/deploy/dist/pushagent* "$R/opt/deploy/dist3/"
+{ cat "$R/opt/deploy/dist/agent.toml" && printf '\n[service]\n# url = "..."\n'; } > "$R/opt/deploy/dist3/agent.toml"
+rm -f "$R"/opt/deploy/dist3/*.deb
+deploy_ok "$R" dash --dist /opt/deploy/dist3 --service-url https://config.example --enroll-token tok-2
+assert_contains "$R/etc/pushagent/agent.toml" 'url = "https://config.example"' "[service] url"
+assert_contains "$R/etc/pushagent/agent.toml" 'enrollment_token_file = "/etc/pushagent/enroll.token"' "[service] token file"
+assert_contains "$R/etc/pushagent/enroll.token" "tok-2" "token file"
+[ ! -e "$R/etc/pushagent/enroll.toml" ] || fail "enroll.toml written for an agent with [service]"
+assert_contains "$T/out" "start pushagent.service" "started with a config service url only"
+deploy_ok "$R" busybox --dist /opt/deploy/dist3 --service-url https://config.example --enroll-token tok-2
+assert_contains "$T/out" "nothing to do" "second run ([service])"
+deploy_ok "$R" dash --dist /opt/deploy/dist3 --uninstall
+snapshot "$R" > "$T/after"
+left=$(snapshot_diff "$T/before" "$T/after")
+[ -z "$left" ] || { echo "$left"; fail "--uninstall ([service]) left files"; }
+ok "agent with a [service] section: url and token file written, started, idempotent, uninstalled cleanly"
