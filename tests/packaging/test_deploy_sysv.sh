@@ -34,7 +34,18 @@ ls "$R"/etc/rc2.d/S*pushagent > /dev/null || fail "not enabled at boot"
 assert_contains "$R/etc/pushagent/agent.toml" 'base_url = "https://customer.example/api"' "agent.toml"
 assert_contains "$R/etc/pushagent/agent.toml" 'secret_file = "/etc/pushagent/customer.secret"' "agent.toml"
 assert_contains "$R/etc/pushagent/agent.toml" 'interface = "eth0"' "agent.toml"
-assert_contains "$R/etc/pushagent/enroll.toml" 'enroll_token = "tok-1"' "enroll.toml"
+if grep -q '^\[service\]' "$DIST/agent.toml"; then
+    assert_contains "$R/etc/pushagent/agent.toml" 'url = "http://127.0.0.1:9"' "agent.toml [service]"
+    assert_contains "$R/etc/pushagent/enroll.token" "tok-1" "enroll.token"
+else
+    assert_contains "$R/etc/pushagent/enroll.toml" 'enroll_token = "tok-1"' "enroll.toml"
+fi
+# The real agent accepts the config deploy.sh wrote (it then fails on the chroot's missing
+# /sys, which is not what this checks).
+cp "$DIST/pushagent" "$R/opt/deploy/real-pushagent"
+chroot "$R" /opt/deploy/real-pushagent --config /etc/pushagent/agent.toml detect > "$T/detect" 2>&1 || true
+if grep -E "invalid config|cannot read config" "$T/detect"; then fail "the agent rejects the config deploy.sh wrote"; fi
+echo "  (real agent on the written config: $(tail -n 1 "$T/detect"))"
 [ "$(stat -c '%a' "$R/etc/pushagent/customer.secret")" = 640 ] || fail "customer.secret mode"
 ok "busybox sh: installed binary + init script, enabled at boot, started as user pushagent (pid $pid1)"
 
