@@ -11,3 +11,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== unit, fixture, simulated-trace and real-kernel tests"
 cargo build --workspace --locked --bins
 cargo test --workspace --locked --no-fail-fast
+
+echo "== packaging: release build for glibc 2.17, .deb/.rpm, deploy.sh (tests/packaging/)"
+sh tests/packaging/run.sh
