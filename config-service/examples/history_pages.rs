@@ -22,7 +22,10 @@ fn main() {
     }
     let started = Instant::now();
     fill(&db_path, machines, rows);
-    println!("filled {rows} history rows for {machines} machines in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "filled {rows} history rows for {machines} machines in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let settings = Settings { db_path: db_path.clone(), ..Settings::default() };
@@ -40,7 +43,9 @@ fn main() {
         .http_status_as_error(false)
         .build()
         .into();
-    println!("| history page query ({rows} rows, page_size 20, 30 requests) | p50 ms | p95 ms | total rows |");
+    println!(
+        "| history page query ({rows} rows, page_size 20, 30 requests) | p50 ms | p95 ms | total rows |"
+    );
     println!("|---|---|---|---|");
     for (name, query) in [
         ("first page, newest first", "page=1&page_size=20".to_string()),
