@@ -114,7 +114,7 @@ fn fill(db_path: &std::path::Path, machines: u64, rows: u64) {
                 let hour = n / 2; // two attempts per hour: a failure, then the success
                 let day = hour / 24;
                 let flux_hour = format!("2026{:02}{:02}{:02}", 1 + (day / 28) % 12, 1 + day % 28, hour % 24);
-                let status = if n % 2 == 0 { "failure" } else { "success" };
+                let status = if n.is_multiple_of(2) { "failure" } else { "success" };
                 stmt.execute(rusqlite::params![
                     (m + 1) as i64,
                     mac(m),
