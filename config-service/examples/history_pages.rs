@@ -2,7 +2,9 @@
 //! 1000 machines x 10,000 attempts), through the real admin API on loopback. A benchmark,
 //! not a test:
 //!
-//!     cargo run --release -p pushagent-config --example history_pages -- [ROWS]
+//!     cargo run --release -p pushagent-config --example history_pages -- [ROWS] [FILLED_DB]
+//!
+//! FILLED_DB: a store this benchmark filled before (copied aside), to skip the fill.
 
 use std::time::{Duration, Instant};
 

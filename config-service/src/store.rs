@@ -11,7 +11,10 @@ use serde::Serialize;
 
 use crate::global::GlobalDoc;
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_history_counts.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -880,7 +883,11 @@ impl Store {
             add("h.mac = ?", mac.clone().into());
         }
         if let Some(node) = &f.node {
-            add("c.node = ?", node.clone().into());
+            // A subquery, not the join: the count below then reads push_history alone.
+            add(
+                "h.machine_id IN (SELECT machine_id FROM machine_config WHERE node = ?)",
+                node.clone().into(),
+            );
         }
         if let Some(status) = &f.status {
             add("h.status = ?", status.clone().into());
@@ -901,11 +908,33 @@ impl Store {
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let from = "FROM push_history h JOIN machines m ON m.id = h.machine_id JOIN machine_config c ON c.machine_id = m.id";
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) {from} {filter}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
+        // Totals without the joins (every row has its machine and config); the console's
+        // commonest pages (all, or one status) read the trigger-kept counts instead of
+        // counting millions of rows.
+        let only_status = f.machine_id.is_none()
+            && f.mac.is_none()
+            && f.node.is_none()
+            && f.from_hour.is_none()
+            && f.to_hour.is_none()
+            && !f.latest_only;
+        let total: i64 = if only_status {
+            match &f.status {
+                Some(status) => self.conn.query_row(
+                    "SELECT COALESCE(SUM(n), 0) FROM history_counts WHERE status = ?1",
+                    [status],
+                    |r| r.get(0),
+                )?,
+                None => {
+                    self.conn.query_row("SELECT COALESCE(SUM(n), 0) FROM history_counts", [], |r| r.get(0))?
+                }
+            }
+        } else {
+            self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM push_history h {filter}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?
+        };
         let column = match f.sort {
             HistorySort::AttemptedAt => "h.attempted_at",
             HistorySort::FluxHour => "h.flux_hour",
@@ -1402,11 +1431,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_totals_from_the_kept_counts_equal_counting_the_rows() {
+        use pushagent_proto::agent::{Facts, HistoryItem, PushStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let req = RegisterRequest {
+            enrollment_token: "x".into(),
+            machine_id: "m1".into(),
+            hostname: "h1".into(),
+            mac: "aa:bb:cc:dd:ee:01".into(),
+            agent_version: "0.1.0".into(),
+            facts: Facts::default(),
+        };
+        let id = store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "hash", 0).unwrap();
+        let item = |hour: u32, attempt: u32, ok: bool| HistoryItem {
+            mac: "aa:bb:cc:dd:ee:01".into(),
+            flux_hour: format!("20261124{hour:02}"),
+            version: 1,
+            attempt,
+            raw_bytes: 1,
+            pushed_bytes: 1,
+            raw_points: [0; 12],
+            pushed_points: [0; 12],
+            offset_bp: 0,
+            status: if ok { PushStatus::Success } else { PushStatus::Failure },
+            http_status: None,
+            code: None,
+            message: None,
+            attempted_at: i64::from(hour),
+        };
+        let pushes: Vec<HistoryItem> = (0..10).flat_map(|h| [item(h, 1, false), item(h, 2, true)]).collect();
+        let batch = HistoryBatch { pushes: pushes.clone(), ..Default::default() };
+        store.insert_history(id, &batch, 0).unwrap();
+        store.insert_history(id, &batch, 0).unwrap(); // duplicates change no count
+        let total = |status: Option<&str>| {
+            let f = HistoryFilter { status: status.map(str::to_owned), limit: 5, ..Default::default() };
+            store.list_history(&f).unwrap().0
+        };
+        assert_eq!((total(None), total(Some("success")), total(Some("failure"))), (20, 10, 10));
+        let f = HistoryFilter { from_hour: Some("2026112405".into()), limit: 5, ..Default::default() };
+        assert_eq!(store.list_history(&f).unwrap().0, 10, "filtered totals are counted");
+    }
+
+    #[test]
     fn migrations_set_the_schema_version_and_reopen_cleanly() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
         assert_eq!(store.global().unwrap().0, 1);
         drop(store);
         let store = Store::open(&path).unwrap();
