@@ -22,6 +22,7 @@ pub mod settings;
 pub mod store;
 pub mod tokens;
 pub mod validate;
+pub mod web_assets;
 
 pub use settings::{Secret, Settings};
 use store::{Store, StoreError};
