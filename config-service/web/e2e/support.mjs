@@ -63,12 +63,23 @@ export async function startService() {
     });
     child.on('exit', (code) => reject(new Error(`pushagent-config serve exited with ${code}`)));
   });
+  /// Like `run`, without blocking this process (a loopback receiver here must answer).
+  const runAsync = (args) =>
+    new Promise((resolvePromise, reject) => {
+      const job = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      job.stdout.on('data', (c) => (stdout += c));
+      job.stderr.on('data', (c) => (stderr += c));
+      job.on('exit', (code) => (code === 0 ? resolvePromise(stdout.trim()) : reject(new Error(`${args.join(' ')}: ${stderr}`))));
+    });
   const service = {
     base,
     dir,
     apiToken,
     enrollToken,
     run,
+    runAsync,
     async api(method, path, body, token = apiToken) {
       const response = await fetch(base + path, {
         method,

@@ -29,8 +29,8 @@ export default function BarChart({
     <div className="bar-chart" style={{ position: 'relative' }}>
       <div style={{ fontSize: 12, color: token.colorTextSecondary, marginBottom: 4 }}>{format(max)}</div>
       <div style={{ display: 'flex', alignItems: 'flex-end', height: plot, borderBottom: `1px solid ${token.colorBorder}` }}>
-        {bars.map((bar) => (
-          <Tooltip key={bar.label} title={bar.tip ?? `${bar.label}: ${format(bar.value)}`}>
+        {bars.map((bar, i) => (
+          <Tooltip key={i} title={bar.tip ?? `${bar.label}: ${format(bar.value)}`}>
             <div style={{ width: `${width}%`, height: '100%', display: 'flex', alignItems: 'flex-end', padding: '0 1px' }}>
               <div
                 style={{
@@ -47,7 +47,7 @@ export default function BarChart({
       </div>
       <div style={{ display: 'flex', fontSize: 11, color: token.colorTextSecondary }}>
         {bars.map((bar, i) => (
-          <div key={bar.label} style={{ width: `${width}%`, textAlign: 'center', overflow: 'visible', whiteSpace: 'nowrap' }}>
+          <div key={i} style={{ width: `${width}%`, textAlign: 'center', overflow: 'visible', whiteSpace: 'nowrap' }}>
             {i % labelEvery === 0 ? bar.label : ''}
           </div>
         ))}

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Button, Card, DatePicker, Form, Input, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { Button, Card, DatePicker, Form, Input, Select, Space, Table, Tag, Tooltip } from 'antd';
 import { DownloadOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, type HistoryQuery, type HistoryRow } from '../../api/client';
@@ -37,13 +37,14 @@ export default function HistoryPage() {
     setPage((p) => ({ ...p, page: 1 }));
   };
   const columns = [
-    { title: t('history.node'), dataIndex: 'node', render: (v: string | null) => v ?? '-' },
-    { title: t('history.hostname'), dataIndex: 'hostname' },
-    { title: t('history.mac'), dataIndex: 'mac', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
-    { title: t('history.hour'), dataIndex: 'flux_hour', render: formatHour },
+    { title: t('history.node'), dataIndex: 'node', width: 90, render: (v: string | null) => v ?? '-' },
+    { title: t('history.hostname'), dataIndex: 'hostname', width: 130 },
+    { title: t('history.mac'), dataIndex: 'mac', width: 170, render: (v: string) => <span style={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>{v}</span> },
+    { title: t('history.hour'), dataIndex: 'flux_hour', width: 150, render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{formatHour(v)}</span> },
     {
       title: t('history.pushed'),
       dataIndex: 'pushed_bytes',
+      width: 120,
       align: 'right' as const,
       render: (_: number, row: HistoryRow) => (
         <Bytes
@@ -59,15 +60,16 @@ export default function HistoryPage() {
         />
       ),
     },
-    { title: t('history.version'), dataIndex: 'version', align: 'right' as const },
+    { title: t('history.version'), dataIndex: 'version', width: 70, align: 'right' as const },
     {
       title: t('history.status'),
       dataIndex: 'status',
+      width: 90,
       render: (v: HistoryRow['status']) => (
         <Tag color={v === 'success' ? 'success' : 'error'}>{t(`history.status.${v}`)}</Tag>
       ),
     },
-    { title: t('history.attempt'), dataIndex: 'attempt', align: 'right' as const },
+    { title: t('history.attempt'), dataIndex: 'attempt', width: 90, align: 'right' as const },
     {
       title: t('history.lastError'),
       dataIndex: 'message',
@@ -79,7 +81,7 @@ export default function HistoryPage() {
           '-'
         ),
     },
-    { title: t('history.updated'), dataIndex: 'attempted_at', render: formatTime },
+    { title: t('history.updated'), dataIndex: 'attempted_at', width: 170, render: (v: number) => <span style={{ whiteSpace: 'nowrap' }}>{formatTime(v)}</span> },
   ];
   return (
     <Card>
@@ -130,7 +132,7 @@ export default function HistoryPage() {
           loading={loading}
           columns={columns}
           dataSource={data?.items ?? []}
-          scroll={{ x: 1100 }}
+          scroll={{ x: 1300 }}
           locale={{ emptyText: t('common.empty') }}
           pagination={{
             current: page.page,

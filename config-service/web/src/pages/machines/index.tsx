@@ -56,27 +56,30 @@ export default function MachinesPage() {
     {
       title: t('machines.hostname'),
       dataIndex: 'hostname',
+      width: 140,
       render: (v: string, m: Machine) => (
         <Button type="link" style={{ padding: 0 }} onClick={() => setDetail(m.id)}>
           {v}
         </Button>
       ),
     },
-    { title: t('machines.mac'), dataIndex: 'mac', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
-    { title: t('machines.node'), dataIndex: ['config', 'node'], render: (v: string | null) => v ?? '-' },
+    { title: t('machines.mac'), dataIndex: 'mac', width: 170, render: (v: string) => <span style={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>{v}</span> },
+    { title: t('machines.node'), dataIndex: ['config', 'node'], width: 90, render: (v: string | null) => v ?? '-' },
     {
       title: t('machines.state'),
       dataIndex: 'state',
+      width: 80,
       render: (v: Machine['state'], m: Machine) => (
         <Tooltip title={`${t('machines.lastSeen')}: ${formatTime(m.last_seen_at)}`}>
           <Tag color={v === 'online' ? 'success' : 'error'}>{t(`machines.state.${v}`)}</Tag>
         </Tooltip>
       ),
     },
-    { title: t('machines.version'), dataIndex: 'agent_version' },
+    { title: t('machines.version'), dataIndex: 'agent_version', width: 80 },
     {
       title: t('machines.push'),
       dataIndex: ['config', 'push_enabled'],
+      width: 80,
       render: (on: boolean, m: Machine) => (
         <Switch
           checked={on}
@@ -91,6 +94,7 @@ export default function MachinesPage() {
     {
       title: t('machines.acceptance'),
       dataIndex: ['config', 'acceptance'],
+      width: 100,
       render: (v: Machine['config']['acceptance']) => (
         <Tag color={v === 'accepted' ? 'default' : 'processing'}>{t(`machines.acceptance.${v}`)}</Tag>
       ),
@@ -98,8 +102,9 @@ export default function MachinesPage() {
     {
       title: t('machines.interface'),
       dataIndex: 'chosen_interface',
+      width: 180,
       render: (v: string | null, m: Machine) => (
-        <Space size={4}>
+        <Space size={4} style={{ whiteSpace: 'nowrap' }}>
           <span>{m.config.interface ?? v ?? '-'}</span>
           {m.config.interface === null && <Typography.Text type="secondary">({t('common.auto')})</Typography.Text>}
           {m.ambiguous && (
@@ -113,11 +118,13 @@ export default function MachinesPage() {
     {
       title: t('machines.offset'),
       dataIndex: ['config', 'offset_bp'],
+      width: 110,
       render: (v: number | null) => (v === null ? <Typography.Text type="secondary">{t('common.inherit')}</Typography.Text> : percent(v)),
     },
     {
       title: t('machines.lastPush'),
       dataIndex: 'last_push',
+      width: 190,
       render: (p: Machine['last_push']) =>
         p ? (
           <Tooltip title={`${formatTime(p.attempted_at)} ${p.message ?? ''}`}>
@@ -131,6 +138,7 @@ export default function MachinesPage() {
     },
     {
       title: t('machines.backlog'),
+      width: 100,
       render: (_: unknown, m: Machine) => (
         <Tooltip title={t('machines.backlogValue', { o: m.backlog_outbox_hours, h: m.backlog_history_items, held: m.backlog_held_hours })}>
           <span style={{ color: m.backlog_held_hours ? '#d48806' : undefined }}>
@@ -142,6 +150,7 @@ export default function MachinesPage() {
     {
       title: t('common.actions'),
       fixed: 'right' as const,
+      width: 140,
       render: (_: unknown, m: Machine) => (
         <Space>
           <Button size="small" onClick={() => setEditing(m)} data-testid={`edit-${m.id}`}>
@@ -233,7 +242,7 @@ export default function MachinesPage() {
           loading={loading}
           columns={columns}
           dataSource={rows}
-          scroll={{ x: 1400 }}
+          scroll={{ x: 1460 }}
           rowSelection={{ selectedRowKeys: selected, onChange: (keys) => setSelected(keys as number[]) }}
           locale={{ emptyText: t('common.empty') }}
           pagination={{

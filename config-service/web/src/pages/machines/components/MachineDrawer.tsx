@@ -22,7 +22,7 @@ function weekBars(rows: HistoryRow[]) {
   for (let ago = WEEK_HOURS; ago >= 1; ago--) {
     const hour = reportHour(ago);
     const value = newest.get(hour)?.pushed_bytes ?? 0;
-    bars.push({ label: hour.slice(8, 10) === '00' ? `${hour.slice(4, 6)}-${hour.slice(6, 8)}` : hour, value, tip: `${formatHour(hour)} ${humanBytes(value)}` });
+    bars.push({ label: hour.slice(8, 10) === '00' ? `${hour.slice(4, 6)}-${hour.slice(6, 8)}` : '', value, tip: `${formatHour(hour)} ${humanBytes(value)}` });
   }
   return bars;
 }
@@ -76,7 +76,7 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
             <Alert type="info" showIcon title={t('machines.macHistoryMissing', { mac: m.mac })} />
           </Card>
           <Card title={t('machines.traffic7d')} size="small" style={{ marginTop: 16 }}>
-            <BarChart bars={weekBars(data.week.items)} height={180} format={humanBytes} labelEvery={24} />
+            <BarChart bars={weekBars(data.week.items)} height={180} format={humanBytes} labelEvery={1} />
           </Card>
           <Card title={t('machines.pushHistory')} size="small" style={{ marginTop: 16 }}>
             {history.error ? (
