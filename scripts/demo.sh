@@ -13,7 +13,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-cargo build --locked -p pushagent -p pushagent-customer --bins
+# The web console first: the config service binary embeds its build.
+sh scripts/build-web.sh
+cargo build --locked -p pushagent -p pushagent-customer -p pushagent-config --bins
 
 rm -rf demo && mkdir -p demo/state
 cat > demo/agent.toml <<TOML

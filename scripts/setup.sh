@@ -2,9 +2,13 @@
 # Installs what building and testing PushAgent needs on Debian/Ubuntu (run as root).
 set -eu
 need_apt=""
-for tool in ip:iproute2 cc:gcc pkg-config:pkg-config; do
+for tool in ip:iproute2 cc:gcc pkg-config:pkg-config chromium:chromium fc-list:fontconfig; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt="$need_apt ${tool#*:}"
 done
+# The console's browser tests and screenshots render Chinese: a CJK font must be there.
+if ! fc-list 2>/dev/null | grep -qi 'CJK'; then
+    need_apt="$need_apt fonts-noto-cjk"
+fi
 if [ -n "$need_apt" ]; then
     echo "installing:$need_apt"
     apt-get update -qq
@@ -13,6 +17,16 @@ if [ -n "$need_apt" ]; then
 fi
 if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install Rust (https://rustup.rs) — Debian's own rustc is too old" >&2
+    exit 1
+fi
+# The web console (config-service/web) is built with the machine's Node.js and npm: Vite 8
+# wants Node >= 20.19 (Debian 12's own nodejs is 18, too old, so it is not installed here).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "node/npm not found: install Node.js >= 20.19 with npm (https://nodejs.org); Debian 12's nodejs 18 is too old for Vite 8" >&2
+    exit 1
+fi
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo "Node.js $(node --version) is too old: the web console (Vite 8) needs >= 20.19" >&2
     exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
