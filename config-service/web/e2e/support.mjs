@@ -37,9 +37,10 @@ export async function waitFor(what, condition, timeoutMs = 10_000) {
   }
 }
 
-export async function startService() {
+/// `reuseDir`: serve an existing store (made by an earlier startService({ keep: true })).
+export async function startService({ keep = false, reuseDir = null } = {}) {
   const bin = binaryPath();
-  const dir = mkdtempSync(join(tmpdir(), 'pushagent-web-'));
+  const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'pushagent-web-'));
   const env = {
     ...process.env,
     PUSHAGENT_DB_PATH: join(dir, 'config.sqlite'),
@@ -50,8 +51,8 @@ export async function startService() {
     if (out.status !== 0) throw new Error(`${bin} ${args.join(' ')}: ${out.stderr}`);
     return out.stdout.trim();
   };
-  run(['user', 'add', ADMIN], `${ADMIN_PASSWORD}\n`);
-  const apiToken = run(['token', 'create', 'e2e']);
+  if (!reuseDir) run(['user', 'add', ADMIN], `${ADMIN_PASSWORD}\n`);
+  const apiToken = run(['token', 'create', `e2e-${Date.now()}`]);
   const enrollToken = run(['enroll-token', 'create']);
   const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const base = await new Promise((resolvePromise, reject) => {
@@ -99,7 +100,7 @@ export async function startService() {
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
   return service;

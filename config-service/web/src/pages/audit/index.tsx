@@ -21,8 +21,8 @@ export default function AuditPage() {
         columns={[
           { title: t('audit.at'), dataIndex: 'at', render: formatTime, width: 180 },
           { title: t('audit.actor'), dataIndex: 'actor' },
-          { title: t('audit.entity'), render: (_, r) => `${r.entity} ${r.entity_id}` },
-          { title: t('audit.field'), dataIndex: 'field', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
+          { title: t('audit.entity'), width: 200, render: (_, r) => <span style={{ whiteSpace: 'nowrap' }}>{`${r.entity} ${r.entity_id}`}</span> },
+          { title: t('audit.field'), dataIndex: 'field', width: 240, render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
           {
             title: t('audit.change'),
             render: (_, r) => (
