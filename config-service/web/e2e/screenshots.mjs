@@ -88,7 +88,7 @@ try {
   const shot = async (name) => {
     await page.locator('.ant-spin-spinning, .ant-skeleton').first().waitFor({ state: 'detached' }).catch(() => {});
     await page.locator('.ant-table-placeholder .ant-spin, .ant-table .ant-spin-spinning').first().waitFor({ state: 'detached' }).catch(() => {});
-    await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage: true, animations: 'disabled' });
     console.log(`wrote docs/screenshots/${name}.png`);
   };
 
@@ -126,6 +126,12 @@ try {
   await page.goto(service.base + '/audit');
   await page.locator('.ant-table-row').first().waitFor();
   await shot('10-audit');
+  // One page in English, to show the switch (the rest stay zh-CN, the default).
+  await page.getByTestId('lang-switch').click();
+  await page.goto(service.base + '/machines');
+  await page.getByRole('button', { name: 'bj-web-01' }).waitFor();
+  await page.getByRole('columnheader', { name: 'Host name' }).waitFor();
+  await shot('11-machines-en');
   console.log(`webhook receiver got ${received.length} alert deliveries`);
 } finally {
   await browser.close();
