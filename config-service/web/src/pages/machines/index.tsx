@@ -94,7 +94,7 @@ export default function MachinesPage() {
     {
       title: t('machines.acceptance'),
       dataIndex: ['config', 'acceptance'],
-      width: 100,
+      width: 140,
       render: (v: Machine['config']['acceptance']) => (
         <Tag color={v === 'accepted' ? 'default' : 'processing'}>{t(`machines.acceptance.${v}`)}</Tag>
       ),
@@ -118,7 +118,7 @@ export default function MachinesPage() {
     {
       title: t('machines.offset'),
       dataIndex: ['config', 'offset_bp'],
-      width: 110,
+      width: 130,
       render: (v: number | null) => (v === null ? <Typography.Text type="secondary">{t('common.inherit')}</Typography.Text> : percent(v)),
     },
     {
@@ -242,7 +242,7 @@ export default function MachinesPage() {
           loading={loading}
           columns={columns}
           dataSource={rows}
-          scroll={{ x: 1460 }}
+          scroll={{ x: 1520 }}
           rowSelection={{ selectedRowKeys: selected, onChange: (keys) => setSelected(keys as number[]) }}
           locale={{ emptyText: t('common.empty') }}
           pagination={{
