@@ -17,6 +17,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+# The web console first: the config service binary embeds its build.
+sh scripts/build-web.sh
 cargo build --locked -p pushagent -p pushagent-customer -p pushagent-config --bins
 
 rm -rf demo && mkdir -p demo/state

@@ -8,9 +8,14 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== web console build (embedded in the config service at its cargo build)"
+sh scripts/build-web.sh
+
 echo "== unit, fixture, simulated-trace and real-kernel tests"
 cargo build --workspace --locked --bins
 cargo test --workspace --locked --no-fail-fast
 
 echo "== packaging: release build for glibc 2.17, .deb/.rpm, deploy.sh (tests/packaging/)"
 sh tests/packaging/run.sh
+echo "== web console in a real browser (and docs/screenshots/)"
+sh tests/web/run.sh

@@ -98,9 +98,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/verifications", get(admin_api::verifications))
         .route("/api/audit", get(admin_api::audit))
         .route("/metrics", get(admin_api::metrics))
-        .fallback(|method: Method, uri: axum::http::Uri| async move {
-            ApiError::NotFound(format!("no route {method} {}", uri.path()))
-        })
+        .fallback(crate::web_assets::fallback)
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
         })

@@ -23,6 +23,7 @@ pub mod store;
 pub mod tls;
 pub mod tokens;
 pub mod validate;
+pub mod web_assets;
 
 pub use settings::{Secret, Settings};
 use store::{Store, StoreError};

@@ -1,0 +1,96 @@
+//! The console is served at `/` by the rule "asset or index.html", and the API never answers
+//! with the console's HTML.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod support;
+
+use pushagent_config::web_assets::{resolve, Assets, Served, NOT_BUILT_PAGE};
+use support::{client, Server};
+
+fn built(name: &str) -> bool {
+    ["index.html", "favicon.svg", "assets/index-abc123.js", "assets/index-abc123.css"].contains(&name)
+}
+
+#[test]
+fn files_of_the_build_are_served_as_assets() {
+    assert_eq!(resolve("/assets/index-abc123.js", built), Served::Asset("assets/index-abc123.js".into()));
+    assert_eq!(resolve("/favicon.svg", built), Served::Asset("favicon.svg".into()));
+}
+
+#[test]
+fn console_pages_get_index_html() {
+    for page in ["/", "/index.html", "/login", "/machines", "/history", "/machines/12/detail"] {
+        assert_eq!(resolve(page, built), Served::Index, "{page}");
+    }
+}
+
+#[test]
+fn api_paths_are_never_html() {
+    for path in ["/api", "/api/", "/api/nope", "/api/machines/x/y", "/agent/nope/", "/metrics/x"] {
+        assert_eq!(resolve(path, built), Served::ApiNotFound, "{path}");
+    }
+    // A page whose name only starts like the API is still a page.
+    assert_eq!(resolve("/apiary", built), Served::Index);
+}
+
+#[test]
+fn missing_files_are_404_not_index_html() {
+    assert_eq!(resolve("/assets/index-old999.js", built), Served::FileNotFound);
+    assert_eq!(resolve("/robots.txt", built), Served::FileNotFound);
+}
+
+fn get(server: &Server, path: &str) -> (u16, String, String) {
+    let mut response = client().get(server.url(path)).call().unwrap();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (response.status().as_u16(), content_type, response.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn the_real_server_follows_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+
+    let (status, content_type, body) = get(&server, "/api/no-such-thing");
+    assert_eq!(status, 404);
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(body.contains("\"not_found\""), "{body}");
+
+    let (status, content_type, _) = get(&server, "/agent/no-such-thing/");
+    assert_eq!((status, content_type.starts_with("application/json")), (404, true));
+
+    // The routes themselves are untouched by the fallback.
+    let (status, content_type, _) = get(&server, "/api/openapi.json");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+
+    // A console page: the build's index.html when the console was built, else the page
+    // that says it was not; HTML either way.
+    let (status, content_type, body) = get(&server, "/machines");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    match Assets::get("index.html") {
+        Some(index) => {
+            assert_eq!(status, 200);
+            assert_eq!(body.as_bytes(), &index.data[..]);
+            // Every file of the build is served with its type.
+            for name in Assets::iter() {
+                let (status, content_type, _) = get(&server, &format!("/{name}"));
+                assert_eq!(status, 200, "{name}");
+                if name.ends_with(".js") {
+                    assert!(content_type.contains("javascript"), "{name}: {content_type}");
+                }
+            }
+        }
+        None => {
+            assert_eq!((status, body.as_str()), (503, NOT_BUILT_PAGE));
+        }
+    }
+    let (status, content_type, _) = get(&server, "/assets/missing-000.js");
+    assert_eq!(status, 404);
+    assert!(!content_type.starts_with("text/html"), "{content_type}");
+
+    // Writing to a page path is not a route.
+    let (status, _) = server.send("POST", "/machines", &serde_json::json!({}), None);
+    assert_eq!(status, 404);
+    server.stop();
+}

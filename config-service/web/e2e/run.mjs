@@ -1,0 +1,152 @@
+// Browser end-to-end tests of the console: the real service binary, Debian's Chromium driven
+// by playwright-core, agents registered through the agent API. Each test is a story an
+// operator lives through; every wait is on a condition, never a fixed sleep.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { addAgent, addHistory, ADMIN, launchBrowser, login, startService, waitFor } from './support.mjs';
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+const confirmDialog = (page) => page.locator('.ant-modal-confirm .ant-modal-confirm-btns .ant-btn-primary');
+
+test('a wrong password is refused with the service message, the right one logs in', async ({ page, service }) => {
+  await page.goto(service.base + '/');
+  await page.locator('#username').fill(ADMIN);
+  await page.locator('#password').fill('not-the-password');
+  await page.getByRole('button', { name: /登\s*录/ }).click();
+  await page.getByTestId('login-error').getByText('wrong user name or password').waitFor();
+  await page.locator('#password').fill('admin-password-1');
+  await page.getByRole('button', { name: /登\s*录/ }).click();
+  await page.getByTestId('who').getByText(ADMIN).waitFor();
+  // zh-CN by default.
+  await page.getByRole('menuitem', { name: '推送配置' }).waitFor();
+});
+
+test('the overview counts the agent a test registered', async ({ page, service }) => {
+  await page.goto(service.base + '/overview');
+  await page.getByTestId('stat-deployed').locator('.ant-statistic-content-value').getByText('3', { exact: true }).waitFor();
+});
+
+test('switching an agent off (confirmed) reaches the agent config', async ({ page, service, agents }) => {
+  const agent = agents[0];
+  await page.goto(service.base + '/machines');
+  await page.getByRole('button', { name: agent.hostname }).waitFor();
+  await page.getByTestId(`push-switch-${agent.id}`).click();
+  await page.locator('.ant-modal-confirm-title', { hasText: `确认关闭 ${agent.hostname} 的推送？` }).waitFor();
+  await confirmDialog(page).click();
+  await waitFor('the agent config to say push off', async () => {
+    const config = await service.api('GET', '/agent/config/', undefined, agent.token);
+    return config.push_enabled === false;
+  });
+  await waitFor('the switch to show off', async () => (await page.getByTestId(`push-switch-${agent.id}`).getAttribute('aria-checked')) === 'false');
+});
+
+test('changing the global offset is saved and audited', async ({ page, service }) => {
+  await page.goto(service.base + '/push-config');
+  const offset = page.locator('#offset_percent');
+  await offset.fill('2.5');
+  await page.getByTestId('save-push-config').click();
+  await confirmDialog(page).click();
+  await waitFor('the offset to be stored', async () => (await service.api('GET', '/api/global-config')).offset_bp === 250);
+  await page.getByRole('menuitem', { name: '审计日志' }).click();
+  const row = page.locator('tr', { hasText: 'offset_bp' });
+  await row.locator('.audit-change').getByText('250').waitFor();
+  assert.match(await row.innerText(), /admin/);
+});
+
+test('a bad value is refused: by the form as the API would, and with the API message', async ({ page, service, agents }) => {
+  // The local offset is checked in the form with the service's rule.
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`edit-${agents[1].id}`).click();
+  await page.locator('#machine_offset').fill('-150');
+  await page.getByRole('button', { name: /保\s*存/ }).click();
+  await page.getByText('偏移量须大于 -100% 且不超过 1000%').waitFor();
+  await page.getByRole('button', { name: /取\s*消/ }).click();
+  // A path the service refuses: its own message is shown.
+  await page.goto(service.base + '/push-config');
+  await page.locator('#report_path').fill('report-without-slash');
+  await page.getByTestId('save-push-config').click();
+  await confirmDialog(page).click();
+  await page.getByTestId('form-refusal').getByText('customer.report_path: "report-without-slash" must be an absolute path').waitFor();
+  const stored = await service.api('GET', '/api/global-config');
+  assert.notEqual(stored.customer.report_path, 'report-without-slash');
+});
+
+test('push history filters on the server and the CSV export holds the filtered rows', async ({ page, service, agents }) => {
+  const agent = agents[2];
+  await page.goto(service.base + '/history');
+  const filter = page.getByTestId('history-filter');
+  await filter.getByPlaceholder('MAC').fill(agent.mac);
+  await filter.locator('.ant-select').first().click();
+  await page.locator('.ant-select-item-option', { hasText: '失败' }).click();
+  await filter.getByRole('button', { name: /查\s*询/ }).click();
+  const expected = await service.api('GET', `/api/history?mac=${agent.mac}&status=failure&page_size=500`);
+  assert.ok(expected.total >= 2, `seeded failures: ${expected.total}`);
+  await page.getByText(`共 ${expected.total} 条`).waitFor();
+  const rows = page.locator('.ant-table-tbody tr.ant-table-row');
+  assert.equal(await rows.count(), expected.total);
+  for (const text of await rows.allInnerTexts()) {
+    assert.ok(text.includes(agent.mac) && text.includes('失败'), text);
+  }
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0].split(',')[2], 'mac');
+  const records = csv.slice(1).map((line) => line.split(','));
+  assert.equal(records.length, expected.total);
+  for (const record of records) {
+    assert.equal(record[2], agent.mac);
+    assert.equal(record[9], 'failure');
+  }
+  const pushed = records.map((r) => Number(r[7])).sort();
+  assert.deepEqual(pushed, expected.items.map((i) => i.pushed_bytes).sort());
+});
+
+test('English is one click away', async ({ page, service }) => {
+  await page.goto(service.base + '/overview');
+  await page.getByTestId('lang-switch').click();
+  await page.getByRole('menuitem', { name: 'Push history' }).waitFor();
+  await page.getByTestId('lang-switch').click();
+  await page.getByRole('menuitem', { name: '推送历史' }).waitFor();
+});
+
+const service = await startService();
+let failed = 0;
+const browser = await launchBrowser();
+try {
+  const agents = [
+    await addAgent(service, { uid: 'uid-web-01', hostname: 'web-01', mac: '52:54:00:aa:00:01', node: 'bj-1' }),
+    await addAgent(service, { uid: 'uid-web-02', hostname: 'web-02', mac: '52:54:00:aa:00:02', node: 'bj-1', ambiguous: true }),
+    await addAgent(service, { uid: 'uid-db-01', hostname: 'db-01', mac: '52:54:00:aa:00:03', node: 'sh-2', version: '0.0.9' }),
+  ];
+  for (const [i, agent] of agents.entries()) {
+    await addHistory(agent, {
+      hours: Array.from({ length: 6 }, (_, k) => k + 1),
+      perPointBytes: (ago) => 1_000_000 * (i + 1) + ago,
+      failures: i === 2 ? [2, 4] : [],
+    });
+  }
+  const context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  for (const { name, fn } of tests) {
+    const started = Date.now();
+    try {
+      if (!name.startsWith('a wrong password')) {
+        const who = await page.getByTestId('who').count();
+        if (!who) await login(page, service.base);
+      }
+      await fn({ page, service, agents });
+      console.log(`ok   ${name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      failed += 1;
+      console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n     ')}`);
+      await page.screenshot({ path: `${service.dir}/../pushagent-e2e-failure-${tests.findIndex((t) => t.name === name)}.png` }).catch(() => {});
+    }
+  }
+} finally {
+  await browser.close();
+  await service.stop();
+}
+console.log(failed ? `${failed} of ${tests.length} browser tests failed` : `all ${tests.length} browser tests passed`);
+process.exit(failed ? 1 : 0);

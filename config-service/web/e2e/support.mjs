@@ -1,0 +1,205 @@
+// Shared by the browser tests and the screenshot script: a real `pushagent-config` binary on
+// a loopback port with a fresh store, agents registered through the agent API, and Chromium.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(here, '../../..');
+export const ADMIN = 'admin';
+export const ADMIN_PASSWORD = 'admin-password-1';
+
+export function binaryPath() {
+  const target = process.env.CARGO_TARGET_DIR ?? join(REPO, 'target');
+  const bin = process.env.PUSHAGENT_CONFIG_BIN ?? join(target, 'debug', 'pushagent-config');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p pushagent-config first`);
+  return bin;
+}
+
+/// The report hour (YYYYMMDDHH, UTC+08:00) `hoursAgo` hours before now.
+export function reportHour(hoursAgo) {
+  const d = new Date(Date.now() + 8 * 3600_000 - hoursAgo * 3600_000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}`;
+}
+
+/// Wait for `condition` (async, truthy = done), polling; fails after `timeoutMs`.
+export async function waitFor(what, condition, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/// `reuseDir`: serve an existing store (made by an earlier startService({ keep: true })).
+export async function startService({ keep = false, reuseDir = null } = {}) {
+  const bin = binaryPath();
+  const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'pushagent-web-'));
+  const env = {
+    ...process.env,
+    PUSHAGENT_DB_PATH: join(dir, 'config.sqlite'),
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
+  };
+  const run = (args, input) => {
+    const out = spawnSync(bin, args, { env, input, encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`${bin} ${args.join(' ')}: ${out.stderr}`);
+    return out.stdout.trim();
+  };
+  if (!reuseDir) run(['user', 'add', ADMIN], `${ADMIN_PASSWORD}\n`);
+  const apiToken = run(['token', 'create', `e2e-${Date.now()}`]);
+  const enrollToken = run(['enroll-token', 'create']);
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolvePromise, reject) => {
+    let seen = '';
+    child.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const match = seen.match(/listening on (http:\/\/\S+)/);
+      if (match) resolvePromise(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`pushagent-config serve exited with ${code}`)));
+  });
+  /// Like `run`, without blocking this process (a loopback receiver here must answer).
+  const runAsync = (args) =>
+    new Promise((resolvePromise, reject) => {
+      const job = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      job.stdout.on('data', (c) => (stdout += c));
+      job.stderr.on('data', (c) => (stderr += c));
+      job.on('exit', (code) => (code === 0 ? resolvePromise(stdout.trim()) : reject(new Error(`${args.join(' ')}: ${stderr}`))));
+    });
+  const service = {
+    base,
+    dir,
+    apiToken,
+    enrollToken,
+    run,
+    runAsync,
+    async api(method, path, body, token = apiToken) {
+      const response = await fetch(base + path, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await response.text();
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+      return json;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return service;
+}
+
+/// Register an agent as the real one does, heartbeat it, and return its token and admin id.
+export async function addAgent(service, { uid, hostname, mac, version = '0.1.0', ambiguous = false, node = null }) {
+  const post = (path, body, token) =>
+    fetch(service.base + path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json();
+    });
+  const registered = await post('/agent/register', {
+    enrollment_token: service.enrollToken,
+    machine_id: uid,
+    hostname,
+    mac,
+    agent_version: version,
+    facts: { hostname, machine_id: uid, interface: { name: 'eth0', mac, speed_mbps: 10000 } },
+  });
+  const token = registered.agent_token;
+  await post(
+    '/agent/heartbeat',
+    {
+      agent_version: version,
+      mac,
+      hostname,
+      interfaces: [
+        { name: 'eth0', mac, physical: true },
+        { name: 'eth1', mac: mac.replace(/..$/, 'fe'), physical: true },
+        { name: 'bond0', mac, physical: false },
+        { name: 'docker0', mac: null, physical: false },
+      ],
+      chosen_interface: 'eth0',
+      ambiguous,
+      backlog: { outbox_hours: 0, history_items: 0, held_hours: 0 },
+      last_push: null,
+      agent_time: Math.floor(Date.now() / 1000),
+      facts: null,
+    },
+    token,
+  );
+  const page = await service.api('GET', `/api/machines?q=${encodeURIComponent(hostname)}`);
+  const id = page.items.find((m) => m.hostname === hostname).id;
+  if (node) await service.api('PATCH', `/api/machines/${id}/config`, { node });
+  return { token, id, mac, hostname, post: (path, body) => post(path, body, token) };
+}
+
+/// Push history as the agent mirrors it: one item per hour, `failures` = hoursAgo values that failed.
+export async function addHistory(agent, { hours, perPointBytes, failures = [], offsetBp = 300 }) {
+  const pushes = [];
+  for (const ago of hours) {
+    const raw = perPointBytes(ago);
+    const pushed = Math.round((raw * (10_000 + offsetBp)) / 10_000);
+    const failed = failures.includes(ago);
+    pushes.push({
+      mac: agent.mac,
+      flux_hour: reportHour(ago),
+      version: 1,
+      attempt: 1,
+      raw_bytes: raw * 12,
+      pushed_bytes: pushed * 12,
+      raw_points: Array(12).fill(raw),
+      pushed_points: Array(12).fill(pushed),
+      offset_bp: offsetBp,
+      status: failed ? 'failure' : 'success',
+      http_status: failed ? 503 : 200,
+      code: failed ? 50001 : 0,
+      message: failed ? 'HTTP 503: customer API unavailable' : null,
+      attempted_at: Math.floor(Date.now() / 1000) - (ago - 1) * 3600 - 120,
+    });
+  }
+  return agent.post('/agent/history/', { pushes, verifications: [], held: [] });
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export async function login(page, base) {
+  await page.goto(base + '/');
+  await page.locator('#username').fill(ADMIN);
+  await page.locator('#password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: /登\s*录|Log in/ }).click();
+  await page.getByTestId('who').waitFor();
+}

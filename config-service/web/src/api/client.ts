@@ -1,0 +1,292 @@
+// The one typed client of the config service's admin API (types mirror the JSON of
+// config-service/src/admin_api.rs and /api/openapi.json). Every call goes through `request`,
+// which turns a refusal into an `ApiError` carrying the service's own message.
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Page<T> {
+  total: number;
+  page: number;
+  page_size: number;
+  items: T[];
+}
+
+export type Acceptance = 'accepted' | 'under_acceptance';
+export type BilledDirection = 'tx' | 'rx' | 'max' | 'sum';
+export type ChannelKind = 'webhook' | 'dingtalk' | 'wecom' | 'feishu';
+
+export interface MachineConfig {
+  version: number;
+  push_enabled: boolean;
+  acceptance: Acceptance;
+  interface: string | null;
+  offset_bp: number | null;
+  node: string | null;
+  isp_id: number | null;
+  device_type: number | null;
+}
+
+export interface InterfaceReport {
+  name: string;
+  mac: string | null;
+  physical: boolean;
+}
+
+export interface LastPush {
+  flux_hour: string;
+  status: 'success' | 'failure';
+  attempted_at: number;
+  message: string | null;
+}
+
+export interface Machine {
+  id: number;
+  machine_uid: string;
+  hostname: string;
+  mac: string;
+  agent_version: string;
+  chosen_interface: string | null;
+  ambiguous: boolean;
+  interfaces: InterfaceReport[] | null;
+  backlog_outbox_hours: number;
+  backlog_history_items: number;
+  backlog_held_hours: number;
+  last_push: LastPush | null;
+  agent_time: number | null;
+  first_seen_at: number;
+  last_seen_at: number;
+  config: MachineConfig;
+  state: 'online' | 'offline';
+}
+
+/// A partial update: a missing key keeps the value, `null` clears it.
+export type ConfigPatch = Partial<{
+  push_enabled: boolean;
+  acceptance: Acceptance;
+  interface: string | null;
+  offset_bp: number | null;
+  node: string | null;
+  isp_id: number | null;
+  device_type: number | null;
+}>;
+
+export interface MachineQuery {
+  q?: string;
+  node?: string;
+  push_enabled?: boolean;
+  state?: 'online' | 'offline';
+  sort?: 'hostname' | 'last_seen' | 'mac' | 'node';
+  order?: 'asc' | 'desc';
+  page?: number;
+  page_size?: number;
+}
+
+export interface HistoryRow {
+  id: number;
+  machine_id: number;
+  node: string | null;
+  hostname: string;
+  mac: string;
+  flux_hour: string;
+  version: number;
+  attempt: number;
+  raw_bytes: number;
+  pushed_bytes: number;
+  raw_points: number[];
+  pushed_points: number[];
+  offset_bp: number;
+  status: 'success' | 'failure';
+  http_status: number | null;
+  code: number | null;
+  message: string | null;
+  attempted_at: number;
+  received_at: number;
+}
+
+export interface HistoryQuery {
+  machine_id?: number;
+  mac?: string;
+  node?: string;
+  status?: 'success' | 'failure';
+  from_hour?: string;
+  to_hour?: string;
+  sort?: 'attempted_at' | 'flux_hour' | 'pushed_bytes';
+  order?: 'asc' | 'desc';
+  page?: number;
+  page_size?: number;
+}
+
+export interface CustomerProfile {
+  base_url: string;
+  report_path: string;
+  query_path: string;
+  access_id: string;
+  /// Write-only: present only when an operator sets a new secret.
+  secret?: string;
+  secret_set?: boolean;
+  day_format: string;
+  hour_format: string;
+  mac_format: string;
+  batch_size: number;
+}
+
+export interface AlertChannel {
+  name: string;
+  kind: ChannelKind;
+  url: string;
+  secret?: string | null;
+  secret_set?: boolean;
+}
+
+export interface AlertSettings {
+  channels: AlertChannel[];
+  failure_threshold: number;
+  offline_periods: number;
+  renotify_hours: number;
+  storm_percent: number;
+  language: string;
+}
+
+export interface GlobalConfig {
+  version?: number;
+  push_enabled: boolean;
+  customer: CustomerProfile;
+  provider_id: string;
+  provider_uiid: string;
+  isp_id: number;
+  device_type: number;
+  offset_bp: number;
+  billed_direction: BilledDirection;
+  alerts: AlertSettings;
+}
+
+export interface Overview {
+  deployed: number;
+  online: number;
+  offline: number;
+  pushes_success: number;
+  pushes_failure: number;
+  open_incidents: number;
+}
+
+export interface Delivery {
+  channel: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  sent_at: number | null;
+}
+
+export interface AlertRow {
+  id: number;
+  incident_id: number | null;
+  kind: string;
+  machine_id: number | null;
+  title: string;
+  body: string;
+  created_at: number;
+  deliveries: Delivery[];
+}
+
+export interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  entity: string;
+  entity_id: string;
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+}
+
+export interface VerificationRow {
+  id: number;
+  machine_id: number;
+  mac: string;
+  flux_hour: string;
+  version: number;
+  matched: boolean;
+  corrected: boolean;
+  verified_at: number;
+  message: string | null;
+}
+
+type Query = Record<string, string | number | boolean | undefined | null>;
+
+export function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/// Called when the service says the session is gone (401), so the app shows the login page.
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(handler: () => void) {
+  onUnauthorized = handler;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', String(e));
+  }
+  const text = await response.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const error = json as { error?: string; message?: string } | undefined;
+    if (response.status === 401 && path !== '/api/login') onUnauthorized();
+    throw new ApiError(response.status, error?.error ?? 'http', error?.message ?? text.slice(0, 200));
+  }
+  return json as T;
+}
+
+export const api = {
+  login: (username: string, password: string) =>
+    request<{ username: string }>('POST', '/api/login', { username, password }),
+  logout: () => request<void>('POST', '/api/logout'),
+  me: () => request<{ username: string }>('GET', '/api/me'),
+  overview: () => request<Overview>('GET', '/api/overview'),
+  machines: (q: MachineQuery) => request<Page<Machine>>('GET', `/api/machines${queryString({ ...q })}`),
+  machine: (id: number) => request<Machine>('GET', `/api/machines/${id}`),
+  updateMachine: (id: number, patch: ConfigPatch) =>
+    request<MachineConfig>('PATCH', `/api/machines/${id}/config`, patch),
+  bulkUpdate: (machine_ids: number[], patch: ConfigPatch) =>
+    request<{ updated: number }>('POST', '/api/machines/bulk', { machine_ids, patch }),
+  history: (q: HistoryQuery) => request<Page<HistoryRow>>('GET', `/api/history${queryString({ ...q })}`),
+  /// The CSV of the filtered set (no paging): a link the browser downloads with the session cookie.
+  historyCsvUrl: (q: HistoryQuery) => {
+    const { page: _page, page_size: _size, ...filter } = q;
+    return `/api/history.csv${queryString(filter)}`;
+  },
+  globalConfig: () => request<GlobalConfig>('GET', '/api/global-config'),
+  updateGlobalConfig: (doc: GlobalConfig) => request<GlobalConfig>('PUT', '/api/global-config', doc),
+  alerts: (page: number, page_size: number) =>
+    request<Page<AlertRow>>('GET', `/api/alerts${queryString({ page, page_size })}`),
+  verifications: (page: number, page_size: number) =>
+    request<Page<VerificationRow>>('GET', `/api/verifications${queryString({ page, page_size })}`),
+  audit: (page: number, page_size: number) =>
+    request<Page<AuditRow>>('GET', `/api/audit${queryString({ page, page_size })}`),
+};

@@ -1,0 +1,57 @@
+// A small SVG bar chart (no chart library: it keeps the first page light).
+import { Empty, Tooltip, theme } from 'antd';
+import { useI18n } from '../i18n';
+
+export interface Bar {
+  label: string;
+  value: number;
+  tip?: React.ReactNode;
+}
+
+export default function BarChart({
+  bars,
+  height = 200,
+  format = String,
+  labelEvery = 1,
+}: {
+  bars: Bar[];
+  height?: number;
+  format?: (v: number) => string;
+  labelEvery?: number;
+}) {
+  const { token } = theme.useToken();
+  const { t } = useI18n();
+  if (bars.length === 0) return <Empty description={t('common.empty')} />;
+  const max = Math.max(1, ...bars.map((b) => b.value));
+  const width = 100 / bars.length;
+  const plot = height - 24;
+  return (
+    <div className="bar-chart" style={{ position: 'relative' }}>
+      <div style={{ fontSize: 12, color: token.colorTextSecondary, marginBottom: 4 }}>{format(max)}</div>
+      <div style={{ display: 'flex', alignItems: 'flex-end', height: plot, borderBottom: `1px solid ${token.colorBorder}` }}>
+        {bars.map((bar, i) => (
+          <Tooltip key={i} title={bar.tip ?? `${bar.label}: ${format(bar.value)}`}>
+            <div style={{ width: `${width}%`, height: '100%', display: 'flex', alignItems: 'flex-end', padding: '0 1px' }}>
+              <div
+                style={{
+                  width: '100%',
+                  height: `${(bar.value / max) * 100}%`,
+                  minHeight: bar.value > 0 ? 2 : 0,
+                  background: token.colorPrimary,
+                  borderRadius: '2px 2px 0 0',
+                }}
+              />
+            </div>
+          </Tooltip>
+        ))}
+      </div>
+      <div style={{ display: 'flex', fontSize: 11, color: token.colorTextSecondary }}>
+        {bars.map((bar, i) => (
+          <div key={i} style={{ width: `${width}%`, textAlign: 'center', overflow: 'visible', whiteSpace: 'nowrap' }}>
+            {i % labelEvery === 0 ? bar.label : ''}
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
