@@ -980,13 +980,13 @@ impl Store {
     }
 
     pub fn list_alerts(&self, limit: u32, offset: u64) -> Result<(u64, Vec<AlertRow>), StoreError> {
-        let total: i64 = self.conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare(
+        let (total, mut alerts) = self.page(
+            "alerts",
             "SELECT id, incident_id, kind, machine_id, title, body, created_at FROM alerts
              ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-        )?;
-        let mut alerts = stmt
-            .query_map(params![limit, offset as i64], |r| {
+            limit,
+            offset,
+            |r| {
                 Ok(AlertRow {
                     id: r.get(0)?,
                     incident_id: r.get(1)?,
@@ -997,8 +997,8 @@ impl Store {
                     created_at: r.get(6)?,
                     deliveries: Vec::new(),
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         let mut deliveries = self.conn.prepare(
             "SELECT channel, status, attempts, last_error, sent_at FROM deliveries WHERE alert_id = ?1 ORDER BY id",
         )?;
@@ -1015,17 +1015,17 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
         }
-        Ok((total as u64, alerts))
+        Ok((total, alerts))
     }
 
     pub fn list_audit(&self, limit: u32, offset: u64) -> Result<(u64, Vec<AuditRow>), StoreError> {
-        let total: i64 = self.conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare(
+        self.page(
+            "audit_log",
             "SELECT id, at, actor, entity, entity_id, field, old_value, new_value FROM audit_log
              ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![limit, offset as i64], |r| {
+            limit,
+            offset,
+            |r| {
                 Ok(AuditRow {
                     id: r.get(0)?,
                     at: r.get(1)?,
@@ -1036,9 +1036,8 @@ impl Store {
                     old_value: r.get(6)?,
                     new_value: r.get(7)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total as u64, rows))
+            },
+        )
     }
 
     pub fn list_verifications(
@@ -1046,13 +1045,13 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(u64, Vec<VerificationRow>), StoreError> {
-        let total: i64 = self.conn.query_row("SELECT COUNT(*) FROM verifications", [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare(
+        self.page(
+            "verifications",
             "SELECT id, machine_id, mac, flux_hour, version, matched, corrected, verified_at, message
              FROM verifications ORDER BY verified_at DESC, id DESC LIMIT ?1 OFFSET ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![limit, offset as i64], |r| {
+            limit,
+            offset,
+            |r| {
                 Ok(VerificationRow {
                     id: r.get(0)?,
                     machine_id: r.get(1)?,
@@ -1064,7 +1063,25 @@ impl Store {
                     verified_at: r.get(7)?,
                     message: r.get(8)?,
                 })
-            })?
+            },
+        )
+    }
+
+    /// One page of a whole table: its row count and the rows `select` (with `LIMIT ?1 OFFSET
+    /// ?2`) returns, each mapped by `row`.
+    fn page<T>(
+        &self,
+        table: &str,
+        select: &str,
+        limit: u32,
+        offset: u64,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<(u64, Vec<T>), StoreError> {
+        let total: i64 = self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+        let rows = self
+            .conn
+            .prepare(select)?
+            .query_map(params![limit, offset as i64], row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok((total as u64, rows))
     }
