@@ -479,6 +479,53 @@ pub async fn alerts(
     Ok(Json(Page { total, page, page_size, items }))
 }
 
+/// Send a test message to every configured alert channel now, and say what each answered.
+/// Nothing is stored: it is an operator checking the wiring, not an incident.
+pub async fn test_alert(
+    State(app): State<Shared>,
+    AdminAuth(who): AdminAuth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, doc) = app.with_store(|s| s.global()).await?;
+    let channels = doc.alerts.channels.clone();
+    if channels.is_empty() {
+        return Err(ApiError::BadRequest("no alert channel is configured: add one first".into()));
+    }
+    let (title, body) = if doc.alerts.language == "en" {
+        ("PushAgent test alert".to_string(), format!("A test message sent by {who} from the console."))
+    } else {
+        ("PushAgent 测试告警".to_string(), format!("这是 {who} 从控制台发送的测试消息。"))
+    };
+    let settings = app.settings.clone();
+    let now = app.now();
+    let results = tokio::task::spawn_blocking(move || {
+        let http = crate::alerts::http_agent(&settings);
+        channels
+            .iter()
+            .map(|channel| {
+                let delivery = crate::store::DueDelivery {
+                    id: 0,
+                    channel: channel.name.clone(),
+                    attempts: 0,
+                    alert_kind: "test".into(),
+                    title: title.clone(),
+                    body: body.clone(),
+                    created_at: now,
+                    machine_id: None,
+                    incident_id: None,
+                };
+                let outgoing = crate::alerts::render(channel, &delivery, now * 1000);
+                match crate::alerts::send(&http, &outgoing) {
+                    Ok(()) => serde_json::json!({ "channel": channel.name, "ok": true }),
+                    Err(e) => serde_json::json!({ "channel": channel.name, "ok": false, "error": e }),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("test alert task: {e}")))?;
+    Ok(Json(serde_json::json!({ "results": results })))
+}
+
 pub async fn verifications(
     State(app): State<Shared>,
     AdminAuth(_): AdminAuth,

@@ -70,6 +70,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/global-config"),
     ("PUT", "/api/global-config"),
     ("GET", "/api/alerts"),
+    ("POST", "/api/alerts/test"),
     ("GET", "/api/verifications"),
     ("GET", "/api/audit"),
     ("GET", "/metrics"),
@@ -95,6 +96,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/history.csv", get(admin_api::history_csv))
         .route("/api/global-config", get(admin_api::global_config).put(admin_api::update_global_config))
         .route("/api/alerts", get(admin_api::alerts))
+        .route("/api/alerts/test", post(admin_api::test_alert))
         .route("/api/verifications", get(admin_api::verifications))
         .route("/api/audit", get(admin_api::audit))
         .route("/metrics", get(admin_api::metrics))

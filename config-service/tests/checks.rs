@@ -381,3 +381,41 @@ fn serve_runs_the_checks_job_and_delivers_its_alerts() {
     let (_, text) = server.get_text("/metrics", None);
     assert!(text.contains("pushagent_alerts_total 1"), "{text}");
 }
+
+#[test]
+fn a_test_alert_reaches_every_channel_and_reports_each_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let server = support::Server::start(dir.path());
+    let (status, body) = server.admin_send("POST", "/api/alerts/test", &json!({}));
+    assert_eq!(status, 400, "no channel yet: {body}");
+    assert!(body["message"].as_str().unwrap_or("").contains("no alert channel"), "{body}");
+    let (_, mut global) = server.admin_get("/api/global-config");
+    global["alerts"]["channels"] = json!([
+        { "name": "hook", "kind": "webhook", "url": format!("{}/hook", receiver.base) },
+        { "name": "ding", "kind": "dingtalk", "url": format!("{}/robot/send?access_token=x", receiver.base), "secret": "SEC-ding" },
+        { "name": "dead", "kind": "webhook", "url": "http://127.0.0.1:9/nothing-listens-here" }
+    ]);
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
+    let (status, body) = server.admin_send("POST", "/api/alerts/test", &json!({}));
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    let ok_of = |name: &str| results.iter().find(|r| r["channel"] == name).map(|r| r["ok"].clone());
+    assert_eq!(
+        (ok_of("hook"), ok_of("ding"), ok_of("dead")),
+        (Some(json!(true)), Some(json!(true)), Some(json!(false)))
+    );
+    let got = receiver.take();
+    assert_eq!(got.len(), 2);
+    let hook = got.iter().find(|r| r.path_and_query.starts_with("/hook")).unwrap();
+    assert_eq!(hook.body["kind"], "test");
+    assert!(hook.body["title"].as_str().unwrap().contains("测试告警"));
+    let ding = got.iter().find(|r| r.path_and_query.starts_with("/robot/send")).unwrap();
+    assert!(
+        ding.path_and_query.contains("&timestamp=") && ding.path_and_query.contains("&sign="),
+        "{}",
+        ding.path_and_query
+    );
+    let (_, alerts) = server.admin_get("/api/alerts");
+    assert_eq!(alerts["total"], 0, "a test message is not an alert");
+}

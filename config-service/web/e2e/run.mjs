@@ -3,6 +3,7 @@
 // operator lives through; every wait is on a condition, never a fixed sleep.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { addAgent, addHistory, ADMIN, launchBrowser, login, startService, waitFor } from './support.mjs';
 
 const tests = [];
@@ -100,6 +101,38 @@ test('push history filters on the server and the CSV export holds the filtered r
   }
   const pushed = records.map((r) => Number(r[7])).sort();
   assert.deepEqual(pushed, expected.items.map((i) => i.pushed_bytes).sort());
+});
+
+test('a test alert reaches a local webhook and each channel answer is shown', async ({ page, service }) => {
+  // A loopback webhook receiver of the test's own.
+  const received = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({ url: req.url, body: JSON.parse(body || 'null') });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"errcode":0}');
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  try {
+    const hook = `http://127.0.0.1:${receiver.address().port}/hook`;
+    const global = await service.api('GET', '/api/global-config');
+    await service.api('PUT', '/api/global-config', {
+      ...global,
+      alerts: { ...global.alerts, channels: [{ name: 'ops-webhook', kind: 'webhook', url: hook }] },
+    });
+    await page.goto(service.base + '/push-config');
+    await page.getByTestId('test-alert').click();
+    await page.getByTestId('test-alert-results').getByText('已送达').waitFor();
+    await waitFor('the webhook to receive the test alert', async () => received.some((r) => r.body?.kind === 'test'));
+    const got = received.find((r) => r.body?.kind === 'test');
+    assert.equal(got.url, '/hook');
+    assert.match(got.body.title, /测试告警/);
+  } finally {
+    receiver.close();
+  }
 });
 
 test('English is one click away', async ({ page, service }) => {

@@ -263,6 +263,12 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return json as T;
 }
 
+export interface TestAlertResult {
+  channel: string;
+  ok: boolean;
+  error?: string;
+}
+
 export const api = {
   login: (username: string, password: string) =>
     request<{ username: string }>('POST', '/api/login', { username, password }),
@@ -283,6 +289,8 @@ export const api = {
   },
   globalConfig: () => request<GlobalConfig>('GET', '/api/global-config'),
   updateGlobalConfig: (doc: GlobalConfig) => request<GlobalConfig>('PUT', '/api/global-config', doc),
+  /// Send a test message to every saved alert channel now; each channel's answer.
+  testAlert: () => request<{ results: TestAlertResult[] }>('POST', '/api/alerts/test', {}),
   alerts: (page: number, page_size: number) =>
     request<Page<AlertRow>>('GET', `/api/alerts${queryString({ page, page_size })}`),
   verifications: (page: number, page_size: number) =>

@@ -88,6 +88,31 @@ function toDoc(stored: GlobalConfig, v: Values): GlobalConfig {
 export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConfig; onSaved: (doc: GlobalConfig) => void }) {
   const { t } = useI18n();
   const { modal, message } = App.useApp();
+  const [testing, setTesting] = useState(false);
+  /// The saved channels get a test message now; each channel's answer is shown.
+  const sendTestAlert = async () => {
+    setTesting(true);
+    try {
+      const { results } = await api.testAlert();
+      modal.info({
+        title: t('push.testAlertResult'),
+        content: (
+          <div data-testid="test-alert-results">
+            {results.map((r) => (
+              <div key={r.channel}>
+                {r.channel}: {r.ok ? <Tag color="success">{t('push.testAlertOk')}</Tag> : <Tag color="error">{t('push.testAlertFailed')}</Tag>}
+                {r.error ? <span> {r.error}</span> : null}
+              </div>
+            ))}
+          </div>
+        ),
+      });
+    } catch (e) {
+      message.error(errorMessage(e, t));
+    } finally {
+      setTesting(false);
+    }
+  };
   const [form] = Form.useForm<Values>();
   const [changingSecret, setChangingSecret] = useState(false);
   const [refusal, setRefusal] = useState<string | null>(null);
@@ -231,8 +256,8 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
         size="small"
         style={{ marginTop: 16 }}
         extra={
-          <Tooltip title={t('push.testAlertMissing')}>
-            <Button icon={<SendOutlined />} disabled>
+          <Tooltip title={t('push.testAlertHint')}>
+            <Button icon={<SendOutlined />} loading={testing} onClick={sendTestAlert} data-testid="test-alert">
               {t('push.testAlert')}
             </Button>
           </Tooltip>
@@ -276,7 +301,6 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
               <Button type="dashed" icon={<PlusOutlined />} onClick={() => add({ kind: 'webhook' })}>
                 {t('push.addChannel')}
               </Button>
-              <Alert type="info" showIcon style={{ marginTop: 12 }} title={t('push.testAlertMissing')} />
             </>
           )}
         </Form.List>
