@@ -170,3 +170,76 @@ fn a_restart_while_the_service_is_down_runs_with_the_cached_config() {
         "token readable by its owner only"
     );
 }
+
+#[test]
+fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
+    let customer = Customer::start(Faults::default(), 12);
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let service = ConfigService::start(service_dir.path());
+    let mut global = service.admin("GET", "/api/global-config", None);
+    global["push_enabled"] = json!(true);
+    global["customer"] = json!({
+        "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
+        "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
+        "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
+    });
+    global["provider_id"] = json!("P");
+    global["provider_uiid"] = json!("U");
+    service.admin("PUT", "/api/global-config", Some(global));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut local = AgentConfig::default();
+    local.state_dir = dir.path().to_owned();
+    local.push_spread_secs = 0;
+    local.service.url = Some(service.base_url.clone());
+    local.service.enrollment_token = Secret::new(ENROLL);
+    let clock = SimClock::new(T0, 4_000_000);
+    let nic = SharedNic::new();
+    let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
+    let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
+    let mut sampler =
+        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
+            .expect("sampler");
+    let shared = SharedConfig::new(local.clone());
+    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
+    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
+    let mut pusher = build_pusher(&local, &clock).expect("pusher");
+    let mut seen = shared.generation();
+    let tz = ReportTz::default();
+    for minute in 0..3 * 60 + 5 {
+        if minute == 70 {
+            // What the console's confirmed switch does: PATCH the machine's config.
+            let machines = service.admin("GET", "/api/machines", None);
+            let id = machines["items"][0]["id"].as_i64().expect("registered machine");
+            service.admin(
+                "PATCH",
+                &format!("/api/machines/{id}/config"),
+                Some(json!({"push_enabled": false})),
+            );
+        }
+        clock.advance_ms(60_000);
+        nic.with(|n| n.send(1_000_000, 1_000));
+        sampler.sample(None).expect("sample");
+        if minute % 5 == 0 {
+            sync.step().expect("service round");
+        }
+        if shared.generation() != seen {
+            let (g, c) = shared.get();
+            seen = g;
+            pusher.reconfigure(c).expect("reconfigure");
+        }
+        pusher.step().expect("push");
+    }
+    let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
+    let state = |h: i64| {
+        outbox
+            .get(common::FakeNic::new().mac.as_str(), &tz.flux_hour(T0 + h * 3_600_000))
+            .expect("db")
+            .map(|r| r.state)
+    };
+    assert_eq!(state(0), Some(ReportState::Sent), "before the switch");
+    assert_eq!(state(1), Some(ReportState::SkippedOff), "switched off during hour 1, built off");
+    assert_eq!(state(2), Some(ReportState::SkippedOff));
+    assert_eq!(customer.records().len(), 1, "nothing pushed after the switch");
+}
