@@ -8,7 +8,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::clock::{Clock, ScaledClock, SystemClock};
 use crate::config::{AgentConfig, SharedConfig};
-use crate::netif::{HostRoot, InterfaceChoiceConfig};
+use crate::netif::HostRoot;
 use crate::push::client::CustomerClient;
 use crate::push::outbox::Outbox;
 use crate::push::pusher::Pusher;
@@ -104,8 +104,8 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     // The service link first: a cached service config applies before anything starts.
     let sync = match &config.service.url {
         Some(_) => {
-            let outbox =
-                Outbox::open(&config.state_db_path()).map_err(|e| DaemonError::Push(e.to_string()))?;
+            let outbox = Outbox::open_existing(&config.state_db_path())
+                .map_err(|e| DaemonError::Push(e.to_string()))?;
             Some(
                 ServiceSync::new(clock, config.clone(), shared.clone(), outbox, root.clone())
                     .map_err(|e| DaemonError::Push(e.to_string()))?,
@@ -115,14 +115,7 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     };
     let (_, effective) = shared.get();
     let pusher = build_pusher(&effective, clock)?;
-    let source = SysfsSource::new(
-        root,
-        InterfaceChoiceConfig {
-            interface: effective.interface.clone(),
-            allow_virtual: effective.allow_virtual,
-        },
-    )
-    .following(shared.clone());
+    let source = SysfsSource::new(root, effective.interface_choice()).following(shared.clone());
     let mut sampler = Sampler::new(
         clock,
         Box::new(source),
@@ -165,8 +158,9 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
 
 pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pusher<'a>, DaemonError> {
     let path = config.state_db_path();
-    let (ring, _) = Ring::open(&path)?;
-    let outbox = Outbox::open(&path).map_err(|e| DaemonError::Push(e.to_string()))?;
+    // The state database was checked and migrated when it was first opened.
+    let ring = Ring::open_existing(&path)?;
+    let outbox = Outbox::open_existing(&path).map_err(|e| DaemonError::Push(e.to_string()))?;
     let client = CustomerClient::new(&config.customer).map_err(DaemonError::Push)?;
     Ok(Pusher { clock, config: config.clone(), ring, outbox, client })
 }
@@ -198,7 +192,7 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
         }
         let now = clock.wall_ms();
         let next = pusher.next_due_ms().ok().flatten().unwrap_or(now + PUSH_POLL_MS);
-        let wait = (next - now).clamp(1, PUSH_POLL_MS * clock_speed(pusher.config.demo_time_scale));
+        let wait = (next - now).clamp(1, PUSH_POLL_MS * i64::from(pusher.config.demo_time_scale));
         if clock.sleep_ms(wait as u64, shutdown) {
             return;
         }
@@ -236,8 +230,4 @@ fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdow
             return;
         }
     }
-}
-
-fn clock_speed(scale: u32) -> i64 {
-    i64::from(scale.max(1))
 }

@@ -45,7 +45,7 @@ impl<'a> Sampler<'a> {
             log::info!(
                 "resuming after {} stop; last reading of {} at {}",
                 if clean_stop { "a clean" } else { "an unclean (crash or kill)" },
-                lr.reading.ifname,
+                lr.reading.source.ifname,
                 tz.hhmm(lr.reading.wall_ms)
             );
             lr
@@ -141,16 +141,7 @@ impl<'a> Sampler<'a> {
         let wall_ms = self.clock.wall_ms();
         let boot_ms = self.clock.boot_ms();
         let boundary_late_ms = due.filter(|d| d % SLOT_MS == 0).map(|d| wall_ms - d);
-        let reading = Reading {
-            boot_id: source_reading.boot_id,
-            ifname: source_reading.ifname,
-            ifindex: source_reading.ifindex,
-            mac: source_reading.mac,
-            counters: source_reading.counters,
-            link_bits_per_sec: source_reading.link_bits_per_sec,
-            wall_ms,
-            boot_ms,
-        };
+        let reading = Reading { source: source_reading, wall_ms, boot_ms };
         let observation = tally::observe(self.last.as_ref(), reading, &self.tally);
         for e in &observation.events {
             match e.kind {
@@ -196,10 +187,6 @@ impl<'a> Sampler<'a> {
             flag::describe(slot.flags),
             late_ms.map(|l| format!(" (boundary read late_ms={l})")).unwrap_or_default()
         )
-    }
-
-    pub fn last(&self) -> Option<&LastReading> {
-        self.last.as_ref()
     }
 }
 

@@ -5,7 +5,7 @@ use crate::config::SharedConfig;
 use crate::netif::{self, HostRoot, IfCounters, InterfaceChoiceConfig, NetifError};
 
 /// One reading of the collected interface, without the clocks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceReading {
     pub boot_id: String,
     pub ifname: String,
@@ -26,13 +26,14 @@ pub struct SysfsSource {
     choice: InterfaceChoiceConfig,
     ifname: Option<String>,
     failures: u32,
+    boot_id: Option<String>,
     /// The effective config, when the config service can change the interface.
     shared: Option<(SharedConfig, u64)>,
 }
 
 impl SysfsSource {
     pub fn new(root: HostRoot, choice: InterfaceChoiceConfig) -> Self {
-        SysfsSource { root, choice, ifname: None, failures: 0, shared: None }
+        SysfsSource { root, choice, ifname: None, failures: 0, boot_id: None, shared: None }
     }
 
     /// Follow the interface of the effective config (changed by the config service).
@@ -50,10 +51,7 @@ impl SysfsSource {
         }
         *seen = generation;
         let (_, config) = shared.get();
-        let wanted = InterfaceChoiceConfig {
-            interface: config.interface.clone(),
-            allow_virtual: config.allow_virtual,
-        };
+        let wanted = config.interface_choice();
         if wanted.interface != self.choice.interface || wanted.allow_virtual != self.choice.allow_virtual {
             log::info!(
                 "interface choice changed by the config service: {:?} -> {:?}",
@@ -82,8 +80,16 @@ impl SysfsSource {
         Ok(chosen.name)
     }
 
-    fn read_named(&self, name: &str) -> Result<SourceReading, NetifError> {
-        let boot_id = netif::read_boot_id(&self.root)?;
+    /// The boot id cannot change while this process lives: read it once.
+    fn boot_id(&mut self) -> Result<String, NetifError> {
+        if self.boot_id.is_none() {
+            self.boot_id = Some(netif::read_boot_id(&self.root)?);
+        }
+        Ok(self.boot_id.clone().unwrap_or_default())
+    }
+
+    fn read_named(&mut self, name: &str) -> Result<SourceReading, NetifError> {
+        let boot_id = self.boot_id()?;
         // The ifindex before and after the counters: equal means one incarnation was read.
         for _ in 0..3 {
             let ifindex = netif::read_ifindex(&self.root, name)?;

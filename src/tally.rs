@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::delta::{counters_delta, per_sec, Continuity, LinkRates};
 use crate::netif::IfCounters;
 use crate::slots::{apportion, cover, slot_start_ms, SLOT_MS};
+use crate::source::SourceReading;
 
 /// Slot flags (bits), stored with each slot.
 pub mod flag {
@@ -47,12 +48,8 @@ pub mod flag {
 /// One reading of the collected interface, with the clocks at the moment it was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reading {
-    pub boot_id: String,
-    pub ifname: String,
-    pub ifindex: u32,
-    pub mac: String,
-    pub counters: IfCounters,
-    pub link_bits_per_sec: Option<u64>,
+    #[serde(flatten)]
+    pub source: SourceReading,
     pub wall_ms: i64,
     pub boot_ms: u64,
 }
@@ -130,23 +127,7 @@ impl EventKind {
             EventKind::MacChanged => "mac_changed",
         }
     }
-
-    pub fn parse(text: &str) -> Option<EventKind> {
-        ALL_EVENT_KINDS.iter().copied().find(|k| k.as_str() == text)
-    }
 }
-
-const ALL_EVENT_KINDS: [EventKind; 9] = [
-    EventKind::Baseline,
-    EventKind::Reboot,
-    EventKind::Recreated,
-    EventKind::Switched,
-    EventKind::Reset,
-    EventKind::Wrap,
-    EventKind::ClockStep,
-    EventKind::Gap,
-    EventKind::MacChanged,
-];
 
 /// Something an operator should be able to see later (kept in the ring, logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,11 +157,11 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     let p = &prev.reading;
     let mut events = Vec::new();
     let mut flags = 0u32;
-    let continuity = if p.boot_id != current.boot_id {
+    let continuity = if p.source.boot_id != current.source.boot_id {
         Continuity::Reboot
-    } else if p.ifname != current.ifname {
+    } else if p.source.ifname != current.source.ifname {
         Continuity::Switched
-    } else if p.ifindex != current.ifindex {
+    } else if p.source.ifindex != current.source.ifindex {
         Continuity::Recreated
     } else {
         Continuity::Continuous
@@ -191,7 +172,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             events.push(event(
                 at,
                 EventKind::Reboot,
-                format!("boot id {} -> {}", p.boot_id, current.boot_id),
+                format!("boot id {} -> {}", p.source.boot_id, current.source.boot_id),
             ));
             flags |= flag::RESET;
         }
@@ -199,7 +180,10 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             events.push(event(
                 at,
                 EventKind::Recreated,
-                format!("{} re-created: ifindex {} -> {}", current.ifname, p.ifindex, current.ifindex),
+                format!(
+                    "{} re-created: ifindex {} -> {}",
+                    current.source.ifname, p.source.ifindex, current.source.ifindex
+                ),
             ));
             flags |= flag::RESET;
         }
@@ -207,16 +191,16 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             events.push(event(
                 at,
                 EventKind::Switched,
-                format!("collecting {} instead of {}", current.ifname, p.ifname),
+                format!("collecting {} instead of {}", current.source.ifname, p.source.ifname),
             ));
         }
         Continuity::Continuous => {}
     }
-    if p.mac != current.mac {
+    if p.source.mac != current.source.mac {
         events.push(event(
             at,
             EventKind::MacChanged,
-            format!("{} -> {} on {}", p.mac, current.mac, current.ifname),
+            format!("{} -> {} on {}", p.source.mac, current.source.mac, current.source.ifname),
         ));
         flags |= flag::MAC_CHANGED;
     }
@@ -269,14 +253,14 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     };
 
     let rates = LinkRates {
-        link_bits_per_sec: current.link_bits_per_sec.or(config.fallback_link_bits_per_sec),
+        link_bits_per_sec: current.source.link_bits_per_sec.or(config.fallback_link_bits_per_sec),
         rx_bytes_per_sec: prev.rx_bytes_per_sec,
         tx_bytes_per_sec: prev.tx_bytes_per_sec,
     };
-    let delta = counters_delta(&p.counters, &current.counters, continuity, elapsed_ms, rates);
+    let delta = counters_delta(&p.source.counters, &current.source.counters, continuity, elapsed_ms, rates);
     if delta.wrapped {
         flags |= flag::WRAP;
-        events.push(event(at, EventKind::Wrap, format!("32-bit counter wrap on {}", current.ifname)));
+        events.push(event(at, EventKind::Wrap, format!("32-bit counter wrap on {}", current.source.ifname)));
     }
     if delta.reset {
         flags |= flag::RESET;
@@ -284,7 +268,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             events.push(event(
                 at,
                 EventKind::Reset,
-                format!("counter went backwards on {}: counting from zero", current.ifname),
+                format!("counter went backwards on {}: counting from zero", current.source.ifname),
             ));
         }
     }
@@ -321,8 +305,8 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
         while slot + SLOT_MS <= slot_start_ms(to) && n < MAX_SKIPPED_SLOTS {
             if slot + SLOT_MS > from {
                 additions.push(SlotAddition {
-                    mac: current.mac.clone(),
-                    ifname: current.ifname.clone(),
+                    mac: current.source.mac.clone(),
+                    ifname: current.source.ifname.clone(),
                     slot_start_ms: slot,
                     counters: IfCounters::default(),
                     covered_ms: 0,
@@ -337,8 +321,8 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     let last_index = shares.len() - 1;
     for (i, share) in shares.iter().enumerate() {
         additions.push(SlotAddition {
-            mac: current.mac.clone(),
-            ifname: current.ifname.clone(),
+            mac: current.source.mac.clone(),
+            ifname: current.source.ifname.clone(),
             slot_start_ms: share.slot_start_ms,
             counters: IfCounters {
                 rx_bytes: parts[0][i],
@@ -372,11 +356,11 @@ fn baseline(current: Reading, mut events: Vec<Event>, flags: u32) -> Observation
     events.push(event(
         at,
         EventKind::Baseline,
-        format!("first reading of {} ({})", current.ifname, current.mac),
+        format!("first reading of {} ({})", current.source.ifname, current.source.mac),
     ));
     let additions = vec![SlotAddition {
-        mac: current.mac.clone(),
-        ifname: current.ifname.clone(),
+        mac: current.source.mac.clone(),
+        ifname: current.source.ifname.clone(),
         slot_start_ms: slot_start_ms(at),
         counters: IfCounters::default(),
         covered_ms: 0,
@@ -412,8 +396,8 @@ pub fn stopping(last: &LastReading) -> Option<SlotAddition> {
         return None;
     }
     Some(SlotAddition {
-        mac: last.reading.mac.clone(),
-        ifname: last.reading.ifname.clone(),
+        mac: last.reading.source.mac.clone(),
+        ifname: last.reading.source.ifname.clone(),
         slot_start_ms: slot_start_ms(t),
         counters: IfCounters::default(),
         covered_ms: 0,

@@ -194,7 +194,7 @@ fn wait_until_agent_saw(net: &Net, ring_path: &Path, log: &Path) -> (u64, u64) {
         let (rx, tx, ifindex) = net.kernel();
         if let Ok(ring) = Ring::open_existing(ring_path) {
             if let Ok(Some((last, _))) = ring.last_reading() {
-                let r = &last.reading;
+                let r = &last.reading.source;
                 if r.ifindex == ifindex && r.counters.rx_bytes == rx && r.counters.tx_bytes == tx {
                     return (rx, tx);
                 }

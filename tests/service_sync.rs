@@ -10,21 +10,81 @@ mod common;
 
 use common::customer::{Customer, ACCESS_ID, SECRET};
 use common::service::{ConfigService, ENROLL};
-use common::{SharedNic, T0};
+use common::{FakeNic, SharedNic, T0};
 use pushagent::clock::SimClock;
 use pushagent::config::{AgentConfig, Secret, SharedConfig};
 use pushagent::daemon::build_pusher;
 use pushagent::netif::HostRoot;
 use pushagent::push::outbox::Outbox;
+use pushagent::push::pusher::Pusher;
 use pushagent::push::report::ReportState;
 use pushagent::ring::Ring;
 use pushagent::sampler::Sampler;
-use pushagent::service::sync::ServiceSync;
+use pushagent::service::sync::{ServiceSync, SyncError};
 use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent::tally::TallyConfig;
 use pushagent_customer::faults::Faults;
 use serde_json::{json, Value};
+
+/// The agent's file: only how to reach the service.
+fn local_config(dir: &std::path::Path, service: &ConfigService) -> AgentConfig {
+    let mut local = AgentConfig::default();
+    local.state_dir = dir.to_owned();
+    local.push_spread_secs = 0;
+    local.service.url = Some(service.base_url.clone());
+    local.service.enrollment_token = Secret::new(ENROLL);
+    local
+}
+
+/// The real agent's parts (sampler, service link, pusher) on a simulated clock and a fake
+/// NIC, stepped a minute at a time as the daemon's threads would.
+struct Agent<'a> {
+    nic: SharedNic,
+    sampler: Sampler<'a>,
+    sync: ServiceSync<'a>,
+    pusher: Pusher<'a>,
+    shared: SharedConfig,
+    seen: u64,
+}
+
+impl<'a> Agent<'a> {
+    fn new(clock: &'a SimClock, local: &AgentConfig) -> Agent<'a> {
+        let nic = SharedNic::new();
+        let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
+        let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
+        let sampler =
+            Sampler::new(clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
+                .expect("sampler");
+        let shared = SharedConfig::new(local.clone());
+        let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
+        let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+        let sync = ServiceSync::new(clock, local.clone(), shared.clone(), outbox, root).expect("sync");
+        let pusher = build_pusher(local, clock).expect("pusher");
+        let seen = shared.generation();
+        Agent { nic, sampler, sync, pusher, shared, seen }
+    }
+
+    /// One simulated minute with `traffic`, a service round when `sync`, and its result.
+    fn minute(
+        &mut self,
+        clock: &SimClock,
+        sync: bool,
+        traffic: impl FnOnce(&mut FakeNic),
+    ) -> Result<(), SyncError> {
+        clock.advance_ms(60_000);
+        self.nic.with(traffic);
+        self.sampler.sample(None).expect("sample");
+        let round = if sync { self.sync.step().map(|_| ()) } else { Ok(()) };
+        if self.shared.generation() != self.seen {
+            let (generation, config) = self.shared.get();
+            self.seen = generation;
+            self.pusher.reconfigure(config).expect("reconfigure");
+        }
+        self.pusher.step().expect("push");
+        round
+    }
+}
 
 #[test]
 fn history_is_complete_after_the_service_was_down_for_two_hours() {
@@ -49,24 +109,9 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
 
     // The agent's own file knows only how to reach the service.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut local = AgentConfig::default();
-    local.state_dir = dir.path().to_owned();
-    local.push_spread_secs = 0;
-    local.service.url = Some(service.base_url.clone());
-    local.service.enrollment_token = Secret::new(ENROLL);
+    let local = local_config(dir.path(), &service);
     let clock = SimClock::new(T0, 4_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
-    let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let shared = SharedConfig::new(local.clone());
-    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
-    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
-    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
-    let mut pusher = build_pusher(&local, &clock).expect("pusher");
-    let mut seen = shared.generation();
+    let mut agent = Agent::new(&clock, &local);
 
     let mut failed_rounds = 0;
     for minute in 0..8 * 60 {
@@ -75,20 +120,11 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
             240 => service.up(),
             _ => {}
         }
-        clock.advance_ms(60_000);
-        nic.with(|n| n.send(2_000_000 + minute, 3_000));
-        sampler.sample(None).expect("sample");
-        if minute % 5 == 0 && sync.step().is_err() {
+        if agent.minute(&clock, minute % 5 == 0, |n| n.send(2_000_000 + minute, 3_000)).is_err() {
             failed_rounds += 1;
         }
-        if shared.generation() != seen {
-            let (g, c) = shared.get();
-            seen = g;
-            pusher.reconfigure(c).expect("reconfigure");
-        }
-        pusher.step().expect("push");
     }
-    sync.step().expect("final round with the service up");
+    agent.sync.step().expect("final round with the service up");
     assert!(failed_rounds >= 20, "the service really was down ({failed_rounds} failed rounds)");
 
     let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
@@ -188,24 +224,9 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
     service.admin("PUT", "/api/global-config", Some(global));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut local = AgentConfig::default();
-    local.state_dir = dir.path().to_owned();
-    local.push_spread_secs = 0;
-    local.service.url = Some(service.base_url.clone());
-    local.service.enrollment_token = Secret::new(ENROLL);
+    let local = local_config(dir.path(), &service);
     let clock = SimClock::new(T0, 4_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
-    let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let shared = SharedConfig::new(local.clone());
-    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
-    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
-    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
-    let mut pusher = build_pusher(&local, &clock).expect("pusher");
-    let mut seen = shared.generation();
+    let mut agent = Agent::new(&clock, &local);
     let tz = ReportTz::default();
     for minute in 0..3 * 60 + 5 {
         if minute == 70 {
@@ -218,18 +239,7 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
                 Some(json!({"push_enabled": false})),
             );
         }
-        clock.advance_ms(60_000);
-        nic.with(|n| n.send(1_000_000, 1_000));
-        sampler.sample(None).expect("sample");
-        if minute % 5 == 0 {
-            sync.step().expect("service round");
-        }
-        if shared.generation() != seen {
-            let (g, c) = shared.get();
-            seen = g;
-            pusher.reconfigure(c).expect("reconfigure");
-        }
-        pusher.step().expect("push");
+        agent.minute(&clock, minute % 5 == 0, |n| n.send(1_000_000, 1_000)).expect("service round");
     }
     let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
     let state = |h: i64| {

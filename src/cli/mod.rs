@@ -8,7 +8,7 @@ use gumdrop::Options;
 mod outbox;
 
 use crate::config::{AgentConfig, DEFAULT_PATH};
-use crate::netif::{self, HostRoot, InterfaceChoiceConfig};
+use crate::netif::{self, HostRoot};
 use crate::ring::{Ring, SlotRow};
 use crate::slots::{ReportTz, SLOTS_PER_HOUR, SLOT_MS};
 use crate::tally::flag;
@@ -108,12 +108,8 @@ fn init_logging() {
         .init();
 }
 
-fn choice(config: &AgentConfig) -> InterfaceChoiceConfig {
-    InterfaceChoiceConfig { interface: config.interface.clone(), allow_virtual: config.allow_virtual }
-}
-
 fn detect(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
-    let detection = netif::detect(root, &choice(config)).map_err(|e| e.to_string())?;
+    let detection = netif::detect(root, &config.interface_choice()).map_err(|e| e.to_string())?;
     let text = detection.render();
     print!("{text}");
     if !text.ends_with('\n') {
@@ -123,7 +119,7 @@ fn detect(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
 }
 
 fn info(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
-    let interface = netif::detect(root, &choice(config)).ok().map(|d| d.chosen.name);
+    let interface = netif::detect(root, &config.interface_choice()).ok().map(|d| d.chosen.name);
     let facts = crate::facts::collect(root, interface.as_deref(), chrono::Utc::now().timestamp());
     let json = serde_json::to_string_pretty(&facts).map_err(|e| e.to_string())?;
     println!("{json}");

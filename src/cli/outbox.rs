@@ -118,7 +118,7 @@ pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
     let slots = ring
         .slots_between(hour_start, hour_start + SLOTS_PER_HOUR as i64 * SLOT_MS)
         .map_err(|e| e.to_string())?;
-    let link = ring.last_reading().ok().flatten().and_then(|(l, _)| l.reading.link_bits_per_sec);
+    let link = ring.last_reading().ok().flatten().and_then(|(l, _)| l.reading.source.link_bits_per_sec);
     let rules = BuildRules::from_settings(
         config.customer.billed_direction,
         &config.report,

@@ -24,6 +24,24 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// The secret from `<key>_file` (its first line, trimmed) when that is set; refuses
+    /// both `<key>` and `<key>_file` being set. None: no file, keep the inline value.
+    pub fn from_file(
+        key: &str,
+        inline: &Secret,
+        file: Option<&std::path::Path>,
+    ) -> Result<Option<Secret>, String> {
+        let Some(path) = file else { return Ok(None) };
+        if !inline.is_empty() {
+            return Err(format!("{key} and {key}_file are both set: keep one"));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{key}_file {}: {e}", path.display()))?;
+        Ok(Some(Secret::new(text.lines().next().unwrap_or("").trim())))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.0.is_empty() { "Secret(<unset>)" } else { "Secret(<redacted>)" })
@@ -189,19 +207,18 @@ impl Default for CustomerProfile {
 impl CustomerProfile {
     /// Resolve `secret_file` into `secret`. Errors name the key.
     pub fn resolve_secret(&mut self) -> Result<(), String> {
-        if let Some(path) = &self.secret_file {
-            if !self.secret.is_empty() {
-                return Err("customer.secret and customer.secret_file are both set: keep one".into());
+        if let Some(secret) = Secret::from_file("customer.secret", &self.secret, self.secret_file.as_deref())?
+        {
+            if secret.is_empty() {
+                return Err(format!("customer.secret_file {} is empty", self.secret_file_display()));
             }
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("customer.secret_file {}: {e}", path.display()))?;
-            let first = text.lines().next().unwrap_or("").trim().to_string();
-            if first.is_empty() {
-                return Err(format!("customer.secret_file {} is empty", path.display()));
-            }
-            self.secret = Secret::new(first);
+            self.secret = secret;
         }
         Ok(())
+    }
+
+    fn secret_file_display(&self) -> String {
+        self.secret_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
     }
 }
 

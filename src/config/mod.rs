@@ -130,17 +130,25 @@ impl AgentConfig {
         let mut config: AgentConfig =
             toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         config.customer.resolve_secret().map_err(invalid)?;
-        if let Some(path) = config.service.enrollment_token_file.clone() {
-            if !config.service.enrollment_token.is_empty() {
-                return Err(invalid(
-                    "service.enrollment_token and service.enrollment_token_file are both set".into(),
-                ));
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| invalid(format!("service.enrollment_token_file {}: {e}", path.display())))?;
-            config.service.enrollment_token = Secret::new(text.lines().next().unwrap_or("").trim());
+        let service = &config.service;
+        if let Some(token) = Secret::from_file(
+            "service.enrollment_token",
+            &service.enrollment_token,
+            service.enrollment_token_file.as_deref(),
+        )
+        .map_err(invalid)?
+        {
+            config.service.enrollment_token = token;
         }
         Ok(config)
+    }
+
+    /// The interface the operator asked for (or automatic), as interface selection takes it.
+    pub fn interface_choice(&self) -> crate::netif::InterfaceChoiceConfig {
+        crate::netif::InterfaceChoiceConfig {
+            interface: self.interface.clone(),
+            allow_virtual: self.allow_virtual,
+        }
     }
 
     pub fn state_db_path(&self) -> PathBuf {

@@ -82,10 +82,9 @@ impl<'a> Pusher<'a> {
             [self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?]
         };
         if let (Some(cursor), Some((last, _))) = (self.outbox.cursor()?, self.ring.last_reading()?) {
-            next[0] =
-                Some(next[0].map_or(cursor + HOUR_MS, |n| {
-                    n.min(cursor + HOUR_MS + self.jitter_ms(&last.reading.mac))
-                }));
+            next[0] = Some(next[0].map_or(cursor + HOUR_MS, |n| {
+                n.min(cursor + HOUR_MS + self.jitter_ms(&last.reading.source.mac))
+            }));
         }
         Ok(next.into_iter().flatten().min())
     }
@@ -130,11 +129,11 @@ impl<'a> Pusher<'a> {
             self.config.customer.billed_direction,
             &self.config.report,
             self.config.push_enabled,
-            last.reading.link_bits_per_sec.or(self.config.max_link_bits_per_sec),
+            last.reading.source.link_bits_per_sec.or(self.config.max_link_bits_per_sec),
         );
         let mut built = 0;
         while cursor + HOUR_MS <= last.timeline_ms
-            && now >= cursor + HOUR_MS + self.jitter_ms(&last.reading.mac)
+            && now >= cursor + HOUR_MS + self.jitter_ms(&last.reading.source.mac)
             && built < MAX_PER_STEP
         {
             let slots = self.ring.slots_between(cursor, cursor + HOUR_MS)?;
@@ -142,7 +141,7 @@ impl<'a> Pusher<'a> {
             macs.sort_unstable();
             macs.dedup();
             if macs.is_empty() {
-                macs.push(&last.reading.mac); // no data at all (host off): an hour of zeros
+                macs.push(&last.reading.source.mac); // no data at all (host off): an hour of zeros
             }
             let reports: Vec<_> =
                 macs.iter().map(|mac| report::build(mac, cursor, &slots, &tz, &rules)).collect();
@@ -285,7 +284,10 @@ impl<'a> Pusher<'a> {
                     let (mac, flux_hour) = key(r);
                     let conflict = conflicts.iter().find(|c| {
                         MacFormat::canonical(&c.mac).as_deref() == Some(mac.as_str())
-                            && self.canonical_hour(&c.flux_hour).as_deref() == Some(flux_hour.as_str())
+                            && report::canonical_flux_hour(&self.config.customer, &c.flux_hour)
+                                .ok()
+                                .as_deref()
+                                == Some(flux_hour.as_str())
                     });
                     match conflict {
                         Some(c) => {
@@ -331,15 +333,6 @@ impl<'a> Pusher<'a> {
         };
         self.outbox.record_attempts(&attempts, &changes)?;
         Ok(progressed)
-    }
-
-    fn canonical_hour(&self, text: &str) -> Option<String> {
-        chrono::NaiveDateTime::parse_from_str(
-            &format!("{text}00"),
-            &format!("{}%M", self.config.customer.hour_format),
-        )
-        .ok()
-        .map(|t| t.format("%Y%m%d%H").to_string())
     }
 
     /// The version the customer holds for a report (query API), if it can be read.

@@ -172,6 +172,14 @@ pub fn flux_dat(profile: &CustomerProfile, tz: &ReportTz, hour_start_ms: i64) ->
     tz.local(hour_start_ms).format(&profile.day_format).to_string()
 }
 
+/// A `flux_hour` in the profile's format, as canonical `YYYYMMDDHH`.
+pub fn canonical_flux_hour(profile: &CustomerProfile, text: &str) -> Result<String, String> {
+    // chrono needs a minute to build a time: add one to the text and the format alike.
+    chrono::NaiveDateTime::parse_from_str(&format!("{text}00"), &format!("{}%M", profile.hour_format))
+        .map(|t| t.format("%Y%m%d%H").to_string())
+        .map_err(|e| format!("record flux_hour {text:?}: {e}"))
+}
+
 /// A record as the customer holds it, read back through the profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TheirRecord {
@@ -190,13 +198,7 @@ pub fn parse_their_record(
     let obj = value.as_object().ok_or("record is not a JSON object")?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
     let mac = crate::config::MacFormat::canonical(text("mac")?).ok_or("record mac is not a MAC")?;
-    let hour_text = text("flux_hour")?;
-    let naive = chrono::NaiveDateTime::parse_from_str(
-        &format!("{hour_text}00"),
-        &format!("{}%M", profile.hour_format),
-    )
-    .map_err(|e| format!("record flux_hour {hour_text:?}: {e}"))?;
-    let hour_start_ms = tz.hour_start_ms(&naive.format("%Y%m%d%H").to_string())?;
+    let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text("flux_hour")?)?)?;
     let mut points = [0u64; SLOTS_PER_HOUR];
     for (i, p) in points.iter_mut().enumerate() {
         *p = obj

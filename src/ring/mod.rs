@@ -152,24 +152,6 @@ impl Ring {
         Ok((rx as u64, tx as u64))
     }
 
-    pub fn events_since(&self, from_ms: i64) -> Result<Vec<Event>, RingError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT at_ms, kind, detail FROM event WHERE at_ms >= ?1 ORDER BY id")?;
-        let rows = stmt.query_map([from_ms], |r| {
-            let kind: String = r.get(1)?;
-            Ok((r.get::<_, i64>(0)?, kind, r.get::<_, String>(2)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (at_ms, kind, detail) = row?;
-            if let Some(kind) = crate::tally::EventKind::parse(&kind) {
-                out.push(Event { at_ms, kind, detail });
-            }
-        }
-        Ok(out)
-    }
-
     /// Drop slots and events older than `before_ms`. Returns the slots removed.
     pub fn prune(&mut self, before_ms: i64) -> Result<usize, RingError> {
         let tx = self.conn.transaction()?;

@@ -14,7 +14,7 @@ use super::client::{ServiceClient, ServiceError};
 use super::merge::{effective, ServiceConfig};
 use crate::clock::Clock;
 use crate::config::{AgentConfig, Secret, SharedConfig};
-use crate::netif::{self, HostRoot, InterfaceChoiceConfig};
+use crate::netif::{self, HostRoot};
 use crate::push::outbox::{Outbox, OutboxError};
 
 #[derive(Debug, thiserror::Error)]
@@ -186,8 +186,8 @@ impl<'a> ServiceSync<'a> {
         let (_, current) = self.shared.get();
         let facts = crate::facts::collect(&self.root, None, self.clock.wall_ms() / 1000);
         let facts_json = serde_json::to_value(&facts).map_err(|e| SyncError::Local(e.to_string()))?;
-        let detection =
-            netif::detect(&self.root, &choice(&current)).map_err(|e| SyncError::Local(e.to_string()))?;
+        let detection = netif::detect(&self.root, &current.interface_choice())
+            .map_err(|e| SyncError::Local(e.to_string()))?;
         let request = agent::RegisterRequest {
             enrollment_token: enrollment.expose().to_string(),
             machine_id: registration_id(facts.machine_id.as_deref(), &detection.chosen.mac),
@@ -207,7 +207,7 @@ impl<'a> ServiceSync<'a> {
 
     fn heartbeat_body(&self) -> Result<Value, String> {
         let (_, current) = self.shared.get();
-        let detection = netif::detect(&self.root, &choice(&current)).map_err(|e| e.to_string())?;
+        let detection = netif::detect(&self.root, &current.interface_choice()).map_err(|e| e.to_string())?;
         let now_secs = self.clock.wall_ms() / 1000;
         let facts = crate::facts::collect(&self.root, Some(&detection.chosen.name), now_secs);
         let facts_json = serde_json::to_value(&facts).map_err(|e| e.to_string())?;
@@ -274,10 +274,6 @@ fn host_name(hostname: Option<&str>, mac: &str) -> String {
         Some(h) => h.to_string(),
         None => format!("host-{}", mac.replace(':', "")),
     }
-}
-
-fn choice(config: &AgentConfig) -> InterfaceChoiceConfig {
-    InterfaceChoiceConfig { interface: config.interface.clone(), allow_virtual: config.allow_virtual }
 }
 
 /// Facts without the fields that change on every collection.

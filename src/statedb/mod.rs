@@ -56,7 +56,8 @@ pub fn open(path: &Path) -> Result<(Connection, Option<StateDbError>), StateDbEr
     }
 }
 
-/// Open an existing database without creating or migrating it (the CLI while the daemon runs).
+/// Another connection to a database `open` has already checked and migrated (the daemon's
+/// other threads, the CLI while the daemon runs): no second check, no migration.
 pub fn open_existing(path: &Path) -> Result<Connection, StateDbError> {
     if !path.exists() {
         return Err(StateDbError::Missing(path.to_owned()));
@@ -64,6 +65,8 @@ pub fn open_existing(path: &Path) -> Result<Connection, StateDbError> {
     let conn =
         Connection::open(path).map_err(|source| StateDbError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL is a property of the file; `synchronous` is per connection.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(conn)
 }
 
