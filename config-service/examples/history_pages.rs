@@ -18,16 +18,35 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db_path = dir.join("config.sqlite");
     let token = tokens::new_token("pa_api_").expect("token");
-    {
-        let store = Store::open(&db_path).expect("store");
-        store.add_api_token("bench", &tokens::token_hash(&token), 0).expect("api token");
-    }
     let started = Instant::now();
-    fill(&db_path, machines, rows);
-    println!(
-        "filled {rows} history rows for {machines} machines in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    match std::env::args().nth(2) {
+        Some(filled) => {
+            std::fs::copy(&filled, &db_path).expect("copy the filled store");
+            let _ = std::fs::remove_file(dir.join("config.sqlite-wal"));
+            let store = Store::open(&db_path).expect("store (migrated to this version)");
+            store
+                .add_api_token(&format!("bench-{}", std::process::id()), &tokens::token_hash(&token), 0)
+                .expect("api token");
+            println!("copied and migrated {filled} in {:.0} s", started.elapsed().as_secs_f64());
+        }
+        None => {
+            let store = Store::open(&db_path).expect("store");
+            store
+                .add_api_token(&format!("bench-{}", std::process::id()), &tokens::token_hash(&token), 0)
+                .expect("api token");
+            drop(store);
+            fill(&db_path, machines, rows);
+            println!(
+                "filled {rows} history rows for {machines} machines in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    // Ten nodes of 100 machines, for the node filter.
+    rusqlite::Connection::open(&db_path)
+        .expect("open")
+        .execute("UPDATE machine_config SET node = 'node-' || (machine_id % 10)", [])
+        .expect("nodes");
 
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let settings = Settings { db_path: db_path.clone(), ..Settings::default() };
@@ -54,8 +73,19 @@ fn main() {
         ("page 500", "page=500&page_size=20".to_string()),
         ("one MAC", "mac=0c:c4:7a:00:01:f4&page=1&page_size=20".to_string()),
         ("failures only", "status=failure&page=1&page_size=20".to_string()),
-        ("one hour range", "from_hour=2026010100&to_hour=2026010123&page=1&page_size=20".to_string()),
+        ("one node (100 machines)", "node=node-3&page=1&page_size=20".to_string()),
+        ("one day's hours", "from_hour=2026010100&to_hour=2026010123&page=1&page_size=20".to_string()),
+        (
+            "failures in one day",
+            "status=failure&from_hour=2026010100&to_hour=2026010123&page=1&page_size=20".to_string(),
+        ),
         ("latest attempt per hour", "latest=true&page=1&page_size=20".to_string()),
+        ("latest, one MAC", "latest=true&mac=0c:c4:7a:00:01:f4&page=1&page_size=20".to_string()),
+        (
+            "latest, failures in one day",
+            "latest=true&status=failure&from_hour=2026010100&to_hour=2026010123&page=1&page_size=20"
+                .to_string(),
+        ),
     ] {
         let mut times = Vec::new();
         let mut total = String::new();

@@ -42,6 +42,10 @@ pub async fn register(
     let agent_token = tokens::new_token("pa_agent_").map_err(ApiError::Internal)?;
     let agent_hash = tokens::token_hash(&agent_token);
     let now = app.now();
+    // Alive = heard from within three heartbeat periods.
+    let alive_after = now.saturating_sub(
+        i64::try_from(app.settings.heartbeat_interval_secs.saturating_mul(3)).unwrap_or(i64::MAX),
+    );
     let machine_id = app
         .with_store(move |s| {
             let known =
@@ -49,7 +53,7 @@ pub async fn register(
             if !known {
                 return Ok(None);
             }
-            s.register_machine(&req, &mac, &facts, &agent_hash, now).map(Some)
+            s.register_machine(&req, &mac, &facts, &agent_hash, now, alive_after).map(Some)
         })
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown enrollment token".into()))?;
@@ -102,6 +106,21 @@ pub async fn history(
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let batch = validate::history(batch).map_err(ApiError::BadRequest)?;
     let now = app.now();
-    let (inserted, duplicates) = app.with_store(move |s| s.insert_history(machine_id, &batch, now)).await?;
+    let (inserted, duplicates) = app
+        .with_store(move |s| {
+            // Another machine's MAC would put rows in its history (and, with the same hour,
+            // version and attempt, keep its own rows out): refused, nothing stored.
+            let mut macs: Vec<&str> = batch.pushes.iter().map(|p| p.mac.as_str()).collect();
+            macs.extend(batch.verifications.iter().map(|v| v.mac.as_str()));
+            macs.extend(batch.held.iter().map(|h| h.mac.as_str()));
+            macs.sort_unstable();
+            macs.dedup();
+            if let Some((mac, owner)) = s.foreign_macs(machine_id, &macs)?.into_iter().next() {
+                return Ok(Err(format!("mac {mac} belongs to another machine ({owner}), not to this agent")));
+            }
+            s.insert_history(machine_id, &batch, now).map(Ok)
+        })
+        .await?
+        .map_err(ApiError::BadRequest)?;
     Ok(Json(HistoryResponse { inserted, duplicates }))
 }

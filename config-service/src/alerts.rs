@@ -147,7 +147,13 @@ pub fn deliver_due(
         (store.due_deliveries(now, 200)?, store.global()?.1.alerts.channels)
     };
     let mut report = DeliveryReport::default();
+    // Long enough for one send (its timeout) and the write after it.
+    let lease_until = now + i64::try_from(settings.alert_timeout_secs).unwrap_or(3600) + 60;
     for delivery in due {
+        // Another sender (a `runcheck` beside `serve`, or serve's other job) may have taken it.
+        if !lock(store).claim_delivery(delivery.id, now, lease_until)? {
+            continue;
+        }
         let outcome = match channels.iter().find(|c| c.name == delivery.channel) {
             Some(channel) => send(agent, &render(channel, &delivery, now_ms)),
             None => Err(format!("channel {:?} is no longer configured", delivery.channel)),

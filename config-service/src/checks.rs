@@ -157,7 +157,12 @@ fn condition(
 }
 
 /// One pass of all checks at `now`, raising alerts (stored with pending deliveries).
+/// The pass runs in one write transaction (see `Store::write_exclusively`).
 pub fn run_checks(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckReport, StoreError> {
+    store.write_exclusively(|store| check_pass(store, settings, now))
+}
+
+fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckReport, StoreError> {
     let (_, doc) = store.global()?;
     let a = &doc.alerts;
     let zh = a.language != "en";
@@ -222,7 +227,11 @@ pub fn run_checks(store: &mut Store, settings: &Settings, now: i64) -> Result<Ch
                 ),
             )
         };
-        let storm_id = store.open_incident("storm", None, &body, false, now)?;
+        // A new wave while a storm is open is told under the same incident.
+        let storm_id = match open.get(&("storm".to_owned(), None)) {
+            Some(storm) => storm.id,
+            None => store.open_incident("storm", None, &body, false, now)?,
+        };
         store.add_alert(Some(storm_id), "storm", None, &title, &body, &channels, now)?;
         for s in &newly_offline {
             let id = store.open_incident(Kind::Offline.as_str(), Some(s.id), "storm", true, now)?;
@@ -324,7 +333,7 @@ pub fn run_checks(store: &mut Store, settings: &Settings, now: i64) -> Result<Ch
     Ok(report)
 }
 
-/// A MAC change is an event, not a condition: one notice each.
+/// A MAC change and a duplicate machine-id are events, not conditions: one notice each.
 fn mac_changes(
     store: &mut Store,
     doc: &GlobalDoc,
@@ -358,6 +367,32 @@ fn mac_changes(
         }
         store.mac_change_alerted(change.id)?;
     }
+    for dup in store.unalerted_duplicates()? {
+        let checked = doc.push_enabled && subjects.iter().any(|s| s.id == dup.machine_id && s.push_enabled);
+        if checked {
+            let at = crate::admin_api::format_time(dup.registered_at);
+            let (title, body) = if zh {
+                (
+                    "machine-id 重复",
+                    format!(
+                        "机器 {}（MAC {}）与在线机器 {}（MAC {}）的 /etc/machine-id 相同（克隆镜像？），已登记为单独机器 {}（{at} UTC）。请在克隆机上重新生成 machine-id。",
+                        dup.hostname, dup.mac, dup.other_hostname, dup.other_mac, dup.machine_uid
+                    ),
+                )
+            } else {
+                (
+                    "Duplicate machine-id",
+                    format!(
+                        "machine {} (MAC {}) has the same /etc/machine-id as the live machine {} (MAC {}) (a cloned image?); registered as a machine of its own, {} ({at} UTC). Regenerate the machine-id on the clone.",
+                        dup.hostname, dup.mac, dup.other_hostname, dup.other_mac, dup.machine_uid
+                    ),
+                )
+            };
+            store.add_alert(None, "event", Some(dup.machine_id), title, &body, channels, now)?;
+            report.events.push(body);
+        }
+        store.duplicate_alerted(dup.machine_id)?;
+    }
     Ok(())
 }
 
@@ -372,8 +407,8 @@ pub fn run_once(
     Ok((report, delivered))
 }
 
-/// The named background jobs of `serve`: `checks` (every `check_interval_secs`) and
-/// `alert-delivery` (every `delivery_interval_secs`). A failed pass is logged; the next runs.
+/// The named background jobs of `serve`: `checks` (every `check_interval_secs`),
+/// `alert-delivery` (every `delivery_interval_secs`) and `retention` (hourly). A failed pass is logged; the next runs.
 pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
     let checks = {
         let app = Arc::clone(&app);
@@ -406,6 +441,18 @@ pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }))
     };
+    let retention = {
+        let app = Arc::clone(&app);
+        tokio::spawn(every(Duration::from_secs(3600), "retention", move || {
+            match crate::retention::run(&mut lock(&app.store), &app.settings, app.now()) {
+                Ok(p) if p.history_rows + p.verifications + p.held_hours + p.alerts + p.incidents > 0 => {
+                    log::info!("retention: deleted {p:?}")
+                }
+                Ok(_) => {}
+                Err(e) => log::error!("retention failed (retried next hour): {e}"),
+            }
+        }))
+    };
     let deliveries = {
         let period = Duration::from_secs(app.settings.delivery_interval_secs);
         tokio::spawn(every(period, "alert-delivery", move || {
@@ -419,7 +466,7 @@ pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }))
     };
-    vec![checks, deliveries]
+    vec![checks, deliveries, retention]
 }
 
 async fn every(period: Duration, name: &'static str, job: impl Fn() + Send + Sync + Clone + 'static) {

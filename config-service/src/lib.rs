@@ -18,6 +18,7 @@ pub mod checks;
 pub mod error;
 pub mod global;
 pub mod http;
+pub mod retention;
 pub mod settings;
 pub mod store;
 pub mod tls;

@@ -32,6 +32,9 @@ enum Command {
     },
     /// One pass of all checks: prints what it found and sent, then exits.
     Runcheck,
+    /// Delete what is older than the retention settings now (serve does it hourly): prints
+    /// what it deleted. Repeats passes until nothing old is left.
+    Prune,
     /// Console users.
     User {
         #[command(subcommand)]
@@ -103,6 +106,33 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
     let now = SystemClock.now();
     match command {
         Command::Serve { listen } => serve(settings, listen),
+        Command::Prune => {
+            let mut store = Store::open(&settings.db_path)?;
+            let mut total = pushagent_config::store::Pruned::default();
+            loop {
+                let p = pushagent_config::retention::run(&mut store, &settings, now)?;
+                let done = p.history_hours < u64::from(pushagent_config::retention::MAX_HOURS_PER_PASS);
+                total.history_hours += p.history_hours;
+                total.history_rows += p.history_rows;
+                total.verifications += p.verifications;
+                total.held_hours += p.held_hours;
+                total.alerts += p.alerts;
+                total.incidents += p.incidents;
+                total.sessions += p.sessions;
+                if done {
+                    break;
+                }
+            }
+            println!(
+                "deleted {} history rows ({} report hours), {} verifications, {} held hours, {} alerts, {} incidents, {} expired sessions",
+                total.history_rows, total.history_hours, total.verifications, total.held_hours, total.alerts,
+                total.incidents, total.sessions
+            );
+            if settings.history_retention_days == 0 && settings.alert_retention_days == 0 {
+                println!("retention is off (history_retention_days = 0, alert_retention_days = 0)");
+            }
+            Ok(())
+        }
         Command::Runcheck => {
             let store = Arc::new(Mutex::new(Store::open(&settings.db_path)?));
             let (found, delivered) = checks::run_once(&store, &settings, now.saturating_mul(1000))?;

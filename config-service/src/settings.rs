@@ -53,6 +53,12 @@ pub struct Settings {
     /// HTTPS: PEM certificate chain and private key. Unset = plain HTTP (loopback, tests).
     pub tls_cert_path: Option<PathBuf>,
     pub tls_key_path: Option<PathBuf>,
+    /// Push history, verifications and held hours older than this many days are deleted by
+    /// the hourly retention job (and `prune`); 0 keeps them forever. At least 30 otherwise.
+    pub history_retention_days: u64,
+    /// Alerts (with their deliveries) and resolved incidents older than this; 0 = forever.
+    /// At least 7 otherwise. Open incidents and their alerts are always kept.
+    pub alert_retention_days: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +77,8 @@ impl Default for Settings {
             alert_timeout_secs: 10,
             tls_cert_path: None,
             tls_key_path: None,
+            history_retention_days: 400,
+            alert_retention_days: 180,
         }
     }
 }
@@ -127,6 +135,8 @@ impl Settings {
             ("PUSHAGENT_DELIVERY_INTERVAL_SECS", &mut self.delivery_interval_secs),
             ("PUSHAGENT_SESSION_TTL_SECS", &mut self.session_ttl_secs),
             ("PUSHAGENT_ALERT_TIMEOUT_SECS", &mut self.alert_timeout_secs),
+            ("PUSHAGENT_HISTORY_RETENTION_DAYS", &mut self.history_retention_days),
+            ("PUSHAGENT_ALERT_RETENTION_DAYS", &mut self.alert_retention_days),
         ] {
             if let Some(v) = env(name) {
                 *slot = number(name, &v)?;
@@ -181,6 +191,16 @@ impl Settings {
         }
         if self.enrollment_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(SettingsError::Invalid("enrollment_token: at least 16 characters".into()));
+        }
+        if (1..30).contains(&self.history_retention_days) {
+            return Err(SettingsError::Invalid(
+                "history_retention_days: 0 (keep forever) or at least 30 (money depends on it)".into(),
+            ));
+        }
+        if (1..7).contains(&self.alert_retention_days) {
+            return Err(SettingsError::Invalid(
+                "alert_retention_days: 0 (keep forever) or at least 7".into(),
+            ));
         }
         if self.delivery_max_attempts == 0 {
             return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));

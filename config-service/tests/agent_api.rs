@@ -181,3 +181,85 @@ fn a_new_mac_is_recorded_in_the_mac_history() {
     let counts = server.table_counts();
     assert!(counts.contains(&("mac_history".to_owned(), 1)), "{counts:?}");
 }
+
+#[test]
+fn a_clone_with_the_same_machine_id_gets_a_machine_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let uid = "0123456789abcdef0123456789abcdef";
+    let (token_a, id_a) = server.register(uid, "web-01", MAC);
+    // A clone of web-01's image (same /etc/machine-id, its own NIC) while web-01 is alive.
+    let (token_b, id_b) = server.register(uid, "web-01", "aa:bb:cc:dd:ee:02");
+    assert_ne!(id_a, id_b, "the clone does not take the live machine over");
+    assert_eq!(server.get(CONFIG_PATH, Some(&token_a)).0, 200, "the first machine keeps its token");
+    assert_eq!(server.get(CONFIG_PATH, Some(&token_b)).0, 200);
+    let (_, clone) = server.admin_get(&format!("/api/machines/{id_b}"));
+    assert_eq!(clone["mac"], "aa:bb:cc:dd:ee:02");
+    // Each registering again (a lost token file) finds its own machine by id + MAC.
+    let (_, again_b) = server.register(uid, "web-01", "aa:bb:cc:dd:ee:02");
+    let (_, again_a) = server.register(uid, "web-01", MAC);
+    assert_eq!((again_a, again_b), (id_a, id_b));
+    let counts = server.table_counts();
+    assert!(counts.contains(&("machines".to_owned(), 2)), "{counts:?}");
+    assert!(counts.contains(&("mac_history".to_owned(), 0)), "no MAC flapping: {counts:?}");
+    // The checks tell the operators once.
+    let (_, mut global) = server.admin_get("/api/global-config");
+    global["push_enabled"] = json!(true);
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
+    let mut store = pushagent_config::store::Store::open(&server.db_path).unwrap();
+    let settings = support::settings(dir.path());
+    let report = pushagent_config::checks::run_checks(&mut store, &settings, T0 + 1).unwrap();
+    assert_eq!(report.events.len(), 1, "{report:?}");
+    assert!(report.events[0].contains("/etc/machine-id"), "{report:?}");
+    assert!(pushagent_config::checks::run_checks(&mut store, &settings, T0 + 2).unwrap().events.is_empty());
+}
+
+#[test]
+fn a_machine_reinstalled_with_a_new_nic_after_silence_keeps_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let uid = "0123456789abcdef0123456789abcdef";
+    let (_, id) = server.register(uid, "web-01", MAC);
+    // Silent for longer than three heartbeat periods, then back with a new NIC and no token.
+    server.clock.advance(3 * 300 + 1);
+    let (token, again) = server.register(uid, "web-01", "aa:bb:cc:dd:ee:02");
+    assert_eq!(again, id);
+    assert_eq!(server.get(CONFIG_PATH, Some(&token)).0, 200);
+    let counts = server.table_counts();
+    assert!(counts.contains(&("mac_history".to_owned(), 1)), "the MAC change is kept: {counts:?}");
+}
+
+#[test]
+fn history_under_another_machines_mac_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (token_a, _) = server.register("m-a", "web-a", MAC);
+    let (token_b, _) = server.register("m-b", "web-b", "aa:bb:cc:dd:ee:02");
+    let batch = |mac: &str| HistoryBatch {
+        pushes: vec![push_item(mac, "2025112416", 1, PushStatus::Success, T0)],
+        ..HistoryBatch::default()
+    };
+    let before = server.table_counts();
+    let (status, answer) = server.send("POST", HISTORY_PATH, &json!(batch(MAC)), Some(&token_b));
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("aa:bb:cc:dd:ee:01 belongs to another machine (web-a)"), "{answer}");
+    assert_eq!(server.table_counts(), before, "nothing stored");
+    // The real owner's row is not blocked.
+    let (status, answer) = server.send("POST", HISTORY_PATH, &json!(batch(MAC)), Some(&token_a));
+    assert_eq!((status, answer["inserted"].as_u64()), (200, Some(1)), "{answer}");
+    // After B's NIC changes, hours under its old MAC are still B's.
+    let (status, _) = server.send(
+        "POST",
+        HEARTBEAT_PATH,
+        &json!(heartbeat("web-b", "aa:bb:cc:dd:ee:03", T0)),
+        Some(&token_b),
+    );
+    assert_eq!(status, 200);
+    let (status, answer) =
+        server.send("POST", HISTORY_PATH, &json!(batch("aa:bb:cc:dd:ee:02")), Some(&token_b));
+    assert_eq!(status, 200, "{answer}");
+    // A MAC no machine has reported (hours pushed before registering) is accepted.
+    let (status, answer) =
+        server.send("POST", HISTORY_PATH, &json!(batch("aa:bb:cc:dd:ee:09")), Some(&token_b));
+    assert_eq!(status, 200, "{answer}");
+}

@@ -1,5 +1,5 @@
 //! The real `pushagent-config` binary: create an enrollment token and a user, serve on port 0,
-//! register an agent, pull its config, run `runcheck`, stop with SIGTERM.
+//! register an agent, pull its config, run `runcheck` and `prune`, stop with SIGTERM.
 
 #![allow(clippy::unwrap_used)]
 
@@ -90,6 +90,16 @@ fn the_binary_serves_agents_and_runs_checks() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
     assert!(printed.contains("skipped: the global push switch is off"), "{printed}");
+
+    // Retention by hand, beside the running service: nothing is old enough yet.
+    let out = command(dir.path()).arg("prune").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.starts_with("deleted 0 history rows (0 report hours), 0 verifications"), "{printed}");
+    let out = command(dir.path()).arg("prune").env("PUSHAGENT_HISTORY_RETENTION_DAYS", "3").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("history_retention_days: 0 (keep forever) or at least 30"));
 
     nix_kill(server.0.id());
     assert!(server.0.wait().unwrap().success(), "SIGTERM ends the service cleanly");

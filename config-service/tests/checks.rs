@@ -51,7 +51,7 @@ impl World {
         let req: RegisterRequest =
             serde_json::from_value(register_body(uid, &format!("host-{uid}"), mac)).unwrap();
         let mut store = lock(&self.store);
-        let id = store.register_machine(&req, mac, "{}", &format!("hash-{uid}"), now).unwrap();
+        let id = store.register_machine(&req, mac, "{}", &format!("hash-{uid}"), now, now).unwrap();
         store.record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now).unwrap();
         id
     }
@@ -347,6 +347,63 @@ fn a_failed_delivery_is_stored_and_retried() {
 }
 
 #[test]
+fn a_second_sender_beside_the_first_never_delivers_an_alert_twice() {
+    // `runcheck` (its own store connection) delivering while serve's job is mid-send.
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    w.history(id, pushes(MAC, &fails), T0 + 2);
+    w.check(T0 + 10);
+    let (release, held) = tokio::sync::oneshot::channel();
+    *w.receiver.hold_next.lock().unwrap() = Some(held);
+    let first = {
+        let (store, settings) = (Arc::clone(&w.store), w.settings.clone());
+        std::thread::spawn(move || {
+            deliver_due(&store, &settings, &http_agent(&settings), (T0 + 11) * 1000).unwrap()
+        })
+    };
+    support::wait_for("the first sender's first request", || w.receiver.received.lock().unwrap().len() == 1);
+    let other: SharedStore = Arc::new(Mutex::new(Store::open(&w.settings.db_path).unwrap()));
+    let second = deliver_due(&other, &w.settings, &http_agent(&w.settings), (T0 + 11) * 1000).unwrap();
+    assert_eq!(second.sent.len(), 3, "the second sender takes only the deliveries not taken: {second:?}");
+    release.send(()).unwrap();
+    let first = first.join().unwrap();
+    assert_eq!(first.sent.len(), 1, "{first:?}");
+    let paths: Vec<String> = w.receiver.take().into_iter().map(|r| r.path_and_query).collect();
+    let mut unique = paths.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((paths.len(), unique.len()), (4, 4), "each channel exactly once: {paths:?}");
+    assert!(w.deliver(T0 + 4000).sent.is_empty(), "nothing left to send");
+}
+
+#[test]
+fn a_check_pass_beside_another_opens_no_second_incident() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let fails =
+        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
+    w.history(id, pushes(MAC, &fails), T0 + 2);
+    // A second process's pass, then serve's: one incident, one alert.
+    let mut other = Store::open(&w.settings.db_path).unwrap();
+    assert_eq!(run_checks(&mut other, &w.settings, T0 + 10).unwrap().opened.len(), 1);
+    assert!(w.check(T0 + 11).opened.is_empty());
+    assert_eq!(w.alert_kinds().len(), 1);
+    // The store itself refuses a second open incident of the same kind and machine.
+    let again = lock(&w.store).open_incident("push_failures", Some(id), "again", false, T0 + 12);
+    assert!(again.is_err(), "{again:?}");
+    // A pass that fails keeps nothing of what it wrote.
+    let opened_before = lock(&w.store).open_incidents().unwrap().len();
+    let result = lock(&w.store).write_exclusively(|s| {
+        s.open_incident("offline", Some(id), "written, then rolled back", false, T0 + 13)?;
+        Err::<(), _>(pushagent_config::store::StoreError::Corrupt("test".into()))
+    });
+    assert!(result.is_err());
+    assert_eq!(lock(&w.store).open_incidents().unwrap().len(), opened_before);
+}
+
+#[test]
 fn serve_runs_the_checks_job_and_delivers_its_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start();
@@ -418,4 +475,89 @@ fn a_test_alert_reaches_every_channel_and_reports_each_answer() {
     );
     let (_, alerts) = server.admin_get("/api/alerts");
     assert_eq!(alerts["total"], 0, "a test message is not an alert");
+}
+
+#[test]
+fn retention_deletes_only_what_is_older_than_its_settings() {
+    use pushagent_config::retention::{hour_name, run};
+    use pushagent_config::store::{HistoryFilter, Pruned};
+    const DAY: i64 = 86_400;
+    let mut w = World::new();
+    w.settings.history_retention_days = 30;
+    w.settings.alert_retention_days = 7;
+    let now = T0 + 60 * DAY;
+    let id = w.machine("m1", MAC, now - 50 * DAY);
+    // Two attempts in each of three hours: 40 and 31 days old (deleted), 1 day old (kept).
+    let mut batch = HistoryBatch::default();
+    for age in [40, 31, 1] {
+        let at = now - age * DAY;
+        let hour = hour_name(at);
+        batch.pushes.push(push_item(MAC, &hour, 1, PushStatus::Failure, at));
+        batch.pushes.push(push_item(MAC, &hour, 2, PushStatus::Success, at + 60));
+        batch.verifications.push(VerificationItem {
+            mac: MAC.into(),
+            flux_hour: hour.clone(),
+            version: 1,
+            matched: true,
+            corrected: false,
+            verified_at: at + 3600,
+            message: None,
+        });
+        batch.held.push(HeldItem {
+            mac: MAC.into(),
+            flux_hour: hour,
+            reason: "impossible".into(),
+            held_at: at,
+        });
+    }
+    w.history(id, batch, now);
+    // Alerts: a resolved incident 20 days old (deleted with its alerts), an incident 20 days
+    // old still open (kept), a recent event (kept).
+    let channels = vec!["hook".to_owned()];
+    {
+        let mut s = lock(&w.store);
+        let old = s.open_incident("offline", Some(id), "old", false, now - 20 * DAY).unwrap();
+        s.add_alert(Some(old), "opened", Some(id), "t", "b", &channels, now - 20 * DAY).unwrap();
+        s.resolve_incident(old, now - 19 * DAY).unwrap();
+        s.add_alert(Some(old), "recovered", Some(id), "t", "b", &channels, now - 19 * DAY).unwrap();
+        let open = s.open_incident("push_failures", Some(id), "open", false, now - 20 * DAY).unwrap();
+        s.add_alert(Some(open), "opened", Some(id), "t", "b", &channels, now - 20 * DAY).unwrap();
+        s.add_alert(None, "event", Some(id), "t", "b", &channels, now - DAY).unwrap();
+    }
+    let pruned = run(&mut lock(&w.store), &w.settings, now).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            history_hours: 2,
+            history_rows: 4,
+            verifications: 2,
+            held_hours: 2,
+            alerts: 2,
+            incidents: 1,
+            sessions: 0
+        }
+    );
+    let store = lock(&w.store);
+    let page = |latest_only: bool| {
+        let f = HistoryFilter { latest_only, limit: 50, ..HistoryFilter::default() };
+        store.list_history(&f).unwrap()
+    };
+    let (total, rows) = page(false);
+    assert_eq!((total, rows.len()), (2, 2), "the kept counts follow the deletion");
+    assert!(rows.iter().all(|r| r.flux_hour == hour_name(now - DAY)));
+    let (total, rows) = page(true);
+    assert_eq!((total, rows.len(), rows[0].attempt), (1, 1, 2));
+    let (_, alerts) = store.list_alerts(50, 0).unwrap();
+    let kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["event", "opened"], "the open incident's alert stays");
+    drop(store);
+    assert_eq!(
+        run(&mut lock(&w.store), &w.settings, now).unwrap(),
+        Pruned::default(),
+        "a second pass finds nothing"
+    );
+    // 0 keeps everything.
+    w.settings.history_retention_days = 0;
+    w.settings.alert_retention_days = 0;
+    assert_eq!(run(&mut lock(&w.store), &w.settings, now + 1000 * DAY).unwrap(), Pruned::default());
 }

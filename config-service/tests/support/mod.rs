@@ -279,6 +279,8 @@ pub struct Receiver {
     pub base: String,
     pub received: Arc<Mutex<Vec<Received>>>,
     pub status: Arc<Mutex<u16>>,
+    /// Set: the next request is recorded, then left unanswered until this is sent to.
+    pub hold_next: Arc<Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
     _thread: JoinHandle<()>,
 }
 
@@ -289,19 +291,24 @@ impl Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (r, s) = (Arc::clone(&received), Arc::clone(&status));
+        let hold_next = Arc::new(Mutex::new(None::<tokio::sync::oneshot::Receiver<()>>));
+        let (r, s, h) = (Arc::clone(&received), Arc::clone(&status), Arc::clone(&hold_next));
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let app =
                     axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
-                        let (r, s) = (Arc::clone(&r), Arc::clone(&s));
+                        let (r, s, h) = (Arc::clone(&r), Arc::clone(&s), Arc::clone(&h));
                         async move {
                             let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
                             let path_and_query =
                                 uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
                             r.lock().unwrap().push(Received { path_and_query, body });
+                            let hold = h.lock().unwrap().take();
+                            if let Some(release) = hold {
+                                let _ = release.await;
+                            }
                             let code = axum::http::StatusCode::from_u16(*s.lock().unwrap()).unwrap();
                             (code, axum::Json(json!({ "errcode": 0, "code": 0 })))
                         }
@@ -309,7 +316,7 @@ impl Receiver {
                 axum::serve(listener, app).await.unwrap();
             });
         });
-        Receiver { base, received, status, _thread: thread }
+        Receiver { base, received, status, hold_next, _thread: thread }
     }
 
     pub fn take(&self) -> Vec<Received> {
