@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::FixedOffset;
 use serde::Deserialize;
 
 /// A secret that never shows in logs or `Debug` output.
@@ -53,6 +54,9 @@ pub struct Settings {
     /// HTTPS: PEM certificate chain and private key. Unset = plain HTTP (loopback, tests).
     pub tls_cert_path: Option<PathBuf>,
     pub tls_key_path: Option<PathBuf>,
+    /// The report time zone the agents name hours (`flux_hour`) in, a fixed offset such as
+    /// `UTC+08:00` (the agents' default): the console's hourly charts are cut in it.
+    pub report_timezone: String,
 }
 
 impl Default for Settings {
@@ -71,6 +75,7 @@ impl Default for Settings {
             alert_timeout_secs: 10,
             tls_cert_path: None,
             tls_key_path: None,
+            report_timezone: "UTC+08:00".into(),
         }
     }
 }
@@ -154,6 +159,9 @@ impl Settings {
         if let Some(v) = env("PUSHAGENT_TLS_KEY_PATH") {
             self.tls_key_path = Some(v.into());
         }
+        if let Some(v) = env("PUSHAGENT_REPORT_TIMEZONE") {
+            self.report_timezone = v;
+        }
         if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN") {
             self.enrollment_token = Some(Secret::new(v));
         }
@@ -182,10 +190,38 @@ impl Settings {
         if self.enrollment_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(SettingsError::Invalid("enrollment_token: at least 16 characters".into()));
         }
+        parse_report_timezone(&self.report_timezone).map_err(SettingsError::Invalid)?;
         if self.delivery_max_attempts == 0 {
             return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// The report time zone as an offset; `load` has checked it, a hand-built `Settings` with
+    /// a bad one falls back to the agents' default (UTC+08:00).
+    pub fn report_offset(&self) -> FixedOffset {
+        parse_report_timezone(&self.report_timezone).unwrap_or(DEFAULT_REPORT_OFFSET)
+    }
+}
+
+const DEFAULT_REPORT_OFFSET: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+08:00 is a valid offset"),
+};
+
+/// `UTC`, `UTC+08:00`, `+08:00`, `GMT-05:30`, `+0800` (the forms the agent's
+/// `report_timezone` takes); a whole number of 5 minutes, like every slot boundary.
+pub fn parse_report_timezone(text: &str) -> Result<FixedOffset, String> {
+    let t = text.trim();
+    let offset = t.strip_prefix("UTC").or_else(|| t.strip_prefix("GMT")).unwrap_or(t);
+    let parsed = if offset.is_empty() { FixedOffset::east_opt(0) } else { offset.parse().ok() };
+    match parsed {
+        Some(o) if o.local_minus_utc() % 300 == 0 => Ok(o),
+        _ => Err(format!(
+            "report_timezone: {text:?} is not a fixed offset like \"UTC+08:00\" (whole 5 minutes)"
+        )),
     }
 }
 
@@ -224,6 +260,20 @@ mod tests {
     fn the_example_file_is_the_defaults() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pushagent-config.example.toml");
         assert_eq!(Settings::load(Some(&example), |_| None).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn the_report_timezone_takes_the_agents_forms_and_refuses_others() {
+        for (text, secs) in [("UTC+08:00", 8 * 3600), ("+0800", 8 * 3600), ("UTC", 0), ("GMT-05:30", -19_800)]
+        {
+            assert_eq!(parse_report_timezone(text).unwrap().local_minus_utc(), secs, "{text}");
+        }
+        for bad in ["Asia/Shanghai", "+08:01", "UTC+8h"] {
+            let env = move |name: &str| (name == "PUSHAGENT_REPORT_TIMEZONE").then(|| bad.to_owned());
+            let error = Settings::load(None, env).unwrap_err().to_string();
+            assert!(error.contains("report_timezone"), "{bad}: {error}");
+        }
+        assert_eq!(Settings::default().report_offset().local_minus_utc(), 8 * 3600);
     }
 
     #[test]
