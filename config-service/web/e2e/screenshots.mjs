@@ -78,6 +78,12 @@ try {
       message: ago === 4 ? 'customer copy differed at v7; re-pushed as version 2' : null,
     })),
   });
+  // One hour of gz-edge-01 held for an operator (a point over the link speed).
+  await agents[5].post('/agent/history/', {
+    pushes: [],
+    verifications: [],
+    held: [{ mac: agents[5].mac, flux_hour: reportHour(9), reason: 'v4 exceeds the 10 Gbit/s link speed', held_at: Math.floor(Date.now() / 1000) - 8 * 3600 }],
+  });
   // bj-web-01's NIC was swapped: the drawer shows the MAC change.
   await sendHeartbeat(service, agents[0].token, { hostname: 'bj-web-01', mac: '52:54:00:10:00:11' });
   await service.api('PATCH', `/api/machines/${agents[3].id}/config`, { push_enabled: false });

@@ -59,7 +59,7 @@ const enUS: Record<MessageKey, string> = {
   'overview.pushes24h': 'Pushes, last 24 h',
   'overview.pushOk': 'OK',
   'overview.pushFailed': 'Failed',
-  'overview.held': 'Held for an operator (hours)',
+  'overview.held': 'Held',
   'overview.byVersion': 'Agents by version',
   'overview.traffic': 'Fleet pushed traffic (last 24 h, hourly)',
   'overview.version': 'Version',
@@ -69,7 +69,7 @@ const enUS: Record<MessageKey, string> = {
   'overview.tipMacs': '{n} MACs',
   'overview.trafficWindow': '{from} to {to} ({tz})',
   'overview.trafficTotal': 'Pushed in these 24 h',
-  'overview.pushesNote': 'Push attempts (retries included); held hours by when they were held',
+  'overview.pushesNote': 'Push attempts (retries included); held: hours with impossible points, held for an operator',
 
   'push.customer': 'Customer API',
   'push.baseUrl': 'Customer URL',

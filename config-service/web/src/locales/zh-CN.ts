@@ -58,7 +58,7 @@ const zhCN = {
   'overview.pushes24h': '最近 24 小时推送',
   'overview.pushOk': '成功',
   'overview.pushFailed': '失败',
-  'overview.held': '待人工处理（小时）',
+  'overview.held': '待人工处理',
   'overview.byVersion': 'Agent 版本分布',
   'overview.traffic': '全网推送流量（最近 24 小时，按小时）',
   'overview.version': '版本',
@@ -68,7 +68,7 @@ const zhCN = {
   'overview.tipMacs': '{n} 个 MAC',
   'overview.trafficWindow': '{from} 至 {to}（{tz}）',
   'overview.trafficTotal': '24 小时合计推送',
-  'overview.pushesNote': '按推送尝试计数（含重试）；待人工处理按暂扣时间计',
+  'overview.pushesNote': '按推送尝试计数（含重试）；待人工处理：因数据异常暂扣、等待操作员处理的小时数',
 
   'push.customer': '客户接口',
   'push.baseUrl': '客户接口地址',
