@@ -5,12 +5,16 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::global::GlobalDoc;
 use crate::http::{session_cookie, AdminAuth, JsonBody, Params, Shared, SESSION_COOKIE};
-use crate::store::{ConfigPatch, HistoryFilter, HistorySort, MachineFilter, MachineSort, MachineView};
+use crate::store::{
+    ConfigPatch, FleetHour, HistoryFilter, HistorySort, MachineFilter, MachineHour, MachineSort, MachineView,
+    PushOutcomes, VersionCount,
+};
 use crate::{tokens, validate};
 
 /// Failed logins in a row that lock a user, and for how long.
@@ -526,14 +530,118 @@ pub async fn test_alert(
     Ok(Json(serde_json::json!({ "results": results })))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationQuery {
+    /// Only this machine's results.
+    machine_id: Option<i64>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
 pub async fn verifications(
     State(app): State<Shared>,
     AdminAuth(_): AdminAuth,
-    Params(q): Params<PageQuery>,
+    Params(q): Params<VerificationQuery>,
 ) -> Result<Json<Page<crate::store::VerificationRow>>, ApiError> {
     let (page, page_size, offset) = paging(q.page, q.page_size)?;
-    let (total, items) = app.with_store(move |s| s.list_verifications(page_size, offset)).await?;
+    let machine_id = q.machine_id;
+    let (total, items) = app.with_store(move |s| s.list_verifications(machine_id, page_size, offset)).await?;
     Ok(Json(Page { total, page, page_size, items }))
+}
+
+/// A machine's MAC changes (old → new, when the service saw the new one), newest first.
+pub async fn mac_history(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<i64>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Page<crate::store::MacHistoryRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let (total, items) = app.with_store(move |s| s.mac_history(id, page_size, offset)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
+/// The report hours (`YYYYMMDDHH` in `offset`) of the `count` whole hours before the one
+/// holding `now`, oldest first, and the start (unix secs) of the oldest.
+pub fn closed_report_hours(now: i64, offset: FixedOffset, count: u32) -> (Vec<String>, i64) {
+    let local = i64::from(offset.local_minus_utc());
+    let current_start = (now + local).div_euclid(3600) * 3600 - local;
+    let oldest_start = current_start - i64::from(count) * 3600;
+    let hours = (0..i64::from(count))
+        .map(|k| {
+            chrono::DateTime::from_timestamp(oldest_start + k * 3600, 0)
+                .map(|t| t.with_timezone(&offset).format("%Y%m%d%H").to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    (hours, oldest_start)
+}
+
+/// Hourly charts: the hours of the window in the report time zone.
+#[derive(Serialize)]
+pub struct HourWindow<T> {
+    report_timezone: String,
+    from_hour: String,
+    to_hour: String,
+    /// Every hour of the window, oldest first; an hour without data is zeros.
+    hours: Vec<T>,
+}
+
+fn hour_window<T: Default>(
+    report_timezone: &str,
+    hours: &[String],
+    mut rows: Vec<T>,
+    hour_of: impl Fn(&T) -> &str,
+    named: impl Fn(String) -> T,
+) -> HourWindow<T> {
+    let mut dense = Vec::with_capacity(hours.len());
+    rows.reverse(); // ascending → pop from the end
+    for hour in hours {
+        while rows.last().is_some_and(|r| hour_of(r) < hour.as_str()) {
+            rows.pop();
+        }
+        match rows.last() {
+            Some(r) if hour_of(r) == hour => dense.extend(rows.pop()),
+            _ => dense.push(named(hour.clone())),
+        }
+    }
+    HourWindow {
+        report_timezone: report_timezone.to_owned(),
+        from_hour: hours.first().cloned().unwrap_or_default(),
+        to_hour: hours.last().cloned().unwrap_or_default(),
+        hours: dense,
+    }
+}
+
+const MAX_TRAFFIC_HOURS: u32 = 31 * 24;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficQuery {
+    /// How many closed hours back (default 168 = 7 days, at most 744).
+    hours: Option<u32>,
+}
+
+/// One machine's traffic per report hour over the last `hours` closed hours: what reached
+/// the customer (latest successful attempt) and how the latest attempt ended.
+pub async fn machine_traffic(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<i64>,
+    Params(q): Params<TrafficQuery>,
+) -> Result<Json<HourWindow<MachineHour>>, ApiError> {
+    let count = q.hours.unwrap_or(7 * 24);
+    if count == 0 || count > MAX_TRAFFIC_HOURS {
+        return Err(ApiError::BadRequest(format!("hours: 1 to {MAX_TRAFFIC_HOURS}")));
+    }
+    let (hours, oldest_start) = closed_report_hours(app.now(), app.settings.report_offset(), count);
+    let (from, to) = (hours[0].clone(), hours[hours.len() - 1].clone());
+    // A day of slack below the window's start for agent clocks that run behind.
+    let since = oldest_start - 86_400;
+    let rows = app.with_store(move |s| s.machine_hourly_traffic(id, &from, &to, since)).await?;
+    let named = |flux_hour| MachineHour { flux_hour, ..MachineHour::default() };
+    Ok(Json(hour_window(&app.settings.report_timezone, &hours, rows, |r| &r.flux_hour, named)))
 }
 
 pub async fn audit(
@@ -546,21 +654,67 @@ pub async fn audit(
     Ok(Json(Page { total, page, page_size, items }))
 }
 
-/// Counts for the overview page (Agent 状态).
+/// The overview page (Agent 状态): exact fleet aggregates, all computed by the store.
+#[derive(Serialize)]
+pub struct Overview {
+    deployed: i64,
+    /// Seen within `alerts.offline_periods` heartbeat periods (running).
+    online: i64,
+    offline: i64,
+    switched_off: i64,
+    under_acceptance: i64,
+    open_incidents: i64,
+    /// Push attempts ever stored, by status.
+    pushes_success: i64,
+    pushes_failure: i64,
+    agents_by_version: Vec<VersionCount>,
+    /// Push attempts made (and hours held) in the last 24 hours.
+    pushes_24h: Outcomes24h,
+    /// The fleet's pushed and raw bytes per report hour over the last 24 closed hours.
+    traffic_24h: HourWindow<FleetHour>,
+}
+
+#[derive(Serialize)]
+pub struct Outcomes24h {
+    since: i64,
+    #[serde(flatten)]
+    outcomes: PushOutcomes,
+}
+
 pub async fn overview(
     State(app): State<Shared>,
     AdminAuth(_): AdminAuth,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let since = online_since(&app).await?;
-    let counts = app.with_store(move |s| s.counts(since)).await?;
-    Ok(Json(serde_json::json!({
-        "deployed": counts.machines,
-        "online": counts.machines_seen_since,
-        "offline": counts.machines - counts.machines_seen_since,
-        "pushes_success": counts.pushes_success,
-        "pushes_failure": counts.pushes_failure,
-        "open_incidents": counts.open_incidents,
-    })))
+) -> Result<Json<Overview>, ApiError> {
+    let online_since = online_since(&app).await?;
+    let now = app.now();
+    let since = now - 86_400;
+    let (hours, _) = closed_report_hours(now, app.settings.report_offset(), 24);
+    let (from, to) = (hours[0].clone(), hours[hours.len() - 1].clone());
+    let (fleet, counts, versions, outcomes, traffic) = app
+        .with_store(move |s| {
+            Ok((
+                s.fleet_counts(online_since)?,
+                s.counts(online_since)?,
+                s.agents_by_version()?,
+                s.push_outcomes_since(since)?,
+                s.fleet_hourly_traffic(&from, &to)?,
+            ))
+        })
+        .await?;
+    let named = |flux_hour| FleetHour { flux_hour, ..FleetHour::default() };
+    Ok(Json(Overview {
+        deployed: fleet.deployed,
+        online: fleet.online,
+        offline: fleet.deployed - fleet.online,
+        switched_off: fleet.switched_off,
+        under_acceptance: fleet.under_acceptance,
+        open_incidents: counts.open_incidents,
+        pushes_success: counts.pushes_success,
+        pushes_failure: counts.pushes_failure,
+        agents_by_version: versions,
+        pushes_24h: Outcomes24h { since, outcomes },
+        traffic_24h: hour_window(&app.settings.report_timezone, &hours, traffic, |r| &r.flux_hour, named),
+    }))
 }
 
 /// Prometheus text format. Unauthenticated, like most scrape targets: it holds counts only.

@@ -63,6 +63,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/overview"),
     ("GET", "/api/machines"),
     ("GET", "/api/machines/{id}"),
+    ("GET", "/api/machines/{id}/mac-history"),
+    ("GET", "/api/machines/{id}/traffic"),
     ("PATCH", "/api/machines/{id}/config"),
     ("POST", "/api/machines/bulk"),
     ("GET", "/api/history"),
@@ -90,6 +92,8 @@ pub fn router(app: Shared) -> Router {
         .route("/api/overview", get(admin_api::overview))
         .route("/api/machines", get(admin_api::list_machines))
         .route("/api/machines/{id}", get(admin_api::machine))
+        .route("/api/machines/{id}/mac-history", get(admin_api::mac_history))
+        .route("/api/machines/{id}/traffic", get(admin_api::machine_traffic))
         .route("/api/machines/{id}/config", patch(admin_api::update_machine))
         .route("/api/machines/bulk", post(admin_api::bulk_update))
         .route("/api/history", get(admin_api::history))

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::FixedOffset;
 use serde::Deserialize;
 
 /// A secret that never shows in logs or `Debug` output.
@@ -59,6 +60,9 @@ pub struct Settings {
     /// Alerts (with their deliveries) and resolved incidents older than this; 0 = forever.
     /// At least 7 otherwise. Open incidents and their alerts are always kept.
     pub alert_retention_days: u64,
+    /// The report time zone the agents name hours (`flux_hour`) in, a fixed offset such as
+    /// `UTC+08:00` (the agents' default): the console's hourly charts are cut in it.
+    pub report_timezone: String,
 }
 
 impl Default for Settings {
@@ -79,6 +83,7 @@ impl Default for Settings {
             tls_key_path: None,
             history_retention_days: 400,
             alert_retention_days: 180,
+            report_timezone: "UTC+08:00".into(),
         }
     }
 }
@@ -164,6 +169,9 @@ impl Settings {
         if let Some(v) = env("PUSHAGENT_TLS_KEY_PATH") {
             self.tls_key_path = Some(v.into());
         }
+        if let Some(v) = env("PUSHAGENT_REPORT_TIMEZONE") {
+            self.report_timezone = v;
+        }
         if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN") {
             self.enrollment_token = Some(Secret::new(v));
         }
@@ -202,10 +210,38 @@ impl Settings {
                 "alert_retention_days: 0 (keep forever) or at least 7".into(),
             ));
         }
+        parse_report_timezone(&self.report_timezone).map_err(SettingsError::Invalid)?;
         if self.delivery_max_attempts == 0 {
             return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// The report time zone as an offset; `load` has checked it, a hand-built `Settings` with
+    /// a bad one falls back to the agents' default (UTC+08:00).
+    pub fn report_offset(&self) -> FixedOffset {
+        parse_report_timezone(&self.report_timezone).unwrap_or(DEFAULT_REPORT_OFFSET)
+    }
+}
+
+const DEFAULT_REPORT_OFFSET: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+08:00 is a valid offset"),
+};
+
+/// `UTC`, `UTC+08:00`, `+08:00`, `GMT-05:30`, `+0800` (the forms the agent's
+/// `report_timezone` takes); a whole number of 5 minutes, like every slot boundary.
+pub fn parse_report_timezone(text: &str) -> Result<FixedOffset, String> {
+    let t = text.trim();
+    let offset = t.strip_prefix("UTC").or_else(|| t.strip_prefix("GMT")).unwrap_or(t);
+    let parsed = if offset.is_empty() { FixedOffset::east_opt(0) } else { offset.parse().ok() };
+    match parsed {
+        Some(o) if o.local_minus_utc() % 300 == 0 => Ok(o),
+        _ => Err(format!(
+            "report_timezone: {text:?} is not a fixed offset like \"UTC+08:00\" (whole 5 minutes)"
+        )),
     }
 }
 
@@ -244,6 +280,20 @@ mod tests {
     fn the_example_file_is_the_defaults() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pushagent-config.example.toml");
         assert_eq!(Settings::load(Some(&example), |_| None).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn the_report_timezone_takes_the_agents_forms_and_refuses_others() {
+        for (text, secs) in [("UTC+08:00", 8 * 3600), ("+0800", 8 * 3600), ("UTC", 0), ("GMT-05:30", -19_800)]
+        {
+            assert_eq!(parse_report_timezone(text).unwrap().local_minus_utc(), secs, "{text}");
+        }
+        for bad in ["Asia/Shanghai", "+08:01", "UTC+8h"] {
+            let env = move |name: &str| (name == "PUSHAGENT_REPORT_TIMEZONE").then(|| bad.to_owned());
+            let error = Settings::load(None, env).unwrap_err().to_string();
+            assert!(error.contains("report_timezone"), "{bad}: {error}");
+        }
+        assert_eq!(Settings::default().report_offset().local_minus_utc(), 8 * 3600);
     }
 
     #[test]

@@ -278,6 +278,64 @@ pub struct VerificationRow {
     pub message: Option<String>,
 }
 
+/// Machines by state, for the overview (one pass over `machines`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FleetCounts {
+    pub deployed: i64,
+    /// Seen at or after the online cut-off.
+    pub online: i64,
+    /// Their own push switch is off.
+    pub switched_off: i64,
+    pub under_acceptance: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VersionCount {
+    pub version: String,
+    pub count: i64,
+}
+
+/// Push attempts and held hours since a time.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PushOutcomes {
+    pub success: i64,
+    pub failure: i64,
+    /// Hours held for an operator (impossible points), by when they were held.
+    pub held: i64,
+}
+
+/// One report hour of the whole fleet: the latest successful attempt of each (MAC, hour).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FleetHour {
+    pub flux_hour: String,
+    pub pushed_bytes: i64,
+    pub raw_bytes: i64,
+    /// MACs with a successful push of this hour.
+    pub macs: i64,
+}
+
+/// One report hour of one machine.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct MachineHour {
+    pub flux_hour: String,
+    /// Of the latest successful attempt of each of its MACs in this hour (0 when none).
+    pub pushed_bytes: i64,
+    pub raw_bytes: i64,
+    /// "success" when the latest attempt of every MAC of the hour succeeded, "failure" when
+    /// one failed; `None`: no attempt.
+    pub status: Option<String>,
+    /// Attempts of this hour, all versions.
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MacHistoryRow {
+    pub id: i64,
+    pub old_mac: String,
+    pub new_mac: String,
+    pub changed_at: i64,
+}
+
 /// The login state of one user.
 #[derive(Debug, Clone)]
 pub struct UserLogin {
@@ -1132,18 +1190,27 @@ impl Store {
         )
     }
 
+    /// Verification results, newest first; of one machine when `machine_id` is given.
     pub fn list_verifications(
         &self,
+        machine_id: Option<i64>,
         limit: u32,
         offset: u64,
     ) -> Result<(u64, Vec<VerificationRow>), StoreError> {
-        self.page(
-            "verifications",
-            "SELECT id, machine_id, mac, flux_hour, version, matched, corrected, verified_at, message
-             FROM verifications ORDER BY verified_at DESC, id DESC LIMIT ?1 OFFSET ?2",
-            limit,
-            offset,
-            |r| {
+        // With a machine, the (machine_id, verified_at) index serves both the count and the page.
+        let filter = if machine_id.is_some() { "WHERE machine_id = ?3" } else { "WHERE ?3 IS NULL" };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM verifications {}", filter.replace("?3", "?1")),
+            params![machine_id],
+            |r| r.get(0),
+        )?;
+        let rows = self
+            .conn
+            .prepare(&format!(
+                "SELECT id, machine_id, mac, flux_hour, version, matched, corrected, verified_at, message
+                 FROM verifications {filter} ORDER BY verified_at DESC, id DESC LIMIT ?1 OFFSET ?2"
+            ))?
+            .query_map(params![limit, offset as i64, machine_id], |r| {
                 Ok(VerificationRow {
                     id: r.get(0)?,
                     machine_id: r.get(1)?,
@@ -1155,8 +1222,179 @@ impl Store {
                     verified_at: r.get(7)?,
                     message: r.get(8)?,
                 })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total as u64, rows))
+    }
+
+    /// A machine's MAC changes, newest first.
+    pub fn mac_history(
+        &self,
+        machine_id: i64,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<MacHistoryRow>), StoreError> {
+        self.machine_exists(machine_id)?;
+        let total: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM mac_history WHERE machine_id = ?1",
+            [machine_id],
+            |r| r.get(0),
+        )?;
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT id, old_mac, new_mac, changed_at FROM mac_history WHERE machine_id = ?1
+                 ORDER BY changed_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+            )?
+            .query_map(params![machine_id, limit, offset as i64], |r| {
+                Ok(MacHistoryRow {
+                    id: r.get(0)?,
+                    old_mac: r.get(1)?,
+                    new_mac: r.get(2)?,
+                    changed_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total as u64, rows))
+    }
+
+    fn machine_exists(&self, machine_id: i64) -> Result<(), StoreError> {
+        let exists: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM machines WHERE id = ?1)",
+            [machine_id],
+            |r| r.get(0),
+        )?;
+        if exists {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("no machine {machine_id}")))
+        }
+    }
+
+    // ---- admin: overview aggregates ----
+
+    /// Machines deployed, online (seen since `seen_since`), switched off, under acceptance.
+    pub fn fleet_counts(&self, seen_since: i64) -> Result<FleetCounts, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(m.last_seen_at >= ?1), 0), COALESCE(SUM(c.push_enabled = 0), 0),
+                 COALESCE(SUM(c.acceptance = 'under_acceptance'), 0)
+             FROM machines m JOIN machine_config c ON c.machine_id = m.id",
+            [seen_since],
+            |r| {
+                Ok(FleetCounts {
+                    deployed: r.get(0)?,
+                    online: r.get(1)?,
+                    switched_off: r.get(2)?,
+                    under_acceptance: r.get(3)?,
+                })
             },
-        )
+        )?)
+    }
+
+    /// Agents per version, most common first.
+    pub fn agents_by_version(&self) -> Result<Vec<VersionCount>, StoreError> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT agent_version, COUNT(*) AS n FROM machines GROUP BY agent_version
+                 ORDER BY n DESC, agent_version DESC",
+            )?
+            .query_map([], |r| Ok(VersionCount { version: r.get(0)?, count: r.get(1)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Push attempts made at or after `since` (by the agents' `attempted_at`), by outcome, and
+    /// the hours held since then.
+    pub fn push_outcomes_since(&self, since: i64) -> Result<PushOutcomes, StoreError> {
+        // Each count is a range of the (status, attempted_at) index: no row is read.
+        let attempts = |status: &str| -> Result<i64, StoreError> {
+            Ok(self.conn.query_row(
+                "SELECT COUNT(*) FROM push_history WHERE status = ?1 AND attempted_at >= ?2",
+                params![status, since],
+                |r| r.get(0),
+            )?)
+        };
+        Ok(PushOutcomes {
+            success: attempts("success")?,
+            failure: attempts("failure")?,
+            held: self.conn.query_row(
+                "SELECT COUNT(*) FROM held_hours WHERE held_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )?,
+        })
+    }
+
+    /// Pushed and raw bytes of the fleet per report hour in `[from_hour, to_hour]`, each
+    /// (MAC, hour) counted once: its latest successful attempt (highest version, then
+    /// attempt). Hours without a success are absent.
+    pub fn fleet_hourly_traffic(&self, from_hour: &str, to_hour: &str) -> Result<Vec<FleetHour>, StoreError> {
+        // The hour range first, through the flux_hour index (`+status`: not the status index,
+        // which would walk every success ever stored).
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT flux_hour, SUM(pushed_bytes), SUM(raw_bytes), COUNT(*) FROM (
+                     SELECT flux_hour, pushed_bytes, raw_bytes, ROW_NUMBER() OVER (
+                         PARTITION BY mac, flux_hour ORDER BY version DESC, attempt DESC) AS newest
+                     FROM push_history
+                     WHERE flux_hour >= ?1 AND flux_hour <= ?2 AND +status = 'success')
+                 WHERE newest = 1 GROUP BY flux_hour ORDER BY flux_hour",
+            )?
+            .query_map(params![from_hour, to_hour], |r| {
+                Ok(FleetHour {
+                    flux_hour: r.get(0)?,
+                    pushed_bytes: r.get(1)?,
+                    raw_bytes: r.get(2)?,
+                    macs: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// One machine's report hours in `[from_hour, to_hour]`: bytes of the latest successful
+    /// attempt of each of its MACs, the latest attempt's outcome, the attempt count. Only
+    /// attempts made at or after `attempted_since` are read (the machine index's range): an
+    /// hour is pushed after it ends, so a bound at the window's start loses none.
+    pub fn machine_hourly_traffic(
+        &self,
+        machine_id: i64,
+        from_hour: &str,
+        to_hour: &str,
+        attempted_since: i64,
+    ) -> Result<Vec<MachineHour>, StoreError> {
+        self.machine_exists(machine_id)?;
+        let rows = self
+            .conn
+            .prepare(
+                "WITH attempts AS (
+                     SELECT mac, flux_hour, status, pushed_bytes, raw_bytes,
+                         ROW_NUMBER() OVER (PARTITION BY mac, flux_hour ORDER BY version DESC, attempt DESC) AS newest,
+                         ROW_NUMBER() OVER (PARTITION BY mac, flux_hour, status = 'success'
+                                            ORDER BY version DESC, attempt DESC) AS newest_of_outcome
+                     FROM push_history
+                     WHERE machine_id = ?1 AND attempted_at >= ?4 AND flux_hour >= ?2 AND flux_hour <= ?3)
+                 SELECT flux_hour,
+                     COALESCE(SUM(CASE WHEN status = 'success' AND newest_of_outcome = 1 THEN pushed_bytes END), 0),
+                     COALESCE(SUM(CASE WHEN status = 'success' AND newest_of_outcome = 1 THEN raw_bytes END), 0),
+                     MAX(CASE WHEN newest = 1 AND status <> 'success' THEN 1 ELSE 0 END),
+                     COUNT(*)
+                 FROM attempts GROUP BY flux_hour ORDER BY flux_hour",
+            )?
+            .query_map(params![machine_id, from_hour, to_hour, attempted_since], |r| {
+                let failed: bool = r.get(3)?;
+                Ok(MachineHour {
+                    flux_hour: r.get(0)?,
+                    pushed_bytes: r.get(1)?,
+                    raw_bytes: r.get(2)?,
+                    status: Some(if failed { "failure" } else { "success" }.to_owned()),
+                    attempts: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// One page of a whole table: its row count and the rows `select` (with `LIMIT ?1 OFFSET
@@ -1187,6 +1425,7 @@ impl Store {
                 [seen_since],
                 |r| r.get(0),
             )?,
+            // Trigger-kept (migration 0003): exact, without counting millions of rows.
             pushes_success: one(
                 "SELECT COALESCE(SUM(n), 0) FROM history_hour_counts WHERE latest = 0 AND status = 'success'",
             )?,

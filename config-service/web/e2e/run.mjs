@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { addAgent, addHistory, ADMIN, launchBrowser, login, startService, waitFor } from './support.mjs';
+import { addAgent, addHistory, ADMIN, launchBrowser, login, pushAttempt, reportHour, sendHeartbeat, startService, waitFor } from './support.mjs';
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
@@ -143,6 +143,73 @@ test('English is one click away', async ({ page, service }) => {
   await page.getByRole('menuitem', { name: '推送历史' }).waitFor();
 });
 
+test('the overview shows the fleet figures of a known history, the drawer a MAC change and its checks', async ({ page, service, agents, seeded }) => {
+  // A fourth agent with a story: hour 2 was re-pushed as version 2 (only v2 counts), hour 4
+  // failed, hour 5 was held, then its NIC was swapped.
+  const agent = await addAgent(service, { uid: 'uid-gz-cache-09', hostname: 'gz-cache-09', mac: '52:54:00:bb:00:09', version: '0.2.0' });
+  const pushes = [
+    pushAttempt(agent.mac, { ago: 1, raw: 7_000_001 }),
+    pushAttempt(agent.mac, { ago: 2, raw: 7_000_002 }),
+    pushAttempt(agent.mac, { ago: 2, version: 2, raw: 7_500_002 }),
+    pushAttempt(agent.mac, { ago: 3, raw: 7_000_003 }),
+    pushAttempt(agent.mac, { ago: 4, raw: 7_000_004, ok: false }),
+  ];
+  const now = Math.floor(Date.now() / 1000);
+  await agent.post('/agent/history/', {
+    pushes,
+    held: [{ mac: agent.mac, flux_hour: reportHour(5), reason: 'v7 over the link speed', held_at: now - 600 }],
+    verifications: [{ mac: agent.mac, flux_hour: reportHour(3), version: 1, matched: false, corrected: true, verified_at: now - 300, message: 'customer copy differed at v3; re-pushed' }],
+  });
+  const newMac = '52:54:00:bb:00:0a';
+  await sendHeartbeat(service, agent.token, { hostname: agent.hostname, mac: newMac, version: '0.2.0' });
+
+  // What the seeded history says, computed here from the seed, not asked of the service.
+  const all = [...seeded, ...pushes];
+  const latestOk = new Map();
+  for (const p of all.filter((p) => p.status === 'success')) {
+    const key = `${p.mac}/${p.flux_hour}`;
+    const seen = latestOk.get(key);
+    if (!seen || seen.version < p.version || (seen.version === p.version && seen.attempt < p.attempt)) latestOk.set(key, p);
+  }
+  const pushedIn = (hour) => [...latestOk.values()].filter((p) => p.flux_hour === hour).reduce((s, p) => s + p.pushed_bytes, 0);
+  const total = [...latestOk.values()].reduce((s, p) => s + p.pushed_bytes, 0);
+  const ok = all.filter((p) => p.status === 'success').length;
+  const failed = all.length - ok;
+  assert.equal(failed, 3, 'two seeded failures and this agent\'s one');
+
+  await page.goto(service.base + '/overview');
+  const stat = (id) => page.getByTestId(id).locator('.ant-statistic-content-value');
+  await stat('stat-deployed').getByText('4', { exact: true }).waitFor();
+  assert.equal(await stat('push-ok').innerText(), String(ok));
+  assert.equal(await stat('push-failed').innerText(), String(failed));
+  assert.equal(await stat('push-held').innerText(), '1');
+  assert.equal(await page.getByTestId('traffic-total').locator('.bytes').getAttribute('data-bytes'), String(total));
+  for (const ago of [1, 2, 3]) {
+    const hour = reportHour(ago);
+    const bar = page.getByTestId('fleet-traffic').locator(`.bar[data-id="${hour}"]`);
+    assert.equal(await bar.getAttribute('data-value'), String(pushedIn(hour)), `fleet traffic of ${hour}`);
+  }
+  const versions = page.getByTestId('versions');
+  assert.match(await versions.locator('tr', { hasText: '0.2.0' }).innerText(), /0\.2\.0\s+1/);
+  assert.match(await versions.locator('tr', { hasText: '0.1.0' }).innerText(), /0\.1\.0\s+2/);
+
+  await page.goto(service.base + '/machines');
+  await page.getByRole('button', { name: agent.hostname }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  const change = drawer.getByTestId('mac-history').locator('tr.ant-table-row');
+  await change.first().waitFor();
+  assert.equal(await change.count(), 1);
+  const text = await change.innerText();
+  assert.ok(text.includes(agent.mac) && text.includes(newMac), text);
+  assert.ok(text.indexOf(agent.mac) < text.indexOf(newMac), `old before new: ${text}`);
+  await drawer.getByTestId('machine-verifications').getByText('customer copy differed at v3; re-pushed').waitFor();
+  const hour2 = drawer.getByTestId('week-traffic').locator(`.bar[data-id="${reportHour(2)}"]`);
+  await hour2.waitFor();
+  assert.equal(await hour2.getAttribute('data-value'), String(pushes[2].pushed_bytes), 'the re-pushed version 2 counts');
+  assert.equal(await drawer.getByTestId('week-traffic').locator('.bar').count(), 168);
+  await page.keyboard.press('Escape');
+});
+
 const service = await startService();
 let failed = 0;
 const browser = await launchBrowser();
@@ -152,12 +219,14 @@ try {
     await addAgent(service, { uid: 'uid-web-02', hostname: 'web-02', mac: '52:54:00:aa:00:02', node: 'bj-1', ambiguous: true }),
     await addAgent(service, { uid: 'uid-db-01', hostname: 'db-01', mac: '52:54:00:aa:00:03', node: 'sh-2', version: '0.0.9' }),
   ];
+  const seeded = [];
   for (const [i, agent] of agents.entries()) {
-    await addHistory(agent, {
+    const pushes = await addHistory(agent, {
       hours: Array.from({ length: 6 }, (_, k) => k + 1),
       perPointBytes: (ago) => 1_000_000 * (i + 1) + ago,
       failures: i === 2 ? [2, 4] : [],
     });
+    seeded.push(...pushes);
   }
   const context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true });
   const page = await context.newPage();
@@ -169,7 +238,7 @@ try {
         const who = await page.getByTestId('who').count();
         if (!who) await login(page, service.base);
       }
-      await fn({ page, service, agents });
+      await fn({ page, service, agents, seeded });
       console.log(`ok   ${name} (${Date.now() - started} ms)`);
     } catch (e) {
       failed += 1;

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { addAgent, addHistory, launchBrowser, login, REPO, reportHour, startService } from './support.mjs';
+import { addAgent, addHistory, launchBrowser, login, REPO, reportHour, sendHeartbeat, startService } from './support.mjs';
 
 const out = join(REPO, 'docs', 'screenshots');
 mkdirSync(out, { recursive: true });
@@ -78,6 +78,14 @@ try {
       message: ago === 4 ? 'customer copy differed at v7; re-pushed as version 2' : null,
     })),
   });
+  // One hour of gz-edge-01 held for an operator (a point over the link speed).
+  await agents[5].post('/agent/history/', {
+    pushes: [],
+    verifications: [],
+    held: [{ mac: agents[5].mac, flux_hour: reportHour(9), reason: 'v4 exceeds the 10 Gbit/s link speed', held_at: Math.floor(Date.now() / 1000) - 8 * 3600 }],
+  });
+  // bj-web-01's NIC was swapped: the drawer shows the MAC change.
+  await sendHeartbeat(service, agents[0].token, { hostname: 'bj-web-01', mac: '52:54:00:10:00:11' });
   await service.api('PATCH', `/api/machines/${agents[3].id}/config`, { push_enabled: false });
   await service.api('PATCH', `/api/machines/${agents[5].id}/config`, { acceptance: 'under_acceptance', offset_bp: -150 });
   console.log(await service.runAsync(['runcheck']));
@@ -108,6 +116,7 @@ try {
   await shot('04-machines');
   await page.getByRole('button', { name: 'bj-web-01' }).click();
   await page.getByTestId('machine-drawer').locator('.bar-chart').waitFor();
+  await page.getByTestId('mac-history').locator('.ant-table-row').first().waitFor();
   await page.getByTestId('machine-drawer').locator('.ant-table-row').first().waitFor();
   await shot('05-machine-drawer');
   await page.keyboard.press('Escape');

@@ -126,9 +126,19 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
     facts: { hostname, machine_id: uid, interface: { name: 'eth0', mac, speed_mbps: 10000 } },
   });
   const token = registered.agent_token;
-  await post(
-    '/agent/heartbeat',
-    {
+  await sendHeartbeat(service, token, { hostname, mac, version, ambiguous });
+  const page = await service.api('GET', `/api/machines?q=${encodeURIComponent(hostname)}`);
+  const id = page.items.find((m) => m.hostname === hostname).id;
+  if (node) await service.api('PATCH', `/api/machines/${id}/config`, { node });
+  return { token, id, mac, hostname, post: (path, body) => post(path, body, token) };
+}
+
+/// A heartbeat as the agent sends it; a new `mac` is how the service learns of a MAC change.
+export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false }) {
+  const response = await fetch(service.base + '/agent/heartbeat', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({
       agent_version: version,
       mac,
       hostname,
@@ -144,40 +154,42 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
       last_push: null,
       agent_time: Math.floor(Date.now() / 1000),
       facts: null,
-    },
-    token,
-  );
-  const page = await service.api('GET', `/api/machines?q=${encodeURIComponent(hostname)}`);
-  const id = page.items.find((m) => m.hostname === hostname).id;
-  if (node) await service.api('PATCH', `/api/machines/${id}/config`, { node });
-  return { token, id, mac, hostname, post: (path, body) => post(path, body, token) };
+    }),
+  });
+  if (!response.ok) throw new Error(`/agent/heartbeat: ${response.status} ${await response.text()}`);
+  return response.json();
 }
 
-/// Push history as the agent mirrors it: one item per hour, `failures` = hoursAgo values that failed.
+/// One push attempt as the agent mirrors it: `raw` bytes in each of the 12 points, the offset applied.
+export function pushAttempt(mac, { ago, version = 1, attempt = 1, raw, offsetBp = 300, ok = true }) {
+  const pushed = Math.round((raw * (10_000 + offsetBp)) / 10_000);
+  return {
+    mac,
+    flux_hour: reportHour(ago),
+    version,
+    attempt,
+    raw_bytes: raw * 12,
+    pushed_bytes: pushed * 12,
+    raw_points: Array(12).fill(raw),
+    pushed_points: Array(12).fill(pushed),
+    offset_bp: offsetBp,
+    status: ok ? 'success' : 'failure',
+    http_status: ok ? 200 : 503,
+    code: ok ? 0 : 50001,
+    message: ok ? null : 'HTTP 503: customer API unavailable',
+    attempted_at: Math.floor(Date.now() / 1000) - (ago - 1) * 3600 - 120 + version * 10 + attempt,
+  };
+}
+
+/// Push history as the agent mirrors it: one item per hour, `failures` = hoursAgo values that
+/// failed. Returns the items sent.
 export async function addHistory(agent, { hours, perPointBytes, failures = [], offsetBp = 300 }) {
-  const pushes = [];
-  for (const ago of hours) {
-    const raw = perPointBytes(ago);
-    const pushed = Math.round((raw * (10_000 + offsetBp)) / 10_000);
-    const failed = failures.includes(ago);
-    pushes.push({
-      mac: agent.mac,
-      flux_hour: reportHour(ago),
-      version: 1,
-      attempt: 1,
-      raw_bytes: raw * 12,
-      pushed_bytes: pushed * 12,
-      raw_points: Array(12).fill(raw),
-      pushed_points: Array(12).fill(pushed),
-      offset_bp: offsetBp,
-      status: failed ? 'failure' : 'success',
-      http_status: failed ? 503 : 200,
-      code: failed ? 50001 : 0,
-      message: failed ? 'HTTP 503: customer API unavailable' : null,
-      attempted_at: Math.floor(Date.now() / 1000) - (ago - 1) * 3600 - 120,
-    });
-  }
-  return agent.post('/agent/history/', { pushes, verifications: [], held: [] });
+  const pushes = hours.map((ago) => {
+    const item = pushAttempt(agent.mac, { ago, raw: perPointBytes(ago), offsetBp, ok: !failures.includes(ago) });
+    return { ...item, attempted_at: Math.floor(Date.now() / 1000) - (ago - 1) * 3600 - 120 };
+  });
+  await agent.post('/agent/history/', { pushes, verifications: [], held: [] });
+  return pushes;
 }
 
 export async function launchBrowser() {

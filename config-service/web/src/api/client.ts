@@ -168,13 +168,56 @@ export interface GlobalConfig {
   alerts: AlertSettings;
 }
 
+export interface VersionCount {
+  version: string;
+  count: number;
+}
+
+/// Hourly figures over a window of closed report hours (`YYYYMMDDHH` in the report time
+/// zone), every hour present, oldest first.
+export interface HourWindow<T> {
+  report_timezone: string;
+  from_hour: string;
+  to_hour: string;
+  hours: T[];
+}
+
+/// The fleet in one report hour: the latest successful attempt of each MAC counts once.
+export interface FleetHour {
+  flux_hour: string;
+  pushed_bytes: number;
+  raw_bytes: number;
+  macs: number;
+}
+
+/// One machine in one report hour: bytes that reached the customer, how the latest attempt ended.
+export interface MachineHour {
+  flux_hour: string;
+  pushed_bytes: number;
+  raw_bytes: number;
+  status: 'success' | 'failure' | null;
+  attempts: number;
+}
+
 export interface Overview {
   deployed: number;
   online: number;
   offline: number;
+  switched_off: number;
+  under_acceptance: number;
+  open_incidents: number;
   pushes_success: number;
   pushes_failure: number;
-  open_incidents: number;
+  agents_by_version: VersionCount[];
+  pushes_24h: { since: number; success: number; failure: number; held: number };
+  traffic_24h: HourWindow<FleetHour>;
+}
+
+export interface MacChange {
+  id: number;
+  old_mac: string;
+  new_mac: string;
+  changed_at: number;
 }
 
 export interface Delivery {
@@ -293,8 +336,14 @@ export const api = {
   testAlert: () => request<{ results: TestAlertResult[] }>('POST', '/api/alerts/test', {}),
   alerts: (page: number, page_size: number) =>
     request<Page<AlertRow>>('GET', `/api/alerts${queryString({ page, page_size })}`),
-  verifications: (page: number, page_size: number) =>
-    request<Page<VerificationRow>>('GET', `/api/verifications${queryString({ page, page_size })}`),
+  /// Newest first; one machine's when `machine_id` is given.
+  verifications: (page: number, page_size: number, machine_id?: number) =>
+    request<Page<VerificationRow>>('GET', `/api/verifications${queryString({ machine_id, page, page_size })}`),
+  macHistory: (id: number, page: number, page_size: number) =>
+    request<Page<MacChange>>('GET', `/api/machines/${id}/mac-history${queryString({ page, page_size })}`),
+  /// The machine's last `hours` closed report hours (default 168 = 7 days).
+  machineTraffic: (id: number, hours?: number) =>
+    request<HourWindow<MachineHour>>('GET', `/api/machines/${id}/traffic${queryString({ hours })}`),
   audit: (page: number, page_size: number) =>
     request<Page<AuditRow>>('GET', `/api/audit${queryString({ page, page_size })}`),
 };

@@ -6,6 +6,10 @@ export interface Bar {
   label: string;
   value: number;
   tip?: React.ReactNode;
+  /// Overrides the theme's primary colour (e.g. an hour whose latest push failed).
+  color?: string;
+  /// The bar's name for tests and tools (`data-id`), e.g. its report hour.
+  id?: string;
 }
 
 export default function BarChart({
@@ -31,13 +35,18 @@ export default function BarChart({
       <div style={{ display: 'flex', alignItems: 'flex-end', height: plot, borderBottom: `1px solid ${token.colorBorder}` }}>
         {bars.map((bar, i) => (
           <Tooltip key={i} title={bar.tip ?? `${bar.label}: ${format(bar.value)}`}>
-            <div style={{ width: `${width}%`, height: '100%', display: 'flex', alignItems: 'flex-end', padding: '0 1px' }}>
+            <div
+              className="bar"
+              data-id={bar.id}
+              data-value={bar.value}
+              style={{ width: `${width}%`, height: '100%', display: 'flex', alignItems: 'flex-end', padding: '0 1px' }}
+            >
               <div
                 style={{
                   width: '100%',
                   height: `${(bar.value / max) * 100}%`,
-                  minHeight: bar.value > 0 ? 2 : 0,
-                  background: token.colorPrimary,
+                  minHeight: bar.value > 0 || bar.color ? 2 : 0,
+                  background: bar.color ?? token.colorPrimary,
                   borderRadius: '2px 2px 0 0',
                 }}
               />

@@ -34,9 +34,3 @@ export function formatHour(fluxHour: string): string {
   return `${fluxHour.slice(0, 4)}-${fluxHour.slice(4, 6)}-${fluxHour.slice(6, 8)} ${fluxHour.slice(8, 10)}:00`;
 }
 
-/// The report hour (`YYYYMMDDHH`) `hoursAgo` hours before now in the report time zone (UTC+08:00).
-export function reportHour(hoursAgo: number, nowMs: number = Date.now()): string {
-  const d = new Date(nowMs + 8 * 3600_000 - hoursAgo * 3600_000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}`;
-}

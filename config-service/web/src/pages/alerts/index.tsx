@@ -71,22 +71,19 @@ function AlertsTable() {
 
 export function VerificationsTable({ machineId }: { machineId?: number }) {
   const { t } = useI18n();
-  const [page, setPage] = useState({ page: 1, page_size: machineId === undefined ? 20 : 500 });
-  const { data, error, loading, reload } = useApi(() => api.verifications(page.page, page.page_size), [page.page, page.page_size]);
+  const [page, setPage] = useState({ page: 1, page_size: machineId === undefined ? 20 : 10 });
+  const { data, error, loading, reload } = useApi(
+    () => api.verifications(page.page, page.page_size, machineId),
+    [page.page, page.page_size, machineId],
+  );
   if (error) return <LoadError error={error} onRetry={reload} />;
-  const rows = (data?.items ?? []).filter((r) => machineId === undefined || r.machine_id === machineId);
   return (
     <>
-      {machineId !== undefined && data && (
-        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-          {t('machines.verificationsNote', { n: data.items.length })}
-        </Typography.Text>
-      )}
       <Table<VerificationRow>
         rowKey="id"
         size="small"
         loading={loading}
-        dataSource={rows}
+        dataSource={data?.items ?? []}
         locale={{ emptyText: t('common.empty') }}
         columns={[
           { title: t('history.mac'), dataIndex: 'mac' },
@@ -101,17 +98,14 @@ export function VerificationsTable({ machineId }: { machineId?: number }) {
           { title: t('verify.verifiedAt'), dataIndex: 'verified_at', render: formatTime },
           { title: t('verify.message'), dataIndex: 'message', render: (v: string | null) => v ?? '-' },
         ]}
-        pagination={
-          machineId === undefined
-            ? {
-                current: page.page,
-                pageSize: page.page_size,
-                total: data?.total ?? 0,
-                showTotal: (n) => t('common.total', { n }),
-                onChange: (p, size) => setPage({ page: p, page_size: size }),
-              }
-            : { pageSize: 10 }
-        }
+        data-testid={machineId === undefined ? 'verifications' : 'machine-verifications'}
+        pagination={{
+          current: page.page,
+          pageSize: page.page_size,
+          total: data?.total ?? 0,
+          showTotal: (n) => t('common.total', { n }),
+          onChange: (p, size) => setPage({ page: p, page_size: size }),
+        }}
       />
     </>
   );

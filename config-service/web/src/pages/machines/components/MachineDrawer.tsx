@@ -1,48 +1,79 @@
-import { Alert, Card, Descriptions, Drawer, Skeleton, Table, Tag } from 'antd';
-import { api, type HistoryRow, type Machine } from '../../../api/client';
+import { useState } from 'react';
+import { Card, Descriptions, Drawer, Skeleton, Table, Tag, theme } from 'antd';
+import { api, type HistoryRow, type MacChange, type MachineHour } from '../../../api/client';
 import BarChart from '../../../components/BarChart';
 import Bytes from '../../../components/Bytes';
-import { formatHour, formatTime, humanBytes, percent, reportHour } from '../../../components/format';
+import { formatHour, formatTime, humanBytes, percent } from '../../../components/format';
 import LoadError from '../../../components/LoadError';
 import { useApi } from '../../../components/useApi';
-import { useI18n } from '../../../i18n';
+import { useI18n, type Translate } from '../../../i18n';
 import { VerificationsTable } from '../../alerts';
 
-const WEEK_HOURS = 7 * 24;
-
-/// Pushed bytes per hour over the last 7 days (newest version of each hour that succeeded).
-function weekBars(rows: HistoryRow[]) {
-  const newest = new Map<string, HistoryRow>();
-  for (const row of rows) {
-    if (row.status !== 'success') continue;
-    const seen = newest.get(row.flux_hour);
-    if (!seen || seen.version < row.version) newest.set(row.flux_hour, row);
-  }
-  const bars = [];
-  for (let ago = WEEK_HOURS; ago >= 1; ago--) {
-    const hour = reportHour(ago);
-    const value = newest.get(hour)?.pushed_bytes ?? 0;
-    bars.push({ label: hour.slice(8, 10) === '00' ? `${hour.slice(4, 6)}-${hour.slice(6, 8)}` : '', value, tip: `${formatHour(hour)} ${humanBytes(value)}` });
-  }
-  return bars;
+/// One bar per closed report hour of the last 7 days, as the service computed it: what reached
+/// the customer; an hour whose latest attempt failed is red.
+function weekBars(hours: MachineHour[], t: Translate, failedColor: string) {
+  return hours.map((h) => ({
+    id: h.flux_hour,
+    label: h.flux_hour.slice(8, 10) === '00' ? `${h.flux_hour.slice(4, 6)}-${h.flux_hour.slice(6, 8)}` : '',
+    value: h.pushed_bytes,
+    color: h.status === 'failure' ? failedColor : undefined,
+    tip: (
+      <span>
+        {formatHour(h.flux_hour)} {humanBytes(h.pushed_bytes)}
+        <br />
+        {h.status === null ? t('machines.hourNoPush') : t('machines.hourAttempts', { n: h.attempts, status: t(`history.status.${h.status}`) })}
+      </span>
+    ),
+  }));
 }
+
+function WeekTraffic({ machineId }: { machineId: number }) {
+  const { t } = useI18n();
+  const { token } = theme.useToken();
+  const { data, error, loading, reload } = useApi(() => api.machineTraffic(machineId), [machineId]);
+  if (error) return <LoadError error={error} onRetry={reload} />;
+  if (loading || !data) return <Skeleton active paragraph={{ rows: 3 }} />;
+  return <BarChart bars={weekBars(data.hours, t, token.colorError)} height={180} format={humanBytes} labelEvery={1} />;
+}
+
+function MacHistory({ machineId, currentMac }: { machineId: number; currentMac: string }) {
+  const { t } = useI18n();
+  const [page, setPage] = useState(1);
+  const { data, error, loading, reload } = useApi(() => api.macHistory(machineId, page, MAC_PAGE), [machineId, page]);
+  if (error) return <LoadError error={error} onRetry={reload} />;
+  return (
+    <Table<MacChange>
+      rowKey="id"
+      size="small"
+      data-testid="mac-history"
+      loading={loading}
+      dataSource={data?.items ?? []}
+      locale={{ emptyText: t('machines.macHistoryNone', { mac: currentMac }) }}
+      columns={[
+        { title: t('machines.changedAt'), dataIndex: 'changed_at', render: formatTime },
+        { title: t('machines.oldMac'), dataIndex: 'old_mac', render: (v: string) => <span style={{ fontFamily: 'monospace' }}>{v}</span> },
+        { title: t('machines.newMac'), dataIndex: 'new_mac', render: (v: string) => <span style={{ fontFamily: 'monospace' }}>{v}</span> },
+      ]}
+      pagination={
+        (data?.total ?? 0) > MAC_PAGE
+          ? { current: page, pageSize: MAC_PAGE, total: data?.total ?? 0, showTotal: (n) => t('common.total', { n }), onChange: setPage }
+          : false
+      }
+    />
+  );
+}
+
+const MAC_PAGE = 5;
 
 export default function MachineDrawer({ machineId, onClose }: { machineId: number; onClose: () => void }) {
   const { t } = useI18n();
-  const { data, error, loading, reload } = useApi(async () => {
-    const [machine, week] = await Promise.all([
-      api.machine(machineId),
-      api.history({ machine_id: machineId, from_hour: reportHour(WEEK_HOURS), page_size: 500, sort: 'flux_hour' }),
-    ]);
-    return { machine, week };
-  }, [machineId]);
+  const { data: m, error, loading, reload } = useApi(() => api.machine(machineId), [machineId]);
   const history = useApi(() => api.history({ machine_id: machineId, page_size: 10 }), [machineId]);
-  const m: Machine | undefined = data?.machine;
   return (
     <Drawer open size={900} title={m ? `${m.hostname} · ${m.mac}` : t('common.loading')} onClose={onClose} data-testid="machine-drawer">
       {error ? (
         <LoadError error={error} onRetry={reload} />
-      ) : loading || !m || !data ? (
+      ) : loading || !m ? (
         <Skeleton active />
       ) : (
         <>
@@ -73,10 +104,10 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
             </Descriptions.Item>
           </Descriptions>
           <Card title={t('machines.macHistory')} size="small" style={{ marginTop: 16 }}>
-            <Alert type="info" showIcon title={t('machines.macHistoryMissing', { mac: m.mac })} />
+            <MacHistory machineId={m.id} currentMac={m.mac} />
           </Card>
-          <Card title={t('machines.traffic7d')} size="small" style={{ marginTop: 16 }}>
-            <BarChart bars={weekBars(data.week.items)} height={180} format={humanBytes} labelEvery={1} />
+          <Card title={t('machines.traffic7d')} size="small" style={{ marginTop: 16 }} data-testid="week-traffic">
+            <WeekTraffic machineId={m.id} />
           </Card>
           <Card title={t('machines.pushHistory')} size="small" style={{ marginTop: 16 }}>
             {history.error ? (
