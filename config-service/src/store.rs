@@ -58,6 +58,8 @@ pub struct MachineView {
     pub config: MachineConfig,
     /// `pushagent info` as the agent last sent it.
     pub facts: serde_json::Value,
+    /// Registered beside this live machine with the same /etc/machine-id (a clone).
+    pub duplicate_of: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -361,7 +363,8 @@ pub struct Counts {
 const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac, m.agent_version, m.chosen_interface, \
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
      m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
-     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts";
+     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts, \
+     m.duplicate_of";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -1851,6 +1854,7 @@ fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         last_seen_at: r.get(14)?,
         config: config_from_row(r, 15)?,
         facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
+        duplicate_of: r.get(24)?,
     })
 }
 

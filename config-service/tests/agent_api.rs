@@ -194,7 +194,11 @@ fn a_clone_with_the_same_machine_id_gets_a_machine_of_its_own() {
     assert_eq!(server.get(CONFIG_PATH, Some(&token_a)).0, 200, "the first machine keeps its token");
     assert_eq!(server.get(CONFIG_PATH, Some(&token_b)).0, 200);
     let (_, clone) = server.admin_get(&format!("/api/machines/{id_b}"));
-    assert_eq!(clone["mac"], "aa:bb:cc:dd:ee:02");
+    assert_eq!(
+        (clone["mac"].as_str(), clone["duplicate_of"].as_i64()),
+        (Some("aa:bb:cc:dd:ee:02"), Some(id_a))
+    );
+    assert!(server.admin_get(&format!("/api/machines/{id_a}")).1["duplicate_of"].is_null());
     // Each registering again (a lost token file) finds its own machine by id + MAC.
     let (_, again_b) = server.register(uid, "web-01", "aa:bb:cc:dd:ee:02");
     let (_, again_a) = server.register(uid, "web-01", MAC);

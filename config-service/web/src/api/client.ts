@@ -65,6 +65,8 @@ export interface Machine {
   last_seen_at: number;
   config: MachineConfig;
   state: 'online' | 'offline';
+  /** Registered beside this live machine with the same /etc/machine-id (a cloned image). */
+  duplicate_of: number | null;
 }
 
 /// A partial update: a missing key keeps the value, `null` clears it.

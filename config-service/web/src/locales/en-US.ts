@@ -132,6 +132,8 @@ const enUS: Record<MessageKey, string> = {
   'machines.lastSeen': 'Last seen',
   'machines.interface': 'Interface',
   'machines.ambiguous': 'Automatic choice uncertain: please confirm',
+  'machines.duplicate': 'duplicate machine-id',
+  'machines.duplicateOf': 'Same /etc/machine-id as machine #{id} (a cloned image?); registered as a machine of its own: regenerate the machine-id here',
   'machines.acceptance': 'Acceptance',
   'machines.acceptance.accepted': 'Accepted',
   'machines.acceptance.under_acceptance': 'Under acceptance',

@@ -131,6 +131,8 @@ const zhCN = {
   'machines.lastSeen': '最后心跳',
   'machines.interface': '采集接口',
   'machines.ambiguous': '自动选择不确定，请确认',
+  'machines.duplicate': 'machine-id 重复',
+  'machines.duplicateOf': '与机器 #{id} 的 /etc/machine-id 相同（克隆镜像？），已登记为单独机器；请在本机重新生成 machine-id',
   'machines.acceptance': '验收状态',
   'machines.acceptance.accepted': '已验收',
   'machines.acceptance.under_acceptance': '验收中',

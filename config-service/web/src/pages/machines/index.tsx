@@ -58,9 +58,16 @@ export default function MachinesPage() {
       dataIndex: 'hostname',
       width: 140,
       render: (v: string, m: Machine) => (
-        <Button type="link" style={{ padding: 0 }} onClick={() => setDetail(m.id)}>
-          {v}
-        </Button>
+        <Space size={4} style={{ whiteSpace: 'nowrap' }}>
+          <Button type="link" style={{ padding: 0 }} onClick={() => setDetail(m.id)}>
+            {v}
+          </Button>
+          {m.duplicate_of !== null && (
+            <Tooltip title={t('machines.duplicateOf', { id: m.duplicate_of })}>
+              <Tag color="error" data-testid={`duplicate-${m.id}`}>{t('machines.duplicate')}</Tag>
+            </Tooltip>
+          )}
+        </Space>
       ),
     },
     { title: t('machines.mac'), dataIndex: 'mac', width: 170, render: (v: string) => <span style={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>{v}</span> },
