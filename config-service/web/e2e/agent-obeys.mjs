@@ -159,7 +159,7 @@ const cleanUp = async () => {
   }
 };
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => cleanUp().finally(() => process.exit(130)));
+  process.on(signal, () => cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
 }
 
 const NAME = 'the real agent registers, pushes, is switched off in the console and skips the next hour';
