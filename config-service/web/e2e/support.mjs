@@ -12,11 +12,17 @@ export const REPO = resolve(here, '../../..');
 export const ADMIN = 'admin';
 export const ADMIN_PASSWORD = 'admin-password-1';
 
-export function binaryPath() {
-  const target = process.env.CARGO_TARGET_DIR ?? join(REPO, 'target');
-  const bin = process.env.PUSHAGENT_CONFIG_BIN ?? join(target, 'debug', 'pushagent-config');
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p pushagent-config first`);
+/// A debug binary of the workspace, in CARGO_TARGET_DIR (default: target/; relative to the
+/// repository, as cargo takes it from tests/web/run.sh) unless `envVar` names another path.
+export function targetBinary(name, envVar) {
+  const target = resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
+  const bin = (envVar && process.env[envVar]) || join(target, 'debug', name);
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build --bin ${name} first`);
   return bin;
+}
+
+export function binaryPath() {
+  return targetBinary('pushagent-config', 'PUSHAGENT_CONFIG_BIN');
 }
 
 /// The report hour (YYYYMMDDHH, UTC+08:00) `hoursAgo` hours before now.

@@ -1,0 +1,315 @@
+// Browser end-to-end test with nothing faked: the real reference customer, the real config
+// service and the REAL agent binary (x240 demo clock: a report hour every 15 real seconds) on
+// loopback. In Chromium an operator sees the agent register itself and its first pushed hours,
+// switches its push off (confirmed), and the agent obeys: the next hour is `skipped_off` in
+// its outbox and the customer receives nothing for it, while the hours before were received
+// exactly as the agent built them. Every wait is on a condition with a bounded timeout.
+//
+// skipped_off hours are not mirrored to the config service (its push history holds push
+// attempts only), so the skipped hour is read where the agent records it: its outbox
+// (`pushagent outbox --json`, read while the agent runs).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchBrowser, login, startService, targetBinary, waitFor } from './support.mjs';
+
+/// The agent's clock runs this many times faster: one report hour per 15 s, a 5-minute point
+/// per 1.25 s. Its samples (every 60 agent seconds = 250 ms) and service rounds (every 60
+/// agent seconds) stay far apart from the hour boundaries the test waits on.
+const SCALE = 240;
+const HOUR_MS = 3_600_000;
+const REAL_HOUR_MS = HOUR_MS / SCALE;
+const ACCESS_ID = 'AK-e2e-obeys';
+const SECRET = `SK-e2e-${process.pid}-${Date.now()}`;
+
+const pad = (n) => String(n).padStart(2, '0');
+/// The report hour (YYYYMMDDHH, UTC+08:00, the agent's default) starting at `ms`.
+const fluxHour = (ms) => {
+  const d = new Date(ms + 8 * HOUR_MS);
+  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}`;
+};
+const formatHour = (h) => `${h.slice(0, 4)}-${h.slice(4, 6)}-${h.slice(6, 8)} ${h.slice(8, 10)}:00`;
+
+/// The interface the agent collects: the default-route one (a CI container's eth0 is a veth,
+/// which the agent's own detection rightly refuses, hence allow_virtual), else any other
+/// interface with a MAC. Which one does not matter here; that the agent reports it does.
+function collectedInterface() {
+  const routes = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
+  const fallback = readdirSync('/sys/class/net').filter((name) => {
+    if (name === 'lo') return false;
+    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim();
+    return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) && mac !== '00:00:00:00:00:00';
+  });
+  const byRoute = routes.map((line) => line.trim().split(/\s+/)).find((f) => f[1] === '00000000' && f[7] === '00000000');
+  const name = byRoute && fallback.includes(byRoute[0]) ? byRoute[0] : fallback[0];
+  if (!name) throw new Error('no network interface with a MAC on this host for the agent to collect');
+  return { name, mac: readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim() };
+}
+
+/// A child process of the test, its stderr in a log file; `stop` ends it (TERM, then KILL).
+function startProcess(bin, args, { env, log, stdout = 'ignore' }) {
+  const fd = openSync(log, 'a');
+  const child = spawn(bin, args, { env, stdio: ['ignore', stdout, fd] });
+  closeSync(fd);
+  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return {
+    child,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/// The reference customer on a free loopback port, with its own credentials.
+async function startCustomer(dir) {
+  const bin = targetBinary('pushagent-customer', 'PUSHAGENT_CUSTOMER_BIN');
+  const log = join(dir, 'customer.log');
+  const proc = startProcess(
+    bin,
+    ['--listen', '127.0.0.1:0', '--db', join(dir, 'customer.sqlite'), '--access-id', ACCESS_ID, '--secret', SECRET],
+    { env: { ...process.env, RUST_LOG: 'info' }, log },
+  );
+  let died = null;
+  proc.exited.then((how) => (died = how));
+  const address = await waitFor('the reference customer to listen', () => {
+    if (died) throw new Error(`pushagent-customer exited (${JSON.stringify(died)}): ${readFileSync(log, 'utf8')}`);
+    return readFileSync(log, 'utf8').match(/reference customer on (127\.0\.0\.1:\d+)/)?.[1];
+  });
+  const base = `http://${address}`;
+  return {
+    ...proc,
+    base,
+    log,
+    async dump() {
+      const response = await fetch(`${base}/_admin/dump`);
+      assert.equal(response.status, 200);
+      return response.json();
+    },
+  };
+}
+
+/// The real agent in the foreground, on a config written here.
+function startAgent(dir, { serviceUrl, enrollToken, iface }) {
+  const bin = targetBinary('pushagent', 'PUSHAGENT_BIN');
+  const config = join(dir, 'agent.toml');
+  writeFileSync(
+    config,
+    [
+      '# Written by e2e/agent-obeys.mjs. demo_time_scale makes the points NOT real.',
+      `state_dir = ${JSON.stringify(join(dir, 'agent-state'))}`,
+      `interface = ${JSON.stringify(iface)}`,
+      'allow_virtual = true',
+      'sample_interval_secs = 60',
+      `demo_time_scale = ${SCALE}`,
+      'push_spread_secs = 120',
+      '',
+      '[service]',
+      `url = ${JSON.stringify(serviceUrl)}`,
+      `enrollment_token = ${JSON.stringify(enrollToken)}`,
+      'config_interval_secs = 60',
+      '',
+    ].join('\n'),
+  );
+  const log = join(dir, 'agent.log');
+  const spawnedAt = Date.now();
+  const proc = startProcess(bin, ['--config', config, 'run'], { env: { ...process.env, RUST_LOG: 'info' }, log });
+  let died = null;
+  proc.exited.then((how) => (died = how));
+  return {
+    ...proc,
+    log,
+    spawnedAt,
+    alive() {
+      if (died) throw new Error(`the agent exited (${JSON.stringify(died)}); its log:\n${readFileSync(log, 'utf8')}`);
+    },
+    /// The agent's clock started, at the earliest, when it was spawned; so at real time `ms`
+    /// it reads at most this (ScaledClock: start + (now - start) x scale).
+    clockAtMost(ms) {
+      return ms * SCALE - spawnedAt * (SCALE - 1);
+    },
+    /// Its outbox, as the operator's CLI shows it (JSON), while it runs.
+    outbox() {
+      return new Promise((resolvePromise, reject) => {
+        const cli = spawn(bin, ['--config', config, 'outbox', '--json', '--limit', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        cli.stdout.on('data', (c) => (out += c));
+        cli.stderr.on('data', (c) => (err += c));
+        cli.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`pushagent outbox: ${code} ${err}`))));
+      });
+    },
+  };
+}
+
+const cleanups = [];
+const cleanUp = async () => {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()();
+    } catch (e) {
+      console.error(`cleanup: ${e}`);
+    }
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
+}
+
+const NAME = 'the real agent registers, pushes, is switched off in the console and skips the next hour';
+const started = Date.now();
+const dir = mkdtempSync(join(tmpdir(), 'pushagent-obeys-'));
+let keepDir = false;
+cleanups.push(() => !keepDir && rmSync(dir, { recursive: true, force: true }));
+let page = null;
+let agent = null;
+let customer = null;
+try {
+  const service = await startService();
+  cleanups.push(() => service.stop());
+  customer = await startCustomer(dir);
+  cleanups.push(() => customer.stop());
+  // The customer's credentials and our ids come from the config service, as in production.
+  const global = await service.api('GET', '/api/global-config');
+  await service.api('PUT', '/api/global-config', {
+    ...global,
+    push_enabled: true,
+    customer: { ...global.customer, base_url: customer.base, access_id: ACCESS_ID, secret: SECRET },
+    provider_id: 'e2e-provider',
+    provider_uiid: '00000000-0000-4000-8000-0000000000e2',
+    isp_id: 1,
+    device_type: 1,
+    offset_bp: 250,
+  });
+  const iface = collectedInterface();
+  agent = startAgent(dir, { serviceUrl: service.base, enrollToken: service.enrollToken, iface: iface.name });
+  cleanups.push(() => agent.stop());
+  const browser = await launchBrowser();
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext({ locale: 'zh-CN' });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await login(page, service.base);
+
+  // 1. The agent registered itself, under this host's name and its NIC's MAC.
+  const host = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() || hostname();
+  const machine = await waitFor(
+    'the agent to register itself',
+    async () => {
+      agent.alive();
+      const found = await service.api('GET', `/api/machines?q=${encodeURIComponent(host)}`);
+      return found.items.find((m) => m.hostname === host);
+    },
+    30_000,
+  );
+  assert.equal(machine.mac, iface.mac);
+  assert.equal(machine.config.push_enabled, true);
+  await page.goto(service.base + '/machines');
+  const machineRow = page.locator('tr.ant-table-row', { has: page.getByRole('button', { name: host, exact: true }) });
+  await machineRow.getByText(iface.mac).waitFor();
+  assert.equal(await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked'), 'true');
+
+  // 2. Its first hours are pushed to the customer and mirrored to the push history.
+  const firstPush = await waitFor(
+    'a pushed hour in the push history',
+    async () => {
+      agent.alive();
+      const history = await service.api('GET', `/api/history?mac=${iface.mac}&status=success`);
+      return history.items.at(-1);
+    },
+    6 * REAL_HOUR_MS,
+  );
+  await page.getByRole('menuitem', { name: '推送历史' }).click();
+  const filter = page.getByTestId('history-filter');
+  await filter.getByPlaceholder('MAC').fill(iface.mac);
+  await filter.getByRole('button', { name: /查\s*询/ }).click();
+  const historyRow = page
+    .locator('.ant-table-tbody tr.ant-table-row', { hasText: formatHour(firstPush.flux_hour) })
+    .filter({ has: page.getByText('成功', { exact: true }) })
+    .first();
+  await historyRow.waitFor();
+  assert.match(await historyRow.innerText(), new RegExp(`${host}[\\s\\S]*${iface.mac}`));
+  const received = (await customer.dump()).records.find((r) => r.mac === iface.mac && r.flux_hour === firstPush.flux_hour);
+  assert.ok(received, `the customer holds ${firstPush.flux_hour}`);
+  assert.deepEqual(
+    Array.from({ length: 12 }, (_, i) => received[`v${i}`]),
+    firstPush.pushed_points,
+    'the customer holds what the history says was pushed',
+  );
+
+  // 3. The operator switches its push off (confirmed).
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`push-switch-${machine.id}`).click();
+  await page.locator('.ant-modal-confirm-title', { hasText: `确认关闭 ${host} 的推送？` }).waitFor();
+  await page.locator('.ant-modal-confirm .ant-modal-confirm-btns .ant-btn-primary').click();
+  await waitFor('the switch to show off', async () => (await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked')) === 'false');
+  const offAt = Date.now();
+  const stored = await service.api('GET', `/api/machines/${machine.id}`);
+  assert.equal(stored.config.push_enabled, false);
+
+  // 4. The agent obeys: the first hour that starts after the click is skipped_off.
+  const skippedStart = Math.ceil(agent.clockAtMost(offAt) / HOUR_MS) * HOUR_MS;
+  const skippedHour = fluxHour(skippedStart);
+  const skipped = await waitFor(
+    `hour ${skippedHour} (the first to start after the switch-off) in the agent's outbox`,
+    async () => {
+      agent.alive();
+      return (await agent.outbox()).find((r) => r.mac === iface.mac && r.flux_hour === skippedHour);
+    },
+    4 * REAL_HOUR_MS,
+  );
+  assert.equal(skipped.state, 'skipped_off', JSON.stringify(skipped));
+  assert.equal(skipped.attempts, 0);
+  const outbox = await agent.outbox();
+  for (const r of outbox.filter((r) => r.hour_start_ms >= skippedStart)) {
+    assert.equal(r.state, 'skipped_off', `built after the switch-off: ${JSON.stringify(r)}`);
+  }
+  // Everything it sent before was received exactly (the agent was really pushing) ...
+  const sent = outbox.filter((r) => r.state === 'sent');
+  assert.ok(sent.length >= 1 && sent.some((r) => r.flux_hour === firstPush.flux_hour), JSON.stringify(outbox));
+  const customerHas = (await customer.dump()).records.filter((r) => r.mac === iface.mac);
+  for (const r of sent) {
+    const got = customerHas.find((c) => c.flux_hour === r.flux_hour);
+    assert.ok(got, `the customer holds sent hour ${r.flux_hour}`);
+    assert.equal(got.version, r.version);
+    assert.deepEqual(Array.from({ length: 12 }, (_, i) => got[`v${i}`]), r.pushed, `hour ${r.flux_hour}`);
+  }
+  // ... and nothing from the skipped hour on: not at the customer, not in the push history.
+  assert.deepEqual(customerHas.filter((c) => c.flux_hour >= skippedHour).map((c) => c.flux_hour), []);
+  const history = await service.api('GET', `/api/history?mac=${iface.mac}&page_size=500`);
+  assert.deepEqual(history.items.filter((h) => h.flux_hour >= skippedHour).map((h) => h.flux_hour), []);
+
+  // 5. The console agrees: the switch stays off and no push of the skipped hour is listed.
+  await page.reload();
+  await page.getByRole('button', { name: host, exact: true }).waitFor();
+  assert.equal(await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked'), 'false');
+  await page.getByRole('menuitem', { name: '推送历史' }).click();
+  await page.getByTestId('history-filter').getByPlaceholder('MAC').fill(iface.mac);
+  await page.getByTestId('history-filter').getByRole('button', { name: /查\s*询/ }).click();
+  await page.getByText(`共 ${history.total} 条`).waitFor();
+  assert.equal(await page.locator('.ant-table-tbody tr.ant-table-row', { hasText: formatHour(skippedHour) }).count(), 0);
+  console.log(
+    `ok   ${NAME} (${Date.now() - started} ms; ${sent.length} hour(s) pushed, ${skippedHour} skipped_off, x${SCALE} clock)`,
+  );
+} catch (e) {
+  process.exitCode = 1;
+  console.log(`FAIL ${NAME}\n     ${String(e?.stack ?? e).split('\n').slice(0, 8).join('\n     ')}`);
+  if (page) await page.screenshot({ path: join(dir, 'failure.png') }).catch(() => {});
+  for (const [what, log] of [['agent', agent?.log], ['customer', customer?.log]]) {
+    if (log && existsSync(log)) {
+      console.log(`---- ${what} log (last 40 lines)\n${readFileSync(log, 'utf8').trim().split('\n').slice(-40).join('\n')}`);
+    }
+  }
+  if (process.env.KEEP_E2E_DIR) {
+    keepDir = true;
+    console.log(`     kept ${dir} (failure.png, logs, state)`);
+  }
+} finally {
+  await cleanUp();
+}
