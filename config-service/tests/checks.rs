@@ -56,6 +56,13 @@ impl World {
         id
     }
 
+    /// Machine "m1" (MAC) whose last three pushes failed, at T0..T0+2.
+    fn failing_machine(&self) -> i64 {
+        let id = self.machine("m1", MAC, T0);
+        self.history(id, pushes(MAC, &THREE_FAILURES), T0 + 2);
+        id
+    }
+
     fn heartbeat(&self, id: i64, uid: &str, mac: &str, now: i64) {
         lock(&self.store)
             .record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now)
@@ -97,6 +104,8 @@ fn hmac_b64(key: &[u8], message: &[u8]) -> String {
 }
 
 const MAC: &str = "aa:bb:cc:dd:ee:01";
+const THREE_FAILURES: [(u32, PushStatus, i64); 3] =
+    [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
 
 #[test]
 fn three_failed_pushes_raise_one_alert_on_every_channel_and_recovery_one_notice() {
@@ -221,10 +230,7 @@ fn many_machines_going_silent_at_once_send_one_storm_summary() {
 #[test]
 fn an_open_incident_is_recalled_after_renotify_hours() {
     let w = World::new();
-    let id = w.machine("m1", MAC, T0);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    w.history(id, pushes(MAC, &fails), T0 + 2);
+    let id = w.failing_machine();
     assert_eq!(w.check(T0 + 10).opened.len(), 1);
     // Keep the machine alive so only the failure incident is open.
     let hour = 3600;
@@ -239,10 +245,7 @@ fn an_open_incident_is_recalled_after_renotify_hours() {
 #[test]
 fn nothing_is_checked_while_a_push_switch_is_off() {
     let w = World::new();
-    let id = w.machine("m1", MAC, T0);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    w.history(id, pushes(MAC, &fails), T0 + 2);
+    let id = w.failing_machine();
     let patch = serde_json::from_value(json!({ "push_enabled": false })).unwrap();
     lock(&w.store).update_machine_configs(&[id], &patch, "ops", T0).unwrap();
     let report = w.check(T0 + 10_000);
@@ -325,10 +328,7 @@ fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_al
 #[test]
 fn a_failed_delivery_is_stored_and_retried() {
     let w = World::new();
-    let id = w.machine("m1", MAC, T0);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    w.history(id, pushes(MAC, &fails), T0 + 2);
+    w.failing_machine();
     w.check(T0 + 10);
     *w.receiver.status.lock().unwrap() = 500;
     let report = w.deliver(T0 + 11);
@@ -350,10 +350,7 @@ fn a_failed_delivery_is_stored_and_retried() {
 fn a_second_sender_beside_the_first_never_delivers_an_alert_twice() {
     // `runcheck` (its own store connection) delivering while serve's job is mid-send.
     let w = World::new();
-    let id = w.machine("m1", MAC, T0);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    w.history(id, pushes(MAC, &fails), T0 + 2);
+    w.failing_machine();
     w.check(T0 + 10);
     let (release, held) = tokio::sync::oneshot::channel();
     *w.receiver.hold_next.lock().unwrap() = Some(held);
@@ -381,10 +378,7 @@ fn a_second_sender_beside_the_first_never_delivers_an_alert_twice() {
 #[test]
 fn a_check_pass_beside_another_opens_no_second_incident() {
     let w = World::new();
-    let id = w.machine("m1", MAC, T0);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    w.history(id, pushes(MAC, &fails), T0 + 2);
+    let id = w.failing_machine();
     // A second process's pass, then serve's: one incident, one alert.
     let mut other = Store::open(&w.settings.db_path).unwrap();
     assert_eq!(run_checks(&mut other, &w.settings, T0 + 10).unwrap().opened.len(), 1);
@@ -416,10 +410,12 @@ fn serve_runs_the_checks_job_and_delivers_its_alerts() {
         json!([{ "name": "hook", "kind": "webhook", "url": format!("{}/hook", receiver.base) }]);
     assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
     let (token, machine_id) = server.register("m1", "web-01", MAC);
-    let fails =
-        [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
-    let (status, _) =
-        server.send("POST", pushagent_proto::agent::HISTORY_PATH, &json!(pushes(MAC, &fails)), Some(&token));
+    let (status, _) = server.send(
+        "POST",
+        pushagent_proto::agent::HISTORY_PATH,
+        &json!(pushes(MAC, &THREE_FAILURES)),
+        Some(&token),
+    );
     assert_eq!(status, 200);
     support::wait_for("the failure alert at the webhook", || {
         receiver
