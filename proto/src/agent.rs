@@ -265,19 +265,68 @@ pub struct HeldItem {
     pub held_at: i64,
 }
 
-/// `POST HISTORY_PATH`: at most `MAX_HISTORY_BATCH` items in all.
+/// `SkippedItem::reason`: the hour was built while a push switch was off.
+pub const SKIPPED_SWITCHED_OFF: &str = "switched_off";
+
+/// Which switch was off (`SkippedItem::switches`).
+pub const SWITCH_MACHINE: &str = "machine";
+pub const SWITCH_GLOBAL: &str = "global";
+/// The agent's own config file (`push_enabled = false`).
+pub const SWITCH_LOCAL: &str = "local";
+
+/// An hour the agent deliberately did not report because a push switch was off when it was
+/// built (it never will: switching back on does not back-fill). Identity: (mac, flux_hour).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    pub mac: String,
+    pub flux_hour: String,
+    /// [`SKIPPED_SWITCHED_OFF`].
+    pub reason: String,
+    /// The switches that were off ([`SWITCH_MACHINE`], [`SWITCH_GLOBAL`], [`SWITCH_LOCAL`]);
+    /// empty when the agent does not know (hours built by an agent older than this field).
+    #[serde(default)]
+    pub switches: Vec<String>,
+    /// The billed bytes the agent measured in that hour (sum of the 12 raw points), no offset.
+    pub raw_bytes: u64,
+    /// When the agent built the hour and decided not to report it (unix secs).
+    pub decided_at: i64,
+}
+
+/// `POST HISTORY_PATH`: at most `MAX_HISTORY_BATCH` items in all (every list counts).
+///
+/// Compatibility: every list defaults to empty, so an old agent (no `skipped`) is read by a new
+/// service. A service older than `skipped` ignores the member (no `deny_unknown_fields`) and
+/// answers without `skipped_stored`: the agent then keeps its skipped items queued (see
+/// [`HistoryResponse::skipped_stored`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistoryBatch {
     pub pushes: Vec<HistoryItem>,
     pub verifications: Vec<VerificationItem>,
     pub held: Vec<HeldItem>,
+    pub skipped: Vec<SkippedItem>,
+}
+
+impl HistoryBatch {
+    /// Items of every kind.
+    pub fn len(&self) -> usize {
+        self.pushes.len() + self.verifications.len() + self.held.len() + self.skipped.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryResponse {
-    /// Items stored by this call.
+    /// Items stored by this call (all kinds).
     pub inserted: u64,
     /// Items the service already had (same identity): not stored again.
     pub duplicates: u64,
+    /// How many of the batch's `skipped` items the service now holds (stored by this call or
+    /// before). `None`: a service older than skipped hours, which ignored them; the agent then
+    /// does not mark them mirrored and sends them again later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_stored: Option<u64>,
 }
