@@ -330,3 +330,31 @@ pub struct HistoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_stored: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_without_skipped_hours_reads_both_ways() {
+        // An old agent's batch: no `skipped`.
+        let old: HistoryBatch = serde_json::from_str(r#"{"pushes": [], "held": []}"#).expect("old batch");
+        assert!(old.skipped.is_empty());
+        // An old service's answer: no `skipped_stored`, so the agent knows it ignored them.
+        let answer: HistoryResponse =
+            serde_json::from_str(r#"{"inserted": 2, "duplicates": 0}"#).expect("old answer");
+        assert_eq!(answer.skipped_stored, None);
+        // A skipped item from an agent that does not know the switches.
+        let item: SkippedItem = serde_json::from_str(
+            r#"{"mac": "aa:bb:cc:dd:ee:01", "flux_hour": "2026112410", "reason": "switched_off",
+                "raw_bytes": 5, "decided_at": 1}"#,
+        )
+        .expect("item");
+        assert!(item.switches.is_empty());
+        let batch = HistoryBatch { skipped: vec![item.clone(), item], ..HistoryBatch::default() };
+        assert_eq!(batch.len(), 2);
+        let text = serde_json::to_string(&HistoryResponse { inserted: 1, duplicates: 0, skipped_stored: None })
+            .expect("json");
+        assert_eq!(text, r#"{"inserted":1,"duplicates":0}"#);
+    }
+}

@@ -305,7 +305,14 @@ try {
   assert.equal(skippedRow.reason, 'switched_off');
   assert.deepEqual(skippedRow.switches, ['machine']);
   assert.equal(skippedRow.raw_bytes, rawOf(skipped), 'the raw bytes of the agent\'s outbox');
-  assert.ok(mirrored.items.every((s) => s.flux_hour >= skippedHour), `nothing before the switch-off: ${JSON.stringify(mirrored)}`);
+  // An hour that started before the click but was built after it is skipped too: whatever the
+  // service lists is exactly a skipped_off hour of the agent's outbox, with its raw bytes.
+  const outboxNow = await agent.outbox();
+  for (const s of mirrored.items) {
+    const mine = outboxNow.find((r) => r.mac === s.mac && r.flux_hour === s.flux_hour);
+    assert.equal(mine?.state, 'skipped_off', `service lists ${s.flux_hour}: ${JSON.stringify(mine)}`);
+    assert.equal(s.raw_bytes, rawOf(mine), `raw bytes of ${s.flux_hour}`);
+  }
 
   // 6. The console agrees: the switch stays off, the drawer lists the skipped hour, and no
   // push of it is in the push history.
