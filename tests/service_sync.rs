@@ -307,7 +307,9 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
     let tz = ReportTz::default();
     let expected: Vec<String> = (1..=4).map(|h| tz.flux_hour(T0 + h * 3_600_000)).collect();
     assert_eq!(hours, expected, "hours 1-4 built while the machine was switched off");
-    assert!(skipped.iter().all(|r| r.reason.as_deref() == Some("push switch off (machine) when the hour was built")));
+    assert!(skipped
+        .iter()
+        .all(|r| r.reason.as_deref() == Some("push switch off (machine) when the hour was built")));
 
     let page = service.admin("GET", &format!("/api/machines/{machine_id}/skipped?page_size=100"), None);
     assert_eq!(page["total"], 4, "{page}");
@@ -332,6 +334,13 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
     assert_eq!(agent.sync.step().expect("round").history_items_sent, 0);
     // Not push history: the service's history holds the hour-0 push attempts only.
     let history = service.admin("GET", "/api/history?page_size=100", None);
-    assert!(history["items"].as_array().expect("items").iter().all(|i| i["flux_hour"] == tz.flux_hour(T0).as_str()), "{history}");
+    assert!(
+        history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["flux_hour"] == tz.flux_hour(T0).as_str()),
+        "{history}"
+    );
     assert_eq!(customer.records().len(), 1, "only hour 0 reached the customer");
 }

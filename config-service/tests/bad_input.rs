@@ -63,7 +63,9 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
         case(
             "too many items, skipped hours counted",
             HISTORY_PATH,
-            json_bytes(&json!({ "pushes": vec![good_push.clone(); 250], "skipped": vec![good_skipped.clone(); 251] })),
+            json_bytes(
+                &json!({ "pushes": vec![good_push.clone(); 250], "skipped": vec![good_skipped.clone(); 251] }),
+            ),
             true,
             400,
             "at most 500 items, this one 501",

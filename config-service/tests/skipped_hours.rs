@@ -17,7 +17,10 @@ fn skipped_hours_are_stored_once_listed_per_machine_and_are_not_push_history() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let (token, machine_id) = server.register("m-1", "web-01", MAC);
-    assert_eq!(server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token)).0, 200);
+    assert_eq!(
+        server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web-01", MAC, T0)), Some(&token)).0,
+        200
+    );
 
     // An old agent's batch (no `skipped` member at all) is read as before.
     let old = json!({ "pushes": [push_item(MAC, "2026112410", 1, PushStatus::Success, T0)] });
@@ -62,7 +65,10 @@ fn skipped_hours_are_stored_once_listed_per_machine_and_are_not_push_history() {
     assert_eq!(newest["switches"], json!(["machine", "global"]));
     assert_eq!((newest["raw_bytes"].as_i64(), newest["decided_at"].as_i64()), (Some(0), Some(T0 + 7300)));
     assert_eq!(newest["received_at"].as_i64(), Some(T0));
-    assert_eq!((items[1]["raw_bytes"].as_i64(), items[1]["switches"].clone()), (Some(123_456_789), json!(["machine"])));
+    assert_eq!(
+        (items[1]["raw_bytes"].as_i64(), items[1]["switches"].clone()),
+        (Some(123_456_789), json!(["machine"]))
+    );
     let (_, second) = server.admin_get(&format!("/api/machines/{machine_id}/skipped?page=2&page_size=2"));
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     assert_eq!(second["items"][0]["flux_hour"], "2026112210");
@@ -83,7 +89,10 @@ fn skipped_hours_are_stored_once_listed_per_machine_and_are_not_push_history() {
         json!({ "since": T0 - 86_400, "success": 1, "failure": 0, "held": 0, "skipped": 2 }),
         "{overview}"
     );
-    assert_eq!((overview["pushes_success"].as_i64(), overview["pushes_failure"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (overview["pushes_success"].as_i64(), overview["pushes_failure"].as_i64()),
+        (Some(1), Some(0))
+    );
 
     let (status, answer) = server.admin_get("/api/machines/999/skipped");
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")), "{answer}");
@@ -105,7 +114,10 @@ fn skipped_hours_under_another_machines_mac_are_refused_whole() {
     let before = server.table_counts();
     let (status, answer) = server.send("POST", HISTORY_PATH, &json!(batch), Some(&token_b));
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("aa:bb:cc:dd:ee:01 belongs to another machine (web-a)"), "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("aa:bb:cc:dd:ee:01 belongs to another machine (web-a)"),
+        "{answer}"
+    );
     assert_eq!(server.table_counts(), before, "nothing stored, not even the good push");
     for id in [machine_a, machine_b] {
         let (_, page) = server.admin_get(&format!("/api/machines/{id}/skipped"));

@@ -353,8 +353,9 @@ mod tests {
         assert!(item.switches.is_empty());
         let batch = HistoryBatch { skipped: vec![item.clone(), item], ..HistoryBatch::default() };
         assert_eq!(batch.len(), 2);
-        let text = serde_json::to_string(&HistoryResponse { inserted: 1, duplicates: 0, skipped_stored: None })
-            .expect("json");
+        let text =
+            serde_json::to_string(&HistoryResponse { inserted: 1, duplicates: 0, skipped_stored: None })
+                .expect("json");
         assert_eq!(text, r#"{"inserted":1,"duplicates":0}"#);
     }
 }

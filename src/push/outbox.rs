@@ -543,7 +543,11 @@ impl Outbox {
                 Ok(points) => item.raw_bytes = points.iter().sum(),
                 Err(why) => {
                     // Never a made-up total: the row stays queued (and visible in `outbox`).
-                    log::error!("skipped hour {} of {} not mirrored: raw points unreadable: {why}", item.flux_hour, item.mac);
+                    log::error!(
+                        "skipped hour {} of {} not mirrored: raw points unreadable: {why}",
+                        item.flux_hour,
+                        item.mac
+                    );
                     continue;
                 }
             }

@@ -160,7 +160,12 @@ impl<'a> Pusher<'a> {
                         r.reason.as_deref().unwrap_or("")
                     ),
                     ReportState::SkippedOff => {
-                        log::info!("hour {} of {} skipped: push switch off ({})", r.flux_hour, r.mac, r.off_switches)
+                        log::info!(
+                            "hour {} of {} skipped: push switch off ({})",
+                            r.flux_hour,
+                            r.mac,
+                            r.off_switches
+                        )
                     }
                     _ => log::info!(
                         "built hour {} of {}: raw {} B, pushed {} B (offset {}% {})",

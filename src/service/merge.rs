@@ -149,7 +149,10 @@ mod tests {
         assert!(!e.push_enabled);
         assert_eq!(e.off_switches(), vec!["global"]);
         s.machine.push_enabled = false;
-        assert_eq!(effective(&AgentConfig::default(), &s).expect("valid").off_switches(), vec!["machine", "global"]);
+        assert_eq!(
+            effective(&AgentConfig::default(), &s).expect("valid").off_switches(),
+            vec!["machine", "global"]
+        );
         let local = AgentConfig { push_enabled: false, ..AgentConfig::default() };
         let e = effective(&local, &service()).expect("valid");
         assert!(!e.push_enabled);

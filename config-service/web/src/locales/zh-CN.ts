@@ -59,7 +59,7 @@ const zhCN = {
   'overview.pushOk': '成功',
   'overview.pushFailed': '失败',
   'overview.held': '待人工处理',
-  'overview.skipped': '跳过（推送关闭）',
+  'overview.skipped': '关闭跳过',
   'overview.byVersion': 'Agent 版本分布',
   'overview.traffic': '全网推送流量（最近 24 小时，按小时）',
   'overview.version': '版本',
@@ -69,7 +69,7 @@ const zhCN = {
   'overview.tipMacs': '{n} 个 MAC',
   'overview.trafficWindow': '{from} 至 {to}（{tz}）',
   'overview.trafficTotal': '24 小时合计推送',
-  'overview.pushesNote': '按推送尝试计数（含重试）；待人工处理：因数据异常暂扣、等待操作员处理的小时数；跳过：推送开关关闭时未推送的小时数（不算失败）',
+  'overview.pushesNote': '按推送尝试计数（含重试）；待人工处理：因数据异常暂扣、等待操作员处理的小时数；关闭跳过：推送开关关闭时未推送的小时数（不算失败）',
 
   'push.customer': '客户接口',
   'push.baseUrl': '客户接口地址',
