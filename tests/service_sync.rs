@@ -253,3 +253,94 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
     assert_eq!(state(2), Some(ReportState::SkippedOff));
     assert_eq!(customer.records().len(), 1, "nothing pushed after the switch");
 }
+
+#[test]
+fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
+    let customer = Customer::start(Faults::default(), 13);
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let mut service = ConfigService::start(service_dir.path());
+    let mut global = service.admin("GET", "/api/global-config", None);
+    global["push_enabled"] = json!(true);
+    global["customer"] = json!({
+        "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
+        "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
+        "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
+    });
+    global["provider_id"] = json!("P");
+    global["provider_uiid"] = json!("U");
+    service.admin("PUT", "/api/global-config", Some(global));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = local_config(dir.path(), &service);
+    let clock = SimClock::new(T0, 4_000_000);
+    let mut agent = Agent::new(&clock, &local);
+    let mut machine_id = 0;
+    let mut failed_rounds = 0;
+    for minute in 0..5 * 60 + 5 {
+        match minute {
+            70 => {
+                let machines = service.admin("GET", "/api/machines", None);
+                machine_id = machines["items"][0]["id"].as_i64().expect("registered machine");
+                service.admin(
+                    "PATCH",
+                    &format!("/api/machines/{machine_id}/config"),
+                    Some(json!({"push_enabled": false})),
+                );
+            }
+            // Down while hours 1, 2 and 3 are built (at 2:00, 3:00, 4:00).
+            100 => service.down(),
+            250 => service.up(),
+            _ => {}
+        }
+        // The traffic grows each minute: every hour has its own raw total.
+        if agent.minute(&clock, minute % 5 == 0, |n| n.send(1_000_000 + 7 * minute, 1_000)).is_err() {
+            failed_rounds += 1;
+        }
+    }
+    assert!(failed_rounds >= 25, "the service really was down ({failed_rounds} failed rounds)");
+    agent.sync.step().expect("a round with the service up");
+
+    let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
+    let skipped = outbox.list(Some(ReportState::SkippedOff), 100).expect("reports");
+    let mut hours: Vec<&str> = skipped.iter().map(|r| r.flux_hour.as_str()).collect();
+    hours.sort_unstable();
+    let tz = ReportTz::default();
+    let expected: Vec<String> = (1..=4).map(|h| tz.flux_hour(T0 + h * 3_600_000)).collect();
+    assert_eq!(hours, expected, "hours 1-4 built while the machine was switched off");
+    assert!(skipped
+        .iter()
+        .all(|r| r.reason.as_deref() == Some("push switch off (machine) when the hour was built")));
+
+    let page = service.admin("GET", &format!("/api/machines/{machine_id}/skipped?page_size=100"), None);
+    assert_eq!(page["total"], 4, "{page}");
+    for r in &skipped {
+        let theirs: Vec<&Value> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["flux_hour"] == r.flux_hour.as_str())
+            .collect();
+        assert_eq!(theirs.len(), 1, "{} once: {page}", r.flux_hour);
+        let raw: u64 = r.raw.iter().sum();
+        assert!(raw > 0);
+        assert_eq!(theirs[0]["raw_bytes"].as_u64(), Some(raw), "the raw bytes the agent measured");
+        assert_eq!(theirs[0]["mac"], r.mac.as_str());
+        assert_eq!(theirs[0]["reason"], "switched_off");
+        assert_eq!(theirs[0]["switches"], json!(["machine"]));
+        assert_eq!(theirs[0]["decided_at"].as_i64(), Some(r.updated_at_ms / 1000));
+    }
+    // Marked only once stored: nothing left, and the next round sends nothing again.
+    assert_eq!(outbox.backlog().expect("backlog").history_items, 0);
+    assert_eq!(agent.sync.step().expect("round").history_items_sent, 0);
+    // Not push history: the service's history holds the hour-0 push attempts only.
+    let history = service.admin("GET", "/api/history?page_size=100", None);
+    assert!(
+        history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["flux_hour"] == tz.flux_hour(T0).as_str()),
+        "{history}"
+    );
+    assert_eq!(customer.records().len(), 1, "only hour 0 reached the customer");
+}

@@ -562,6 +562,19 @@ pub async fn mac_history(
     Ok(Json(Page { total, page, page_size, items }))
 }
 
+/// A machine's skipped hours: hours its agent did not report because a push switch was off
+/// when it built them (never reported later), with the raw bytes it measured; newest first.
+pub async fn skipped_hours(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<i64>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Page<crate::store::SkippedHourRow>>, ApiError> {
+    let (page, page_size, offset) = paging(q.page, q.page_size)?;
+    let (total, items) = app.with_store(move |s| s.skipped_hours(id, page_size, offset)).await?;
+    Ok(Json(Page { total, page, page_size, items }))
+}
+
 /// The report hours (`YYYYMMDDHH` in `offset`) of the `count` whole hours before the one
 /// holding `now`, oldest first, and the start (unix secs) of the oldest.
 pub fn closed_report_hours(now: i64, offset: FixedOffset, count: u32) -> (Vec<String>, i64) {
@@ -668,7 +681,8 @@ pub struct Overview {
     pushes_success: i64,
     pushes_failure: i64,
     agents_by_version: Vec<VersionCount>,
-    /// Push attempts made (and hours held) in the last 24 hours.
+    /// Push attempts made (and hours held, hours skipped with the push switch off) in the
+    /// last 24 hours.
     pushes_24h: Outcomes24h,
     /// The fleet's pushed and raw bytes per report hour over the last 24 closed hours.
     traffic_24h: HourWindow<FleetHour>,

@@ -105,6 +105,7 @@ pub async fn history(
     JsonBody(batch, _): JsonBody<HistoryBatch>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let batch = validate::history(batch).map_err(ApiError::BadRequest)?;
+    let skipped = batch.skipped.len() as u64;
     let now = app.now();
     let (inserted, duplicates) = app
         .with_store(move |s| {
@@ -113,6 +114,7 @@ pub async fn history(
             let mut macs: Vec<&str> = batch.pushes.iter().map(|p| p.mac.as_str()).collect();
             macs.extend(batch.verifications.iter().map(|v| v.mac.as_str()));
             macs.extend(batch.held.iter().map(|h| h.mac.as_str()));
+            macs.extend(batch.skipped.iter().map(|k| k.mac.as_str()));
             macs.sort_unstable();
             macs.dedup();
             if let Some((mac, owner)) = s.foreign_macs(machine_id, &macs)?.into_iter().next() {
@@ -122,5 +124,7 @@ pub async fn history(
         })
         .await?
         .map_err(ApiError::BadRequest)?;
-    Ok(Json(HistoryResponse { inserted, duplicates }))
+    // Each skipped item is now in the store: stored by this call or already there under its
+    // (mac, flux_hour). Telling the agent so lets it stop sending them.
+    Ok(Json(HistoryResponse { inserted, duplicates, skipped_stored: Some(skipped) }))
 }

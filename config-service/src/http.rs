@@ -64,6 +64,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/machines"),
     ("GET", "/api/machines/{id}"),
     ("GET", "/api/machines/{id}/mac-history"),
+    ("GET", "/api/machines/{id}/skipped"),
     ("GET", "/api/machines/{id}/traffic"),
     ("PATCH", "/api/machines/{id}/config"),
     ("POST", "/api/machines/bulk"),
@@ -93,6 +94,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/machines", get(admin_api::list_machines))
         .route("/api/machines/{id}", get(admin_api::machine))
         .route("/api/machines/{id}/mac-history", get(admin_api::mac_history))
+        .route("/api/machines/{id}/skipped", get(admin_api::skipped_hours))
         .route("/api/machines/{id}/traffic", get(admin_api::machine_traffic))
         .route("/api/machines/{id}/config", patch(admin_api::update_machine))
         .route("/api/machines/bulk", post(admin_api::bulk_update))

@@ -116,6 +116,7 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
                 total.history_rows += p.history_rows;
                 total.verifications += p.verifications;
                 total.held_hours += p.held_hours;
+                total.skipped_hours += p.skipped_hours;
                 total.alerts += p.alerts;
                 total.incidents += p.incidents;
                 total.sessions += p.sessions;
@@ -124,9 +125,9 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
                 }
             }
             println!(
-                "deleted {} history rows ({} report hours), {} verifications, {} held hours, {} alerts, {} incidents, {} expired sessions",
-                total.history_rows, total.history_hours, total.verifications, total.held_hours, total.alerts,
-                total.incidents, total.sessions
+                "deleted {} history rows ({} report hours), {} verifications, {} held hours, {} skipped hours, {} alerts, {} incidents, {} expired sessions",
+                total.history_rows, total.history_hours, total.verifications, total.held_hours, total.skipped_hours,
+                total.alerts, total.incidents, total.sessions
             );
             if settings.history_retention_days == 0 && settings.alert_retention_days == 0 {
                 println!("retention is off (history_retention_days = 0, alert_retention_days = 0)");

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_history_counts.sql")),
     (3, include_str!("../migrations/0003_history_latest.sql")),
+    (4, include_str!("../migrations/0004_skipped_hours.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,7 @@ pub struct Pruned {
     pub history_rows: u64,
     pub verifications: u64,
     pub held_hours: u64,
+    pub skipped_hours: u64,
     pub alerts: u64,
     pub incidents: u64,
     pub sessions: u64,
@@ -304,6 +306,9 @@ pub struct PushOutcomes {
     pub failure: i64,
     /// Hours held for an operator (impossible points), by when they were held.
     pub held: i64,
+    /// Hours the agents did not report because a push switch was off (not failures), by
+    /// when the agent built them.
+    pub skipped: i64,
 }
 
 /// One report hour of the whole fleet: the latest successful attempt of each (MAC, hour).
@@ -328,6 +333,20 @@ pub struct MachineHour {
     pub status: Option<String>,
     /// Attempts of this hour, all versions.
     pub attempts: i64,
+}
+
+/// An hour an agent did not report because a push switch was off.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkippedHourRow {
+    pub id: i64,
+    pub mac: String,
+    pub flux_hour: String,
+    pub reason: String,
+    /// The switches that were off ("machine", "global", "local"); empty = the agent did not say.
+    pub switches: Vec<String>,
+    pub raw_bytes: i64,
+    pub decided_at: i64,
+    pub received_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -711,8 +730,9 @@ impl Store {
         Ok((machine_version, global_version))
     }
 
-    /// Store a batch of push results, verifications and held hours in one transaction; an item
-    /// already stored (same identity) is skipped. Returns (inserted, duplicates).
+    /// Store a batch of push results, verifications, held and skipped hours in one
+    /// transaction; an item already stored (same identity) is skipped. Returns (inserted,
+    /// duplicates), all kinds together.
     pub fn insert_history(
         &mut self,
         machine_id: i64,
@@ -773,6 +793,24 @@ impl Store {
             )?;
             for h in &batch.held {
                 let n = held.execute(params![machine_id, h.mac, h.flux_hour, h.reason, h.held_at])?;
+                count(n, &mut inserted, &mut duplicates);
+            }
+            let mut skipped = tx.prepare(
+                "INSERT INTO skipped_hours (machine_id, mac, flux_hour, reason, switches, raw_bytes, decided_at, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (mac, flux_hour) DO NOTHING",
+            )?;
+            for k in &batch.skipped {
+                let n = skipped.execute(params![
+                    machine_id,
+                    k.mac,
+                    k.flux_hour,
+                    k.reason,
+                    k.switches.join(","),
+                    clamp(k.raw_bytes),
+                    k.decided_at,
+                    now
+                ])?;
                 count(n, &mut inserted, &mut duplicates);
             }
         }
@@ -1261,6 +1299,43 @@ impl Store {
         Ok((total as u64, rows))
     }
 
+    /// A machine's skipped hours (push switch off), newest report hour first.
+    pub fn skipped_hours(
+        &self,
+        machine_id: i64,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<SkippedHourRow>), StoreError> {
+        self.machine_exists(machine_id)?;
+        let total: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM skipped_hours WHERE machine_id = ?1",
+            [machine_id],
+            |r| r.get(0),
+        )?;
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT id, mac, flux_hour, reason, switches, raw_bytes, decided_at, received_at
+                 FROM skipped_hours WHERE machine_id = ?1
+                 ORDER BY flux_hour DESC, mac LIMIT ?2 OFFSET ?3",
+            )?
+            .query_map(params![machine_id, limit, offset as i64], |r| {
+                let switches: String = r.get(4)?;
+                Ok(SkippedHourRow {
+                    id: r.get(0)?,
+                    mac: r.get(1)?,
+                    flux_hour: r.get(2)?,
+                    reason: r.get(3)?,
+                    switches: switches.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    raw_bytes: r.get(5)?,
+                    decided_at: r.get(6)?,
+                    received_at: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total as u64, rows))
+    }
+
     fn machine_exists(&self, machine_id: i64) -> Result<(), StoreError> {
         let exists: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM machines WHERE id = ?1)",
@@ -1323,6 +1398,11 @@ impl Store {
             failure: attempts("failure")?,
             held: self.conn.query_row(
                 "SELECT COUNT(*) FROM held_hours WHERE held_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )?,
+            skipped: self.conn.query_row(
+                "SELECT COUNT(*) FROM skipped_hours WHERE decided_at >= ?1",
                 [since],
                 |r| r.get(0),
             )?,
@@ -1478,6 +1558,8 @@ impl Store {
                 self.conn.execute("DELETE FROM verifications WHERE verified_at < ?1", [before])? as u64;
             pruned.held_hours =
                 self.conn.execute("DELETE FROM held_hours WHERE held_at < ?1", [before])? as u64;
+            pruned.skipped_hours =
+                self.conn.execute("DELETE FROM skipped_hours WHERE decided_at < ?1", [before])? as u64;
         }
         if let Some(before) = alerts_before {
             let tx = self.conn.transaction()?;
@@ -1773,6 +1855,7 @@ impl Store {
             "push_history",
             "verifications",
             "held_hours",
+            "skipped_hours",
             "incidents",
             "alerts",
             "deliveries",

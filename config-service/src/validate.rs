@@ -119,6 +119,19 @@ pub fn text(field: &str, text: &str, max: usize) -> Result<(), Invalid> {
     }
 }
 
+/// A reason or switch code from an agent (`switched_off`, `machine`): 1-32 of a-z, 0-9, '_'.
+/// Codes this service does not know are kept as sent (a newer agent may send new ones).
+fn code(field: &str, text: &str) -> Result<(), Invalid> {
+    let ok = !text.is_empty()
+        && text.len() <= 32
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{field}: {:?} is not a code (1-32 of a-z, 0-9, '_')", shorten(text)))
+    }
+}
+
 fn token_like(field: &str, text: &str, max: usize, what: &str) -> Result<(), Invalid> {
     let ok = !text.is_empty()
         && text.len() <= max
@@ -180,7 +193,7 @@ pub fn heartbeat(req: &HeartbeatRequest) -> Result<String, Invalid> {
 
 /// Checks the batch and returns it with canonical MACs.
 pub fn history(mut batch: HistoryBatch) -> Result<HistoryBatch, Invalid> {
-    let count = batch.pushes.len() + batch.verifications.len() + batch.held.len();
+    let count = batch.len();
     if count > MAX_HISTORY_BATCH {
         return Err(format!("a batch holds at most {MAX_HISTORY_BATCH} items, this one {count}"));
     }
@@ -216,6 +229,22 @@ pub fn history(mut batch: HistoryBatch) -> Result<HistoryBatch, Invalid> {
         item.mac = mac(&format!("held[{i}].mac"), &item.mac)?;
         flux_hour(&format!("held[{i}].flux_hour"), &item.flux_hour)?;
         text(&format!("held[{i}].reason"), &item.reason, 2000)?;
+    }
+    for (i, item) in batch.skipped.iter_mut().enumerate() {
+        let at = |f: &str| format!("skipped[{i}].{f}");
+        item.mac = mac(&at("mac"), &item.mac)?;
+        flux_hour(&at("flux_hour"), &item.flux_hour)?;
+        code(&at("reason"), &item.reason)?;
+        if item.switches.len() > 8 {
+            return Err(format!("skipped[{i}].switches: at most 8"));
+        }
+        for (j, switch) in item.switches.iter().enumerate() {
+            code(&format!("skipped[{i}].switches[{j}]"), switch)?;
+        }
+        bytes(&at("raw_bytes"), item.raw_bytes)?;
+        if item.decided_at < 0 {
+            return Err(format!("skipped[{i}].decided_at: {} is before 1970", item.decided_at));
+        }
     }
     Ok(batch)
 }

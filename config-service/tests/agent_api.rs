@@ -101,12 +101,13 @@ fn history_is_idempotent_per_mac_hour_version_and_attempt() {
             reason: "impossible point v3".into(),
             held_at: T0,
         }],
+        skipped: vec![],
     };
     let (status, answer) = server.send("POST", HISTORY_PATH, &json!(batch), Some(&token));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         serde_json::from_value::<HistoryResponse>(answer).unwrap(),
-        HistoryResponse { inserted: 4, duplicates: 0 }
+        HistoryResponse { inserted: 4, duplicates: 0, skipped_stored: Some(0) }
     );
     // The agent did not see the answer and sends the same batch again, plus a new attempt.
     let mut again = batch.clone();
@@ -115,7 +116,7 @@ fn history_is_idempotent_per_mac_hour_version_and_attempt() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         serde_json::from_value::<HistoryResponse>(answer).unwrap(),
-        HistoryResponse { inserted: 1, duplicates: 4 }
+        HistoryResponse { inserted: 1, duplicates: 4, skipped_stored: Some(0) }
     );
 
     let (_, page) = server.admin_get("/api/history?order=asc");

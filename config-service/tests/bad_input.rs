@@ -7,7 +7,7 @@ mod support;
 
 use pushagent_proto::agent::{PushStatus, HEARTBEAT_PATH, HISTORY_PATH, REGISTER_PATH};
 use serde_json::{json, Value};
-use support::{heartbeat, push_item, register_body, Server, T0};
+use support::{heartbeat, push_item, register_body, skipped_item, Server, T0};
 
 const MAC: &str = "aa:bb:cc:dd:ee:01";
 
@@ -43,6 +43,9 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
         v
     };
     let batch = |item: Value| json!({ "pushes": [item] });
+    let good_skipped = json!(skipped_item(MAC, "2026112411", 1200, T0));
+    // A good push first: a bad skipped item refuses the whole batch.
+    let skipped = |item: Value| json!({ "pushes": [good_push.clone()], "skipped": [item] });
     let registration = register_body("m-2", "web-02", "aa:bb:cc:dd:ee:02");
     let full = json_bytes(&good_heartbeat);
 
@@ -56,6 +59,96 @@ fn bad_agent_input_is_refused_and_changes_nothing() {
             true,
             400,
             "at most 500",
+        ),
+        case(
+            "too many items, skipped hours counted",
+            HISTORY_PATH,
+            json_bytes(
+                &json!({ "pushes": vec![good_push.clone(); 250], "skipped": vec![good_skipped.clone(); 251] }),
+            ),
+            true,
+            400,
+            "at most 500 items, this one 501",
+        ),
+        case(
+            "skipped: invalid MAC",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/mac", json!("aa:bb:cc")))),
+            true,
+            400,
+            "skipped[0].mac",
+        ),
+        case(
+            "skipped: bad hour",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/flux_hour", json!("2026022930")))),
+            true,
+            400,
+            "skipped[0].flux_hour",
+        ),
+        case(
+            "skipped: reason not a code",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/reason", json!("'; DROP TABLE skipped_hours; --")))),
+            true,
+            400,
+            "skipped[0].reason",
+        ),
+        case(
+            "skipped: empty reason",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/reason", json!("")))),
+            true,
+            400,
+            "skipped[0].reason",
+        ),
+        case(
+            "skipped: switch not a code",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/switches", json!(["machine", "Global!"])))),
+            true,
+            400,
+            "skipped[0].switches[1]",
+        ),
+        case(
+            "skipped: too many switches",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/switches", json!(vec!["machine"; 9])))),
+            true,
+            400,
+            "at most 8",
+        ),
+        case(
+            "skipped: negative bytes",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/raw_bytes", json!(-1)))),
+            true,
+            400,
+            "skipped[0].raw_bytes",
+        ),
+        case(
+            "skipped: bytes above 2^63-1",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/raw_bytes", json!(u64::MAX)))),
+            true,
+            400,
+            "larger than 2^63-1",
+        ),
+        case(
+            "skipped: before 1970",
+            HISTORY_PATH,
+            json_bytes(&skipped(with(&good_skipped, "/decided_at", json!(-5)))),
+            true,
+            400,
+            "before 1970",
+        ),
+        case(
+            "skipped: not a list",
+            HISTORY_PATH,
+            json_bytes(&json!({ "skipped": good_skipped.clone() })),
+            true,
+            400,
+            "skipped: invalid type",
         ),
         case(
             "trailing garbage",

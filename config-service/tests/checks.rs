@@ -108,6 +108,32 @@ const THREE_FAILURES: [(u32, PushStatus, i64); 3] =
     [(1, PushStatus::Failure, T0), (2, PushStatus::Failure, T0 + 1), (3, PushStatus::Failure, T0 + 2)];
 
 #[test]
+fn skipped_hours_are_not_failures() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    // Two failed attempts, then hours skipped while the switch was off (switched on again
+    // since): the streak is two failures, not five.
+    w.history(
+        id,
+        pushes(MAC, &[(1, PushStatus::Failure, T0 + 10), (2, PushStatus::Failure, T0 + 20)]),
+        T0 + 20,
+    );
+    let skipped = ["2025112417", "2025112418", "2025112419", "2025112420"]
+        .iter()
+        .enumerate()
+        .map(|(i, h)| support::skipped_item(MAC, h, 0, T0 + 30 + i as i64))
+        .collect();
+    w.history(id, HistoryBatch { skipped, ..HistoryBatch::default() }, T0 + 40);
+    let report = w.check(T0 + 60);
+    assert!(report.opened.is_empty(), "{report:?}");
+    assert!(w.alert_kinds().is_empty());
+    // The third real failure is the incident.
+    w.history(id, pushes(MAC, &[(3, PushStatus::Failure, T0 + 70)]), T0 + 70);
+    let report = w.check(T0 + 80);
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+}
+
+#[test]
 fn three_failed_pushes_raise_one_alert_on_every_channel_and_recovery_one_notice() {
     let w = World::new();
     let id = w.machine("m1", MAC, T0);
@@ -505,6 +531,7 @@ fn retention_deletes_only_what_is_older_than_its_settings() {
             reason: "impossible".into(),
             held_at: at,
         });
+        batch.skipped.push(support::skipped_item(MAC, &hour_name(at + 3600), 1000, at + 3600));
     }
     w.history(id, batch, now);
     // Alerts: a resolved incident 20 days old (deleted with its alerts), an incident 20 days
@@ -528,6 +555,7 @@ fn retention_deletes_only_what_is_older_than_its_settings() {
             history_rows: 4,
             verifications: 2,
             held_hours: 2,
+            skipped_hours: 2,
             alerts: 2,
             incidents: 1,
             sessions: 0
@@ -546,6 +574,8 @@ fn retention_deletes_only_what_is_older_than_its_settings() {
     let (_, alerts) = store.list_alerts(50, 0).unwrap();
     let kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(kinds, ["event", "opened"], "the open incident's alert stays");
+    let (total, skipped) = store.skipped_hours(id, 50, 0).unwrap();
+    assert_eq!((total, skipped[0].flux_hour.as_str()), (1, hour_name(now - DAY + 3600).as_str()));
     drop(store);
     assert_eq!(
         run(&mut lock(&w.store), &w.settings, now).unwrap(),

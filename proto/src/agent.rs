@@ -265,19 +265,97 @@ pub struct HeldItem {
     pub held_at: i64,
 }
 
-/// `POST HISTORY_PATH`: at most `MAX_HISTORY_BATCH` items in all.
+/// `SkippedItem::reason`: the hour was built while a push switch was off.
+pub const SKIPPED_SWITCHED_OFF: &str = "switched_off";
+
+/// Which switch was off (`SkippedItem::switches`).
+pub const SWITCH_MACHINE: &str = "machine";
+pub const SWITCH_GLOBAL: &str = "global";
+/// The agent's own config file (`push_enabled = false`).
+pub const SWITCH_LOCAL: &str = "local";
+
+/// An hour the agent deliberately did not report because a push switch was off when it was
+/// built (it never will: switching back on does not back-fill). Identity: (mac, flux_hour).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    pub mac: String,
+    pub flux_hour: String,
+    /// [`SKIPPED_SWITCHED_OFF`].
+    pub reason: String,
+    /// The switches that were off ([`SWITCH_MACHINE`], [`SWITCH_GLOBAL`], [`SWITCH_LOCAL`]);
+    /// empty when the agent does not know (hours built by an agent older than this field).
+    #[serde(default)]
+    pub switches: Vec<String>,
+    /// The billed bytes the agent measured in that hour (sum of the 12 raw points), no offset.
+    pub raw_bytes: u64,
+    /// When the agent built the hour and decided not to report it (unix secs).
+    pub decided_at: i64,
+}
+
+/// `POST HISTORY_PATH`: at most `MAX_HISTORY_BATCH` items in all (every list counts).
+///
+/// Compatibility: every list defaults to empty, so an old agent (no `skipped`) is read by a new
+/// service. A service older than `skipped` ignores the member (no `deny_unknown_fields`) and
+/// answers without `skipped_stored`: the agent then keeps its skipped items queued (see
+/// [`HistoryResponse::skipped_stored`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistoryBatch {
     pub pushes: Vec<HistoryItem>,
     pub verifications: Vec<VerificationItem>,
     pub held: Vec<HeldItem>,
+    pub skipped: Vec<SkippedItem>,
+}
+
+impl HistoryBatch {
+    /// Items of every kind.
+    pub fn len(&self) -> usize {
+        self.pushes.len() + self.verifications.len() + self.held.len() + self.skipped.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryResponse {
-    /// Items stored by this call.
+    /// Items stored by this call (all kinds).
     pub inserted: u64,
     /// Items the service already had (same identity): not stored again.
     pub duplicates: u64,
+    /// How many of the batch's `skipped` items the service now holds (stored by this call or
+    /// before). `None`: a service older than skipped hours, which ignored them; the agent then
+    /// does not mark them mirrored and sends them again later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_stored: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_without_skipped_hours_reads_both_ways() {
+        // An old agent's batch: no `skipped`.
+        let old: HistoryBatch = serde_json::from_str(r#"{"pushes": [], "held": []}"#).expect("old batch");
+        assert!(old.skipped.is_empty());
+        // An old service's answer: no `skipped_stored`, so the agent knows it ignored them.
+        let answer: HistoryResponse =
+            serde_json::from_str(r#"{"inserted": 2, "duplicates": 0}"#).expect("old answer");
+        assert_eq!(answer.skipped_stored, None);
+        // A skipped item from an agent that does not know the switches.
+        let item: SkippedItem = serde_json::from_str(
+            r#"{"mac": "aa:bb:cc:dd:ee:01", "flux_hour": "2026112410", "reason": "switched_off",
+                "raw_bytes": 5, "decided_at": 1}"#,
+        )
+        .expect("item");
+        assert!(item.switches.is_empty());
+        let batch = HistoryBatch { skipped: vec![item.clone(), item], ..HistoryBatch::default() };
+        assert_eq!(batch.len(), 2);
+        let text =
+            serde_json::to_string(&HistoryResponse { inserted: 1, duplicates: 0, skipped_stored: None })
+                .expect("json");
+        assert_eq!(text, r#"{"inserted":1,"duplicates":0}"#);
+    }
 }

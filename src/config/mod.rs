@@ -52,6 +52,24 @@ pub struct AgentConfig {
     pub customer: CustomerProfile,
     pub report: ReportSettings,
     pub service: ServiceSettings,
+    /// Set by the service merge: which switches are off (`machine`, `global`, `local`), so a
+    /// skipped hour can say why. Not a config key.
+    #[serde(skip)]
+    pub push_off_switches: Vec<&'static str>,
+}
+
+impl AgentConfig {
+    /// The switches that keep pushes off now; empty while pushing is on. Without the config
+    /// service only the file's own switch exists.
+    pub fn off_switches(&self) -> Vec<&'static str> {
+        if self.push_enabled {
+            Vec::new()
+        } else if self.push_off_switches.is_empty() {
+            vec![pushagent_proto::agent::SWITCH_LOCAL]
+        } else {
+            self.push_off_switches.clone()
+        }
+    }
 }
 
 /// How to reach the config service (optional: without it the agent runs on this file alone).
@@ -100,6 +118,7 @@ impl Default for AgentConfig {
             customer: CustomerProfile::default(),
             report: ReportSettings::default(),
             service: ServiceSettings::default(),
+            push_off_switches: Vec::new(),
         }
     }
 }

@@ -181,8 +181,9 @@ impl Outbox {
         for r in reports {
             tx.prepare_cached(
                 "INSERT INTO report (mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source,
-                    direction, slot_flags, missing_slots, version, state, reason, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13)
+                    direction, slot_flags, missing_slots, version, state, reason, next_attempt_at, created_at, updated_at,
+                    off_switches)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13, ?14)
                  ON CONFLICT (mac, flux_hour) DO NOTHING",
             )?
             .execute(params![
@@ -199,6 +200,7 @@ impl Outbox {
                 r.state.as_str(),
                 r.reason,
                 now_ms,
+                r.off_switches,
             ])?;
         }
         tx.execute(
@@ -415,11 +417,16 @@ pub struct UnmirroredHistory {
     pub push_ids: Vec<i64>,
     pub verification_ids: Vec<i64>,
     pub held_keys: Vec<(String, String)>,
+    pub skipped_keys: Vec<(String, String)>,
 }
 
 impl UnmirroredHistory {
     pub fn is_empty(&self) -> bool {
-        self.push_ids.is_empty() && self.verification_ids.is_empty() && self.held_keys.is_empty()
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.push_ids.len() + self.verification_ids.len() + self.held_keys.len() + self.skipped_keys.len()
     }
 }
 
@@ -509,11 +516,50 @@ impl Outbox {
             out.held_keys.push((item.mac.clone(), item.flux_hour.clone()));
             out.batch.held.push(item);
         }
+        // Hours not reported because a push switch was off: evidence too (raw bytes measured).
+        let left = limit.saturating_sub(out.len());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mac, flux_hour, raw_points, off_switches, created_at FROM report
+             WHERE state = 'skipped_off' AND skip_mirrored = 0 ORDER BY hour_start, mac LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([left as i64], |r| {
+            let raw: String = r.get(2)?;
+            let switches: String = r.get(3)?;
+            Ok((
+                raw,
+                agent::SkippedItem {
+                    mac: r.get(0)?,
+                    flux_hour: r.get(1)?,
+                    reason: agent::SKIPPED_SWITCHED_OFF.into(),
+                    switches: switches.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    raw_bytes: 0,
+                    decided_at: r.get::<_, i64>(4)?.div_euclid(1000),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (raw, mut item) = row?;
+            match points_from(&raw) {
+                Ok(points) => item.raw_bytes = points.iter().sum(),
+                Err(why) => {
+                    // Never a made-up total: the row stays queued (and visible in `outbox`).
+                    log::error!(
+                        "skipped hour {} of {} not mirrored: raw points unreadable: {why}",
+                        item.flux_hour,
+                        item.mac
+                    );
+                    continue;
+                }
+            }
+            out.skipped_keys.push((item.mac.clone(), item.flux_hour.clone()));
+            out.batch.skipped.push(item);
+        }
         Ok(out)
     }
 
-    /// The service stored these: never send them again.
-    pub fn mark_mirrored(&mut self, sent: &UnmirroredHistory) -> Result<(), OutboxError> {
+    /// The service stored these: never send them again. With `skipped_too` false (a service
+    /// older than skipped hours ignored them) the skipped hours stay queued.
+    pub fn mark_mirrored(&mut self, sent: &UnmirroredHistory, skipped_too: bool) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         for id in &sent.push_ids {
             tx.prepare_cached("UPDATE push_attempt SET mirrored = 1 WHERE id = ?1")?.execute([id])?;
@@ -524,6 +570,12 @@ impl Outbox {
         for (mac, flux_hour) in &sent.held_keys {
             tx.prepare_cached("UPDATE report SET held_mirrored = 1 WHERE mac = ?1 AND flux_hour = ?2")?
                 .execute(params![mac, flux_hour])?;
+        }
+        if skipped_too {
+            for (mac, flux_hour) in &sent.skipped_keys {
+                tx.prepare_cached("UPDATE report SET skip_mirrored = 1 WHERE mac = ?1 AND flux_hour = ?2")?
+                    .execute(params![mac, flux_hour])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -537,7 +589,8 @@ impl Outbox {
         Ok(agent::Backlog {
             outbox_hours: count("SELECT COUNT(*) FROM report WHERE state = 'pending'")?,
             history_items: count("SELECT COUNT(*) FROM push_attempt WHERE mirrored = 0")?
-                + count("SELECT COUNT(*) FROM verification WHERE mirrored = 0")?,
+                + count("SELECT COUNT(*) FROM verification WHERE mirrored = 0")?
+                + count("SELECT COUNT(*) FROM report WHERE state = 'skipped_off' AND skip_mirrored = 0")?,
             held_hours: count("SELECT COUNT(*) FROM report WHERE state = 'held'")?,
         })
     }

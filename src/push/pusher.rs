@@ -143,8 +143,14 @@ impl<'a> Pusher<'a> {
             if macs.is_empty() {
                 macs.push(&last.reading.source.mac); // no data at all (host off): an hour of zeros
             }
-            let reports: Vec<_> =
+            let mut reports: Vec<_> =
                 macs.iter().map(|mac| report::build(mac, cursor, &slots, &tz, &rules)).collect();
+            for r in reports.iter_mut().filter(|r| r.state == ReportState::SkippedOff) {
+                // Which switch (machine, global, local) said no: the service shows it.
+                let off = self.config.off_switches().join(",");
+                r.reason = Some(format!("push switch off ({off}) when the hour was built"));
+                r.off_switches = off;
+            }
             for r in &reports {
                 match r.state {
                     ReportState::Held => log::error!(
@@ -154,7 +160,12 @@ impl<'a> Pusher<'a> {
                         r.reason.as_deref().unwrap_or("")
                     ),
                     ReportState::SkippedOff => {
-                        log::info!("hour {} of {} skipped: push switch off", r.flux_hour, r.mac)
+                        log::info!(
+                            "hour {} of {} skipped: push switch off ({})",
+                            r.flux_hour,
+                            r.mac,
+                            r.off_switches
+                        )
                     }
                     _ => log::info!(
                         "built hour {} of {}: raw {} B, pushed {} B (offset {}% {})",

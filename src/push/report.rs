@@ -76,6 +76,9 @@ pub struct BuiltReport {
     pub missing_slots: u32,
     pub state: ReportState,
     pub reason: Option<String>,
+    /// For `SkippedOff`: the switches that were off, comma-separated (set by the pusher, which
+    /// knows them; empty = not known).
+    pub off_switches: String,
 }
 
 /// Build the report of `mac` for the hour starting at `hour_start_ms` from that hour's slots
@@ -138,6 +141,7 @@ pub fn build(
         missing_slots: present.iter().filter(|p| !**p).count() as u32,
         state,
         reason,
+        off_switches: String::new(),
     }
 }
 

@@ -65,6 +65,14 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     out.report.offset_percent = offset(g.offset_bp, "global offset")?;
     out.report.machine_offset_percent = m.offset_bp.map(|bp| offset(bp, "machine offset")).transpose()?;
     out.push_enabled = local.push_enabled && g.push_enabled && m.push_enabled;
+    out.push_off_switches = [
+        (m.push_enabled, agent::SWITCH_MACHINE),
+        (g.push_enabled, agent::SWITCH_GLOBAL),
+        (local.push_enabled, agent::SWITCH_LOCAL),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| (!on).then_some(name))
+    .collect();
     if m.interface.is_some() {
         out.interface = m.interface.clone();
     }
@@ -134,11 +142,22 @@ mod tests {
         let e = effective(&AgentConfig::default(), &s).expect("valid");
         assert_eq!(e.report.machine_offset_percent.map(|o| o.percent_text()), Some("-2.50".into()));
         assert!(!e.push_enabled);
+        assert_eq!(e.off_switches(), vec!["machine"]);
         let mut s = service();
         s.global.push_enabled = false;
-        assert!(!effective(&AgentConfig::default(), &s).expect("valid").push_enabled);
+        let e = effective(&AgentConfig::default(), &s).expect("valid");
+        assert!(!e.push_enabled);
+        assert_eq!(e.off_switches(), vec!["global"]);
+        s.machine.push_enabled = false;
+        assert_eq!(
+            effective(&AgentConfig::default(), &s).expect("valid").off_switches(),
+            vec!["machine", "global"]
+        );
         let local = AgentConfig { push_enabled: false, ..AgentConfig::default() };
-        assert!(!effective(&local, &service()).expect("valid").push_enabled);
+        let e = effective(&local, &service()).expect("valid");
+        assert!(!e.push_enabled);
+        assert_eq!(e.off_switches(), vec!["local"]);
+        assert!(effective(&AgentConfig::default(), &service()).expect("valid").off_switches().is_empty());
     }
 
     #[test]

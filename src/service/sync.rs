@@ -242,6 +242,11 @@ impl<'a> ServiceSync<'a> {
 
     /// Send unsent history in batches until none is left; each batch is marked only after
     /// the service stored it, so a failure anywhere just means "send again later".
+    ///
+    /// Skipped hours (push switch off) are marked only when the answer says the service holds
+    /// all of them (`skipped_stored`); a service older than skipped hours ignores them and
+    /// does not say so: they stay queued (the round stops there: the same batch again would
+    /// change nothing) and go out again next round, until the service is upgraded.
     fn mirror(&mut self, token: &Secret) -> Result<usize, SyncError> {
         let mut sent = 0;
         for _ in 0..100 {
@@ -249,9 +254,19 @@ impl<'a> ServiceSync<'a> {
             if pending.is_empty() {
                 break;
             }
-            self.client.history(token, &pending.batch)?;
-            self.outbox.mark_mirrored(&pending)?;
-            sent += pending.push_ids.len() + pending.verification_ids.len() + pending.held_keys.len();
+            let answer = self.client.history(token, &pending.batch)?;
+            let skipped = pending.skipped_keys.len();
+            let skipped_taken = skipped == 0 || answer.skipped_stored == Some(skipped as u64);
+            self.outbox.mark_mirrored(&pending, skipped_taken)?;
+            sent += pending.len() - if skipped_taken { 0 } else { skipped };
+            if !skipped_taken {
+                log::warn!(
+                    "the config service did not acknowledge {skipped} skipped hour(s) (stored: {:?}); \
+                     keeping them queued (a service older than skipped-hour history?)",
+                    answer.skipped_stored
+                );
+                break;
+            }
         }
         Ok(sent)
     }

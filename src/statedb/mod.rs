@@ -12,6 +12,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_ring.sql")),
     (2, include_str!("migrations/0002_outbox.sql")),
     (3, include_str!("migrations/0003_history_mirror.sql")),
+    (4, include_str!("migrations/0004_skipped_mirror.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use pushagent_config::store::Store;
 use pushagent_config::{serve_with_clock, tokens, ManualClock, Secret, ServeError, Settings};
 use pushagent_proto::agent::{
     Backlog, Facts, HeartbeatRequest, HistoryItem, InterfaceFacts, InterfaceReport, PushStatus,
-    RegisterRequest, REGISTER_PATH,
+    RegisterRequest, SkippedItem, REGISTER_PATH,
 };
 use serde_json::{json, Value};
 
@@ -255,6 +255,18 @@ pub fn push_item(
         code: Some(if status == PushStatus::Success { 0 } else { 50001 }),
         message: (status == PushStatus::Failure).then(|| "HTTP 503".to_owned()),
         attempted_at,
+    }
+}
+
+/// An hour not reported because the machine's push switch was off.
+pub fn skipped_item(mac: &str, flux_hour: &str, raw_bytes: u64, decided_at: i64) -> SkippedItem {
+    SkippedItem {
+        mac: mac.into(),
+        flux_hour: flux_hour.into(),
+        reason: "switched_off".into(),
+        switches: vec!["machine".into()],
+        raw_bytes,
+        decided_at,
     }
 }
 

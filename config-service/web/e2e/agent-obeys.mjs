@@ -3,11 +3,14 @@
 // loopback. In Chromium an operator sees the agent register itself and its first pushed hours,
 // switches its push off (confirmed), and the agent obeys: the next hour is `skipped_off` in
 // its outbox and the customer receives nothing for it, while the hours before were received
-// exactly as the agent built them. Every wait is on a condition with a bounded timeout.
+// exactly as the agent built them. The agent mirrors the skipped hour to the config service,
+// and the operator sees it in the machine's drawer (推送关闭跳过的小时: the hour, a grey
+// 跳过（推送关闭） tag, the raw bytes the agent measured, the switch that was off); it is not
+// a push attempt, so the push history does not list it. Every wait is on a condition with a
+// bounded timeout.
 //
-// skipped_off hours are not mirrored to the config service (its push history holds push
-// attempts only), so the skipped hour is read where the agent records it: its outbox
-// (`pushagent outbox --json`, read while the agent runs).
+// The skipped hour is read first where the agent records it, its outbox (`pushagent outbox
+// --json`, read while the agent runs), then from the service and in the console.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -285,10 +288,51 @@ try {
   const history = await service.api('GET', `/api/history?mac=${iface.mac}&page_size=500`);
   assert.deepEqual(history.items.filter((h) => h.flux_hour >= skippedHour).map((h) => h.flux_hour), []);
 
-  // 5. The console agrees: the switch stays off and no push of the skipped hour is listed.
+  // 5. The agent told the service: the skipped hour, once, with the raw bytes it measured.
+  const rawOf = (r) => r.raw.reduce((a, b) => a + b, 0);
+  const mirrored = await waitFor(
+    `hour ${skippedHour} among the machine's skipped hours at the service`,
+    async () => {
+      agent.alive();
+      const list = await service.api('GET', `/api/machines/${machine.id}/skipped?page_size=100`);
+      return list.items.find((s) => s.flux_hour === skippedHour) && list;
+    },
+    4 * REAL_HOUR_MS,
+  );
+  const skippedRow = mirrored.items.find((s) => s.flux_hour === skippedHour);
+  assert.equal(mirrored.items.filter((s) => s.flux_hour === skippedHour).length, 1, 'mirrored once');
+  assert.equal(skippedRow.mac, iface.mac);
+  assert.equal(skippedRow.reason, 'switched_off');
+  assert.deepEqual(skippedRow.switches, ['machine']);
+  assert.equal(skippedRow.raw_bytes, rawOf(skipped), 'the raw bytes of the agent\'s outbox');
+  // An hour that started before the click but was built after it is skipped too: whatever the
+  // service lists is exactly a skipped_off hour of the agent's outbox, with its raw bytes.
+  const outboxNow = await agent.outbox();
+  for (const s of mirrored.items) {
+    const mine = outboxNow.find((r) => r.mac === s.mac && r.flux_hour === s.flux_hour);
+    assert.equal(mine?.state, 'skipped_off', `service lists ${s.flux_hour}: ${JSON.stringify(mine)}`);
+    assert.equal(s.raw_bytes, rawOf(mine), `raw bytes of ${s.flux_hour}`);
+  }
+
+  // 6. The console agrees: the switch stays off, the drawer lists the skipped hour, and no
+  // push of it is in the push history.
   await page.reload();
   await page.getByRole('button', { name: host, exact: true }).waitFor();
   assert.equal(await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked'), 'false');
+  await page.getByRole('button', { name: host, exact: true }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  await drawer.getByText('推送关闭跳过的小时').waitFor();
+  const skippedLine = drawer.getByTestId('skipped-hours').locator('tr.ant-table-row', { hasText: formatHour(skippedHour) });
+  await skippedLine.waitFor();
+  const line = await skippedLine.innerText();
+  assert.ok(line.includes('跳过（推送关闭）') && line.includes('机器开关'), line);
+  assert.equal(
+    await skippedLine.locator('.bytes').getAttribute('data-bytes'),
+    String(rawOf(skipped)),
+    'the drawer shows the raw bytes the agent measured',
+  );
+  await page.keyboard.press('Escape');
+  await drawer.waitFor({ state: 'hidden' });
   await page.getByRole('menuitem', { name: '推送历史' }).click();
   await page.getByTestId('history-filter').getByPlaceholder('MAC').fill(iface.mac);
   await page.getByTestId('history-filter').getByRole('button', { name: /查\s*询/ }).click();

@@ -84,6 +84,18 @@ try {
     verifications: [],
     held: [{ mac: agents[5].mac, flux_hour: reportHour(9), reason: 'v4 exceeds the 10 Gbit/s link speed', held_at: Math.floor(Date.now() / 1000) - 8 * 3600 }],
   });
+  // sh-cdn-01 was switched off once before (its history covers the last 30 hours): its agent
+  // built three hours with the switch off and reported them as skipped, with the raw bytes.
+  await agents[3].post('/agent/history/', {
+    skipped: [31, 32, 33].map((ago) => ({
+      mac: agents[3].mac,
+      flux_hour: reportHour(ago),
+      reason: 'switched_off',
+      switches: ['machine'],
+      raw_bytes: curve(3)(ago) * 12,
+      decided_at: Math.floor(Date.now() / 1000) - (ago - 1) * 3600 + 90,
+    })),
+  });
   // bj-web-01's NIC was swapped: the drawer shows the MAC change.
   await sendHeartbeat(service, agents[0].token, { hostname: 'bj-web-01', mac: '52:54:00:10:00:11' });
   await service.api('PATCH', `/api/machines/${agents[3].id}/config`, { push_enabled: false });
@@ -135,6 +147,16 @@ try {
   await page.goto(service.base + '/audit');
   await page.locator('.ant-table-row').first().waitFor();
   await shot('10-audit');
+  // The hours sh-cdn-01's agent skipped while its push switch was off, in its drawer.
+  await page.goto(service.base + '/machines');
+  await page.getByRole('button', { name: 'sh-cdn-01' }).click();
+  const skippedCard = page.getByTestId('skipped-card');
+  await skippedCard.locator('.ant-table-row').nth(2).waitFor();
+  await skippedCard.scrollIntoViewIfNeeded();
+  await page.locator('.ant-spin-spinning, .ant-skeleton').first().waitFor({ state: 'detached' }).catch(() => {});
+  await page.screenshot({ path: join(out, '12-machine-skipped.png'), animations: 'disabled' });
+  console.log('wrote docs/screenshots/12-machine-skipped.png');
+  await page.keyboard.press('Escape');
   // One page in English, to show the switch (the rest stay zh-CN, the default).
   await page.getByTestId('lang-switch').click();
   await page.goto(service.base + '/machines');

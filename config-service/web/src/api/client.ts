@@ -211,8 +211,23 @@ export interface Overview {
   pushes_success: number;
   pushes_failure: number;
   agents_by_version: VersionCount[];
-  pushes_24h: { since: number; success: number; failure: number; held: number };
+  /// `skipped`: hours not reported because a push switch was off (not failures).
+  pushes_24h: { since: number; success: number; failure: number; held: number; skipped: number };
   traffic_24h: HourWindow<FleetHour>;
+}
+
+/// An hour the agent did not report because a push switch was off when it built it.
+export interface SkippedHour {
+  id: number;
+  mac: string;
+  flux_hour: string;
+  reason: string;
+  /// "machine", "global", "local"; empty when the agent did not say.
+  switches: string[];
+  /// Billed bytes the agent measured in the hour (no offset): never sent to the customer.
+  raw_bytes: number;
+  decided_at: number;
+  received_at: number;
 }
 
 export interface MacChange {
@@ -343,6 +358,9 @@ export const api = {
     request<Page<VerificationRow>>('GET', `/api/verifications${queryString({ machine_id, page, page_size })}`),
   macHistory: (id: number, page: number, page_size: number) =>
     request<Page<MacChange>>('GET', `/api/machines/${id}/mac-history${queryString({ page, page_size })}`),
+  /// Hours skipped with the push switch off, newest hour first.
+  skippedHours: (id: number, page: number, page_size: number) =>
+    request<Page<SkippedHour>>('GET', `/api/machines/${id}/skipped${queryString({ page, page_size })}`),
   /// The machine's last `hours` closed report hours (default 168 = 7 days).
   machineTraffic: (id: number, hours?: number) =>
     request<HourWindow<MachineHour>>('GET', `/api/machines/${id}/traffic${queryString({ hours })}`),

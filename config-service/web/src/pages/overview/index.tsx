@@ -77,14 +77,17 @@ export default function OverviewPage() {
         <Col xs={24} xl={8}>
           <Card title={t('overview.pushes24h')} size="small" data-testid="pushes-24h">
             <Row>
-              <Col span={8} data-testid="push-ok">
+              <Col span={6} data-testid="push-ok">
                 <Statistic title={t('overview.pushOk')} value={pushes.success} styles={{ content: { color: '#3f8600' } }} />
               </Col>
-              <Col span={8} data-testid="push-failed">
+              <Col span={6} data-testid="push-failed">
                 <Statistic title={t('overview.pushFailed')} value={pushes.failure} styles={{ content: { color: pushes.failure ? '#cf1322' : undefined } }} />
               </Col>
-              <Col span={8} data-testid="push-held">
+              <Col span={6} data-testid="push-held">
                 <Statistic title={t('overview.held')} value={pushes.held} styles={{ content: { color: pushes.held ? '#d48806' : undefined } }} />
+              </Col>
+              <Col span={6} data-testid="push-skipped">
+                <Statistic title={t('overview.skipped')} value={pushes.skipped} styles={{ content: { color: pushes.skipped ? '#8c8c8c' : undefined } }} />
               </Col>
             </Row>
             <Typography.Text type="secondary" style={{ fontSize: 12 }}>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import { Card, Descriptions, Drawer, Skeleton, Table, Tag, theme } from 'antd';
-import { api, type HistoryRow, type MacChange, type MachineHour } from '../../../api/client';
+import { Card, Descriptions, Drawer, Skeleton, Table, Tag, Typography, theme } from 'antd';
+import { api, type HistoryRow, type MacChange, type MachineHour, type SkippedHour } from '../../../api/client';
 import BarChart from '../../../components/BarChart';
 import Bytes from '../../../components/Bytes';
 import { formatHour, formatTime, humanBytes, percent } from '../../../components/format';
@@ -64,6 +64,61 @@ function MacHistory({ machineId, currentMac }: { machineId: number; currentMac: 
 }
 
 const MAC_PAGE = 5;
+const SKIPPED_PAGE = 5;
+
+/// The switch names the agent sends; anything else is shown as sent.
+function switchName(s: string, t: Translate): string {
+  if (s === 'machine' || s === 'global' || s === 'local') return t(`skipped.switch.${s}`);
+  return s;
+}
+
+/// Hours the agent did not report because a push switch was off: with the raw bytes it
+/// measured (evidence: the customer was not billed for them) and when it decided.
+function SkippedHours({ machineId }: { machineId: number }) {
+  const { t } = useI18n();
+  const [page, setPage] = useState(1);
+  const { data, error, loading, reload } = useApi(() => api.skippedHours(machineId, page, SKIPPED_PAGE), [machineId, page]);
+  if (error) return <LoadError error={error} onRetry={reload} />;
+  return (
+    <>
+      <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginBottom: 8 }}>
+        {t('machines.skippedNote')}
+      </Typography.Paragraph>
+      <Table<SkippedHour>
+        rowKey="id"
+        size="small"
+        data-testid="skipped-hours"
+        loading={loading}
+        dataSource={data?.items ?? []}
+        locale={{ emptyText: t('machines.skippedNone') }}
+        columns={[
+          { title: t('history.hour'), dataIndex: 'flux_hour', render: formatHour },
+          {
+            title: t('history.status'),
+            dataIndex: 'reason',
+            render: () => <Tag color="default">{t('skipped.tag')}</Tag>,
+          },
+          {
+            title: t('machines.skippedRaw'),
+            dataIndex: 'raw_bytes',
+            render: (v: number) => <Bytes value={v} />,
+          },
+          {
+            title: t('machines.skippedBy'),
+            dataIndex: 'switches',
+            render: (v: string[]) => (v.length ? v.map((s) => switchName(s, t)).join('、') : t('skipped.switch.unknown')),
+          },
+          { title: t('machines.skippedAt'), dataIndex: 'decided_at', render: formatTime },
+        ]}
+        pagination={
+          (data?.total ?? 0) > SKIPPED_PAGE
+            ? { current: page, pageSize: SKIPPED_PAGE, total: data?.total ?? 0, showTotal: (n) => t('common.total', { n }), onChange: setPage }
+            : false
+        }
+      />
+    </>
+  );
+}
 
 export default function MachineDrawer({ machineId, onClose }: { machineId: number; onClose: () => void }) {
   const { t } = useI18n();
@@ -138,6 +193,9 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
                 ]}
               />
             )}
+          </Card>
+          <Card title={t('machines.skippedHours')} size="small" style={{ marginTop: 16 }} data-testid="skipped-card">
+            <SkippedHours machineId={m.id} />
           </Card>
           <Card title={t('machines.verifications')} size="small" style={{ marginTop: 16 }}>
             <VerificationsTable machineId={m.id} />
