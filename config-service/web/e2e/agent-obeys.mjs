@@ -251,7 +251,7 @@ try {
   await page.getByTestId(`push-switch-${machine.id}`).click();
   await page.locator('.ant-modal-confirm-title', { hasText: `确认关闭 ${host} 的推送？` }).waitFor();
   await page.locator('.ant-modal-confirm .ant-modal-confirm-btns .ant-btn-primary').click();
-  await waitFor('the switch to show off', async () => (await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked')) === 'false');
+  await waitFor('the switch to show off', async () => (await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked')) === 'false', 30_000);
   const offAt = Date.now();
   const stored = await service.api('GET', `/api/machines/${machine.id}`);
   assert.equal(stored.config.push_enabled, false);
