@@ -87,3 +87,6 @@ CREATE INDEX alerts_created ON alerts (created_at);
 -- machine, marked as a duplicate of the other (an alert is sent once).
 ALTER TABLE machines ADD COLUMN duplicate_of INTEGER REFERENCES machines (id);
 ALTER TABLE machines ADD COLUMN duplicate_alerted INTEGER NOT NULL DEFAULT 0;
+-- Whose MAC is it (history from an agent is refused under another machine's MAC).
+CREATE INDEX mac_history_old ON mac_history (old_mac);
+CREATE INDEX mac_history_new ON mac_history (new_mac);
