@@ -55,7 +55,8 @@ pub struct Settings {
     pub tls_cert_path: Option<PathBuf>,
     pub tls_key_path: Option<PathBuf>,
     /// Push history, verifications and held hours older than this many days are deleted by
-    /// the hourly retention job (and `prune`); 0 keeps them forever. At least 30 otherwise.
+    /// the hourly retention job (and `prune`); 0 (the default: billing evidence) keeps them
+    /// forever. At least 30 otherwise.
     pub history_retention_days: u64,
     /// Alerts (with their deliveries) and resolved incidents older than this; 0 = forever.
     /// At least 7 otherwise. Open incidents and their alerts are always kept.
@@ -81,7 +82,7 @@ impl Default for Settings {
             alert_timeout_secs: 10,
             tls_cert_path: None,
             tls_key_path: None,
-            history_retention_days: 400,
+            history_retention_days: 0,
             alert_retention_days: 180,
             report_timezone: "UTC+08:00".into(),
         }
