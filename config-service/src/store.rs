@@ -1173,8 +1173,9 @@ impl Store {
     pub fn list_alerts(&self, limit: u32, offset: u64) -> Result<(u64, Vec<AlertRow>), StoreError> {
         let (total, mut alerts) = self.page(
             "alerts",
-            "SELECT id, incident_id, kind, machine_id, title, body, created_at FROM alerts
-             ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+            None,
+            "id, incident_id, kind, machine_id, title, body, created_at",
+            "id DESC",
             limit,
             offset,
             |r| {
@@ -1212,8 +1213,9 @@ impl Store {
     pub fn list_audit(&self, limit: u32, offset: u64) -> Result<(u64, Vec<AuditRow>), StoreError> {
         self.page(
             "audit_log",
-            "SELECT id, at, actor, entity, entity_id, field, old_value, new_value FROM audit_log
-             ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+            None,
+            "id, at, actor, entity, entity_id, field, old_value, new_value",
+            "id DESC",
             limit,
             offset,
             |r| {
@@ -1238,20 +1240,14 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(u64, Vec<VerificationRow>), StoreError> {
-        // With a machine, the (machine_id, verified_at) index serves both the count and the page.
-        let filter = if machine_id.is_some() { "WHERE machine_id = ?3" } else { "WHERE ?3 IS NULL" };
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM verifications {}", filter.replace("?3", "?1")),
-            params![machine_id],
-            |r| r.get(0),
-        )?;
-        let rows = self
-            .conn
-            .prepare(&format!(
-                "SELECT id, machine_id, mac, flux_hour, version, matched, corrected, verified_at, message
-                 FROM verifications {filter} ORDER BY verified_at DESC, id DESC LIMIT ?1 OFFSET ?2"
-            ))?
-            .query_map(params![limit, offset as i64, machine_id], |r| {
+        self.page(
+            "verifications",
+            machine_id,
+            "id, machine_id, mac, flux_hour, version, matched, corrected, verified_at, message",
+            "verified_at DESC, id DESC",
+            limit,
+            offset,
+            |r| {
                 Ok(VerificationRow {
                     id: r.get(0)?,
                     machine_id: r.get(1)?,
@@ -1263,9 +1259,8 @@ impl Store {
                     verified_at: r.get(7)?,
                     message: r.get(8)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total as u64, rows))
+            },
+        )
     }
 
     /// A machine's MAC changes, newest first.
@@ -1276,27 +1271,22 @@ impl Store {
         offset: u64,
     ) -> Result<(u64, Vec<MacHistoryRow>), StoreError> {
         self.machine_exists(machine_id)?;
-        let total: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM mac_history WHERE machine_id = ?1",
-            [machine_id],
-            |r| r.get(0),
-        )?;
-        let rows = self
-            .conn
-            .prepare(
-                "SELECT id, old_mac, new_mac, changed_at FROM mac_history WHERE machine_id = ?1
-                 ORDER BY changed_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-            )?
-            .query_map(params![machine_id, limit, offset as i64], |r| {
+        self.page(
+            "mac_history",
+            Some(machine_id),
+            "id, old_mac, new_mac, changed_at",
+            "changed_at DESC, id DESC",
+            limit,
+            offset,
+            |r| {
                 Ok(MacHistoryRow {
                     id: r.get(0)?,
                     old_mac: r.get(1)?,
                     new_mac: r.get(2)?,
                     changed_at: r.get(3)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total as u64, rows))
+            },
+        )
     }
 
     /// A machine's skipped hours (push switch off), newest report hour first.
@@ -1307,19 +1297,14 @@ impl Store {
         offset: u64,
     ) -> Result<(u64, Vec<SkippedHourRow>), StoreError> {
         self.machine_exists(machine_id)?;
-        let total: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM skipped_hours WHERE machine_id = ?1",
-            [machine_id],
-            |r| r.get(0),
-        )?;
-        let rows = self
-            .conn
-            .prepare(
-                "SELECT id, mac, flux_hour, reason, switches, raw_bytes, decided_at, received_at
-                 FROM skipped_hours WHERE machine_id = ?1
-                 ORDER BY flux_hour DESC, mac LIMIT ?2 OFFSET ?3",
-            )?
-            .query_map(params![machine_id, limit, offset as i64], |r| {
+        self.page(
+            "skipped_hours",
+            Some(machine_id),
+            "id, mac, flux_hour, reason, switches, raw_bytes, decided_at, received_at",
+            "flux_hour DESC, mac",
+            limit,
+            offset,
+            |r| {
                 let switches: String = r.get(4)?;
                 Ok(SkippedHourRow {
                     id: r.get(0)?,
@@ -1331,9 +1316,8 @@ impl Store {
                     decided_at: r.get(6)?,
                     received_at: r.get(7)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total as u64, rows))
+            },
+        )
     }
 
     fn machine_exists(&self, machine_id: i64) -> Result<(), StoreError> {
@@ -1482,19 +1466,32 @@ impl Store {
 
     /// One page of a whole table: its row count and the rows `select` (with `LIMIT ?1 OFFSET
     /// ?2`) returns, each mapped by `row`.
+    /// One page of `table` (of one machine when `machine_id` is given; the table's
+    /// (machine_id, ...) index serves both the count and the page) with its exact total.
+    #[allow(clippy::too_many_arguments)]
     fn page<T>(
         &self,
         table: &str,
-        select: &str,
+        machine_id: Option<i64>,
+        columns: &str,
+        order: &str,
         limit: u32,
         offset: u64,
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<(u64, Vec<T>), StoreError> {
-        let total: i64 = self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+        let (filter, args): (&str, Vec<i64>) = match machine_id {
+            Some(id) => ("WHERE machine_id = ?3", vec![i64::from(limit), offset as i64, id]),
+            None => ("", vec![i64::from(limit), offset as i64]),
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table} {}", filter.replace("?3", "?1")),
+            params_from_iter(machine_id.iter()),
+            |r| r.get(0),
+        )?;
         let rows = self
             .conn
-            .prepare(select)?
-            .query_map(params![limit, offset as i64], row)?
+            .prepare(&format!("SELECT {columns} FROM {table} {filter} ORDER BY {order} LIMIT ?1 OFFSET ?2"))?
+            .query_map(params_from_iter(args.iter()), row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok((total as u64, rows))
     }
