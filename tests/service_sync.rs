@@ -207,11 +207,8 @@ fn a_restart_while_the_service_is_down_runs_with_the_cached_config() {
     );
 }
 
-#[test]
-fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
-    let customer = Customer::start(Faults::default(), 12);
-    let service_dir = tempfile::tempdir().expect("tempdir");
-    let service = ConfigService::start(service_dir.path());
+/// The global config the console would save: push on, to `customer`.
+fn push_to(service: &ConfigService, customer: &Customer) {
     let mut global = service.admin("GET", "/api/global-config", None);
     global["push_enabled"] = json!(true);
     global["customer"] = json!({
@@ -222,6 +219,14 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
     global["provider_id"] = json!("P");
     global["provider_uiid"] = json!("U");
     service.admin("PUT", "/api/global-config", Some(global));
+}
+
+#[test]
+fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
+    let customer = Customer::start(Faults::default(), 12);
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let service = ConfigService::start(service_dir.path());
+    push_to(&service, &customer);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let local = local_config(dir.path(), &service);
@@ -259,16 +264,7 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
     let customer = Customer::start(Faults::default(), 13);
     let service_dir = tempfile::tempdir().expect("tempdir");
     let mut service = ConfigService::start(service_dir.path());
-    let mut global = service.admin("GET", "/api/global-config", None);
-    global["push_enabled"] = json!(true);
-    global["customer"] = json!({
-        "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
-        "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
-        "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
-    });
-    global["provider_id"] = json!("P");
-    global["provider_uiid"] = json!("U");
-    service.admin("PUT", "/api/global-config", Some(global));
+    push_to(&service, &customer);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let local = local_config(dir.path(), &service);
