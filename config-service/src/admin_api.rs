@@ -143,7 +143,10 @@ fn descending(order: Option<&str>, default_desc: bool) -> Result<bool, ApiError>
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MachineQuery {
+    /// Part of the hostname, MAC, machine-id or an IP address.
     q: Option<String>,
+    /// Exact agent version.
+    version: Option<String>,
     node: Option<String>,
     push_enabled: Option<bool>,
     /// online | offline
@@ -183,6 +186,7 @@ pub async fn list_machines(
     };
     let filter = MachineFilter {
         search: q.q.filter(|s| !s.is_empty()),
+        version: q.version.filter(|v| !v.is_empty()),
         node: q.node,
         push_enabled: q.push_enabled,
         seen_since,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("../migrations/0002_history_counts.sql")),
     (3, include_str!("../migrations/0003_history_latest.sql")),
     (4, include_str!("../migrations/0004_skipped_hours.sql")),
+    (5, include_str!("../migrations/0005_machine_ips.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +66,10 @@ pub struct MachineView {
 
 #[derive(Debug, Clone, Default)]
 pub struct MachineFilter {
-    /// Substring of hostname, MAC or machine uid.
+    /// Substring of hostname, MAC, machine uid or one of its IP addresses.
     pub search: Option<String>,
+    /// Exact agent version.
+    pub version: Option<String>,
     pub node: Option<String>,
     pub push_enabled: Option<bool>,
     /// Seen since this unix time (online) / not since (offline).
@@ -910,8 +913,13 @@ impl Store {
             args.push(format!("%{}%", escape_like(search)).into());
             let n = args.len();
             clauses.push(format!(
-                "(m.hostname LIKE ?{n} ESCAPE '\\' OR m.mac LIKE ?{n} ESCAPE '\\' OR m.machine_uid LIKE ?{n} ESCAPE '\\')"
+                "(m.hostname LIKE ?{n} ESCAPE '\\' OR m.mac LIKE ?{n} ESCAPE '\\' OR m.machine_uid LIKE ?{n} ESCAPE '\\'
+                  OR m.ips LIKE ?{n} ESCAPE '\\')"
             ));
+        }
+        if let Some(version) = &f.version {
+            args.push(version.clone().into());
+            clauses.push(format!("m.agent_version = ?{}", args.len()));
         }
         if let Some(node) = &f.node {
             args.push(node.clone().into());

@@ -90,6 +90,35 @@ fn machines_are_filtered_sorted_and_paged_by_the_server() {
     let (_, page) = server.admin_get("/api/machines?q=web-0&push_enabled=true");
     assert_eq!(page["total"], 4);
 
+    // By IP (the addresses of the facts, kept up to date) and by exact agent version.
+    let mut hb = json!(heartbeat("web-05", "aa:bb:cc:dd:ee:05", T0));
+    hb["agent_version"] = json!("0.2.0");
+    hb["facts"] = json!({ "addresses": [
+        { "interface": "eth0", "ipv4": [{ "address": "203.0.113.45", "prefix_len": 24 }],
+          "ipv6": [{ "address": "2001:db8::45", "prefix_len": 64 }] },
+        { "interface": "odd", "ipv4": "not a list" }, "not an object"
+    ]});
+    let (token5, _) = server.register("m-5", "web-05", "aa:bb:cc:dd:ee:05");
+    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &hb, Some(&token5));
+    assert_eq!(status, 200, "odd address shapes are no error: {answer}");
+    let hosts = |query: &str| -> Vec<String> {
+        let (status, page) = server.admin_get(&format!("/api/machines?{query}"));
+        assert_eq!(status, 200, "{page}");
+        page["items"].as_array().unwrap().iter().map(|m| m["hostname"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(hosts("q=203.0.113.45"), ["web-05"]);
+    assert_eq!(hosts("q=2001:db8::"), ["web-05"]);
+    assert_eq!(hosts("q=203.0.113"), ["web-05"]);
+    assert!(hosts("q=198.51.100.1").is_empty());
+    assert_eq!(hosts("version=0.2.0"), ["web-05"]);
+    assert_eq!(hosts("version=0.1.0").len(), 6);
+    assert!(hosts("version=0.1").is_empty(), "exact, not a prefix");
+    // New facts replace the addresses.
+    hb["facts"] = json!({ "addresses": [{ "interface": "eth0", "ipv4": [{ "address": "198.51.100.7", "prefix_len": 24 }] }] });
+    server.send("POST", HEARTBEAT_PATH, &hb, Some(&token5));
+    assert!(hosts("q=203.0.113.45").is_empty());
+    assert_eq!(hosts("q=198.51.100.7"), ["web-05"]);
+
     // Every change is audited with who, old and new.
     let (_, audit) = server.admin_get("/api/audit?page_size=100");
     let rows = audit["items"].as_array().unwrap();

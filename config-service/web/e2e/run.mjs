@@ -212,6 +212,43 @@ test('the overview shows the fleet figures of a known history, the drawer a MAC 
 
 const service = await startService();
 let failed = 0;
+test('machines are filtered by agent version and found by IP on the server', async ({ page, service }) => {
+  const agent = await addAgent(service, { uid: 'uid-v3-01', hostname: 'v3-edge-01', mac: '52:54:00:dd:00:01', version: '0.3.0' });
+  await sendHeartbeat(service, agent.token, {
+    hostname: agent.hostname,
+    mac: agent.mac,
+    version: '0.3.0',
+    facts: { addresses: [{ interface: 'eth0', ipv4: [{ address: '203.0.113.77', prefix_len: 24 }] }] },
+  });
+  await page.goto(service.base + '/machines');
+  await page.getByTestId('version-filter').click();
+  await page.locator('.ant-select-item-option', { hasText: '0.3.0' }).click();
+  await page.getByRole('button', { name: /查\s*询/ }).click();
+  await waitFor('only the 0.3.0 agent listed', async () => {
+    const names = await page.locator('.ant-table-row').allInnerTexts();
+    return names.length === 1 && names[0].includes('v3-edge-01');
+  });
+  await page.getByRole('button', { name: /重\s*置/ }).click();
+  await page.getByPlaceholder('主机名 / MAC / IP / 机器 ID').fill('203.0.113.77');
+  await page.getByRole('button', { name: /查\s*询/ }).click();
+  await waitFor('the agent found by its IP', async () => {
+    const names = await page.locator('.ant-table-row').allInnerTexts();
+    return names.length === 1 && names[0].includes('v3-edge-01');
+  });
+});
+
+test('a clone of a live machine (same /etc/machine-id, another NIC) is a machine of its own, marked', async ({ page, service }) => {
+  const original = await addAgent(service, { uid: 'uid-image-01', hostname: 'img-01', mac: '52:54:00:cc:00:01' });
+  const clone = await addAgent(service, { uid: 'uid-image-01', hostname: 'img-01-clone', mac: '52:54:00:cc:00:02' });
+  assert.notEqual(clone.id, original.id, 'the clone does not take the live machine over');
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`duplicate-${clone.id}`).getByText('machine-id 重复').waitFor();
+  await page.getByRole('button', { name: 'img-01', exact: true }).waitFor();
+  assert.equal(await page.getByTestId(`duplicate-${original.id}`).count(), 0, 'the original is not marked');
+  const stored = await service.api('GET', `/api/machines/${clone.id}`);
+  assert.equal(stored.duplicate_of, original.id);
+});
+
 const browser = await launchBrowser();
 try {
   const agents = [

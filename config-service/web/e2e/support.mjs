@@ -140,7 +140,8 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
 }
 
 /// A heartbeat as the agent sends it; a new `mac` is how the service learns of a MAC change.
-export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false }) {
+/// `facts`: a `pushagent info` object (sent as changed facts), or null.
+export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null }) {
   const response = await fetch(service.base + '/agent/heartbeat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
@@ -159,7 +160,7 @@ export async function sendHeartbeat(service, token, { hostname, mac, version = '
       backlog: { outbox_hours: 0, history_items: 0, held_hours: 0 },
       last_push: null,
       agent_time: Math.floor(Date.now() / 1000),
-      facts: null,
+      facts,
     }),
   });
   if (!response.ok) throw new Error(`/agent/heartbeat: ${response.status} ${await response.text()}`);

@@ -81,7 +81,10 @@ export type ConfigPatch = Partial<{
 }>;
 
 export interface MachineQuery {
+  /** Part of the hostname, MAC, machine-id or an IP address. */
   q?: string;
+  /** Exact agent version. */
+  version?: string;
   node?: string;
   push_enabled?: boolean;
   state?: 'online' | 'offline';

@@ -121,7 +121,7 @@ const enUS: Record<MessageKey, string> = {
   'push.required': 'Required',
   'push.urlInvalid': 'Must start with http:// or https://',
 
-  'machines.search': 'Host name / MAC / machine id',
+  'machines.search': 'Host name / MAC / IP / machine id',
   'machines.node': 'Node',
   'machines.state': 'State',
   'machines.state.online': 'Online',

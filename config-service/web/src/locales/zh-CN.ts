@@ -120,7 +120,7 @@ const zhCN = {
   'push.required': '必填',
   'push.urlInvalid': '须以 http:// 或 https:// 开头',
 
-  'machines.search': '主机名 / MAC / 机器 ID',
+  'machines.search': '主机名 / MAC / IP / 机器 ID',
   'machines.node': '节点',
   'machines.state': '状态',
   'machines.state.online': '在线',

@@ -22,18 +22,18 @@ interface FilterForm {
 export default function MachinesPage() {
   const { t } = useI18n();
   const { modal, message } = App.useApp();
-  const [filter, setFilter] = useState<MachineQuery & { version?: string }>({});
+  const [filter, setFilter] = useState<MachineQuery>({});
   const [page, setPage] = useState({ page: 1, page_size: 20 });
   const [selected, setSelected] = useState<number[]>([]);
   const [editing, setEditing] = useState<Machine | null>(null);
   const [detail, setDetail] = useState<number | null>(null);
-  const { version, ...serverFilter } = filter;
-  const query = { ...serverFilter, ...page };
+  const query = { ...filter, ...page };
   const { data, error, loading, reload } = useApi(() => api.machines(query), [JSON.stringify(query)]);
   const [form] = Form.useForm<FilterForm>();
-  // The API filters by node, state, switch and text; the version filter applies to the page shown.
-  const rows = (data?.items ?? []).filter((m) => !version || m.agent_version === version);
-  const versions = [...new Set((data?.items ?? []).map((m) => m.agent_version))];
+  // Every filter is applied by the service; the versions offered are the fleet's (overview).
+  const rows = data?.items ?? [];
+  const fleet = useApi(() => api.overview(), []);
+  const versions = (fleet.data?.agents_by_version ?? []).map((v) => v.version);
 
   const switchPush = (m: Machine, on: boolean) =>
     modal.confirm({
@@ -217,7 +217,13 @@ export default function MachinesPage() {
           />
         </Form.Item>
         <Form.Item name="version">
-          <Select placeholder={t('machines.version')} allowClear style={{ width: 120 }} options={versions.map((v) => ({ value: v, label: v }))} />
+          <Select
+            placeholder={t('machines.version')}
+            allowClear
+            style={{ width: 120 }}
+            data-testid="version-filter"
+            options={versions.map((v) => ({ value: v, label: v }))}
+          />
         </Form.Item>
         <Space>
           <Button type="primary" htmlType="submit">

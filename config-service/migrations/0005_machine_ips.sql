@@ -1,0 +1,29 @@
+-- The console searches machines by IP too: the addresses of `pushagent info` (facts.addresses
+-- [].ipv4/ipv6[].address), space-separated, kept by triggers whenever the facts change. Facts are
+-- always stored as valid JSON (the API parses them); odd shapes simply yield no address.
+ALTER TABLE machines ADD COLUMN ips TEXT NOT NULL DEFAULT '';
+
+CREATE TRIGGER machines_ips_insert AFTER INSERT ON machines BEGIN
+    UPDATE machines SET ips = COALESCE((
+        SELECT group_concat(json_extract(v.value, '$.address'), ' ')
+        FROM json_each(NEW.facts, '$.addresses') a, json_each(a.value) f, json_each(f.value) v
+        WHERE a.type = 'object' AND f.key IN ('ipv4', 'ipv6') AND f.type = 'array' AND v.type = 'object'
+            AND json_type(v.value, '$.address') = 'text'
+    ), '') WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER machines_ips_update AFTER UPDATE OF facts ON machines WHEN OLD.facts IS NOT NEW.facts BEGIN
+    UPDATE machines SET ips = COALESCE((
+        SELECT group_concat(json_extract(v.value, '$.address'), ' ')
+        FROM json_each(NEW.facts, '$.addresses') a, json_each(a.value) f, json_each(f.value) v
+        WHERE a.type = 'object' AND f.key IN ('ipv4', 'ipv6') AND f.type = 'array' AND v.type = 'object'
+            AND json_type(v.value, '$.address') = 'text'
+    ), '') WHERE id = NEW.id;
+END;
+
+UPDATE machines SET ips = COALESCE((
+    SELECT group_concat(json_extract(v.value, '$.address'), ' ')
+    FROM json_each(machines.facts, '$.addresses') a, json_each(a.value) f, json_each(f.value) v
+    WHERE a.type = 'object' AND f.key IN ('ipv4', 'ipv6') AND f.type = 'array' AND v.type = 'object'
+        AND json_type(v.value, '$.address') = 'text'
+), '');
