@@ -312,6 +312,8 @@ pub async fn bulk_update(
 pub struct HistoryQuery {
     machine_id: Option<i64>,
     mac: Option<String>,
+    /// Part of the host name.
+    host: Option<String>,
     node: Option<String>,
     status: Option<String>,
     from_hour: Option<String>,
@@ -347,6 +349,7 @@ fn history_filter(q: HistoryQuery, limit: u32, offset: u64) -> Result<HistoryFil
     Ok(HistoryFilter {
         machine_id: q.machine_id,
         mac,
+        host: q.host.map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
         node: q.node,
         status: q.status,
         from_hour: q.from_hour,

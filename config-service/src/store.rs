@@ -107,6 +107,8 @@ pub struct Pruned {
 pub struct HistoryFilter {
     pub machine_id: Option<i64>,
     pub mac: Option<String>,
+    /// Part of the machine's host name.
+    pub host: Option<String>,
     pub node: Option<String>,
     pub status: Option<String>,
     pub from_hour: Option<String>,
@@ -1089,6 +1091,12 @@ impl Store {
                 node.clone().into(),
             );
         }
+        if let Some(host) = &f.host {
+            add(
+                "h.machine_id IN (SELECT id FROM machines WHERE hostname LIKE ? ESCAPE '\\')",
+                format!("%{}%", escape_like(host)).into(),
+            );
+        }
         if let Some(status) = &f.status {
             add("h.status = ?", status.clone().into());
         }
@@ -1100,7 +1108,7 @@ impl Store {
         }
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let per_machine = f.machine_id.is_some() || f.mac.is_some() || f.node.is_some();
+        let per_machine = f.machine_id.is_some() || f.mac.is_some() || f.node.is_some() || f.host.is_some();
         let hour_range = f.from_hour.is_some() || f.to_hour.is_some();
         // Totals: filters on status and hours only are summed from the per-hour counts kept by
         // triggers (a few rows per hour in range); per-machine filters count that machine's rows.
@@ -2093,7 +2101,10 @@ mod tests {
             }
         }
         let plain = |f: &HistoryFilter| -> (u64, Vec<i64>) {
-            let mut sql = "SELECT h.id FROM push_history h JOIN machine_config c ON c.machine_id = h.machine_id WHERE 1".to_owned();
+            let mut sql =
+                "SELECT h.id FROM push_history h JOIN machine_config c ON c.machine_id = h.machine_id
+                           JOIN machines m ON m.id = h.machine_id WHERE 1"
+                    .to_owned();
             if let Some(id) = f.machine_id {
                 sql += &format!(" AND h.machine_id = {id}");
             }
@@ -2102,6 +2113,9 @@ mod tests {
             }
             if let Some(node) = &f.node {
                 sql += &format!(" AND c.node = '{node}'");
+            }
+            if let Some(host) = &f.host {
+                sql += &format!(" AND m.hostname LIKE '%{host}%'");
             }
             if let Some(status) = &f.status {
                 sql += &format!(" AND h.status = '{status}'");
@@ -2136,7 +2150,7 @@ mod tests {
         };
         let mut checked = 0;
         for latest_only in [false, true] {
-            for per_machine in 0..4 {
+            for per_machine in 0..5 {
                 for status in [None, Some("success"), Some("failure")] {
                     for (from, to) in
                         [(None, None), (Some("2026112403"), None), (Some("2026112402"), Some("2026112408"))]
@@ -2149,6 +2163,7 @@ mod tests {
                                     machine_id: (per_machine == 1).then_some(ids[2]),
                                     mac: (per_machine == 2).then(|| macs[0].to_owned()),
                                     node: (per_machine == 3).then(|| "n1".to_owned()),
+                                    host: (per_machine == 4).then(|| "h2".to_owned()),
                                     status: status.map(str::to_owned),
                                     from_hour: from.map(str::to_owned),
                                     to_hour: to.map(str::to_owned),

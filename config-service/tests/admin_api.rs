@@ -166,6 +166,14 @@ fn history_is_filtered_and_exported_as_csv() {
     );
     assert_eq!(page["items"][0]["status"], "success");
 
+    // By part of the host name (LIKE wildcards in it are plain characters).
+    let (_, page) = server.admin_get("/api/history?host=eb-0");
+    assert_eq!(page["total"], 3);
+    let (_, page) = server.admin_get("/api/history?host=db-0");
+    assert_eq!(page["total"], 0);
+    let (_, page) = server.admin_get("/api/history?host=%25");
+    assert_eq!(page["total"], 0, "% is not a wildcard");
+
     let (status, csv) = server.get_text("/api/history.csv?status=success&order=asc", Some(&server.api_token));
     assert_eq!(status, 200);
     let lines: Vec<&str> = csv.lines().collect();

@@ -101,6 +101,17 @@ test('push history filters on the server and the CSV export holds the filtered r
   }
   const pushed = records.map((r) => Number(r[7])).sort();
   assert.deepEqual(pushed, expected.items.map((i) => i.pushed_bytes).sort());
+
+  // By part of the host name instead of the MAC: the same rows.
+  await filter.getByPlaceholder('MAC').fill('');
+  await filter.getByPlaceholder('主机名称').fill(agent.hostname.slice(1));
+  await filter.getByRole('button', { name: /查\s*询/ }).click();
+  const byHost = await service.api('GET', `/api/history?host=${encodeURIComponent(agent.hostname.slice(1))}&status=failure&page_size=500`);
+  assert.equal(byHost.total, expected.total);
+  await waitFor('only that host\'s failures', async () => {
+    const texts = await rows.allInnerTexts();
+    return texts.length === expected.total && texts.every((text) => text.includes(agent.hostname) && text.includes('失败'));
+  });
 });
 
 test('a test alert reaches a local webhook and each channel answer is shown', async ({ page, service }) => {

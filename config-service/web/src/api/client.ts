@@ -119,6 +119,8 @@ export interface HistoryRow {
 export interface HistoryQuery {
   machine_id?: number;
   mac?: string;
+  /** Part of the host name. */
+  host?: string;
   node?: string;
   status?: 'success' | 'failure';
   from_hour?: string;

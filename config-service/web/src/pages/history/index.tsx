@@ -13,6 +13,7 @@ const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
 
 interface FilterForm {
   node?: string;
+  host?: string;
   mac?: string;
   status?: 'success' | 'failure';
   hours?: [Dayjs | null, Dayjs | null] | null;
@@ -29,6 +30,7 @@ export default function HistoryPage() {
     const [from, to] = values.hours ?? [null, null];
     setFilter({
       node: values.node?.trim() || undefined,
+      host: values.host?.trim() || undefined,
       mac: values.mac?.trim() || undefined,
       status: values.status,
       from_hour: from ? from.format('YYYYMMDDHH') : undefined,
@@ -88,6 +90,9 @@ export default function HistoryPage() {
       <Form form={form} layout="inline" onFinish={apply} style={{ marginBottom: 16, rowGap: 8 }} data-testid="history-filter">
         <Form.Item name="node">
           <Input placeholder={t('history.node')} allowClear style={{ width: 140 }} />
+        </Form.Item>
+        <Form.Item name="host">
+          <Input placeholder={t('history.hostname')} allowClear style={{ width: 140 }} />
         </Form.Item>
         <Form.Item name="mac" rules={[{ pattern: MAC, message: t('history.macInvalid') }]}>
           <Input placeholder={t('history.mac')} allowClear style={{ width: 180 }} />
