@@ -85,6 +85,33 @@ fn the_real_server_follows_the_rule() {
             assert_eq!((status, body.as_str()), (503, NOT_BUILT_PAGE));
         }
     }
+    // gzip when the client asks (what browsers do); the bytes are the build's.
+    for name in Assets::iter().filter(|n| n.ends_with(".js")).take(3) {
+        let mut response =
+            client().get(server.url(&format!("/{name}"))).header("Accept-Encoding", "gzip").call().unwrap();
+        assert_eq!(
+            response.headers().get("content-encoding").map(|v| v.to_str().unwrap()),
+            Some("gzip"),
+            "{name}"
+        );
+        let compressed = response.body_mut().with_config().limit(50 << 20).read_to_vec().unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain).unwrap();
+        let original = Assets::get(&name).unwrap().data;
+        assert_eq!(plain, &original[..], "{name}");
+        if original.len() > 64 * 1024 {
+            assert!(
+                compressed.len() * 2 < original.len(),
+                "{name}: {} -> {}",
+                original.len(),
+                compressed.len()
+            );
+        }
+    }
+    // Not asked: not compressed.
+    let response = client().get(server.url("/api/openapi.json")).call().unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+
     let (status, content_type, _) = get(&server, "/assets/missing-000.js");
     assert_eq!(status, 404);
     assert!(!content_type.starts_with("text/html"), "{content_type}");
