@@ -61,6 +61,9 @@ curl -sf -X PUT -H "Authorization: Bearer $(cat demo/api.token)" -H 'Content-Typ
       "isp_id": 1, "device_type": 1, "offset_bp": 250, "billed_direction": "tx"}' >/dev/null
 echo "== reference customer on 127.0.0.1:8780 (log: demo/customer.log)"
 echo "== config service on 127.0.0.1:8790 (log: demo/config-service.log; API token in demo/api.token)"
+echo "   console: http://127.0.0.1:8790/ (admin / demo-password). The agent's hours run x60 ahead of"
+echo "   real time, so they show in 推送历史 and the machine drawer, not in the overview's chart of"
+echo "   the last 24 real hours."
 echo "== the interface this machine would report"
 ./target/debug/pushagent --config demo/agent.toml detect
 echo "== the agent (x60 demo clock); Ctrl-C to stop"
