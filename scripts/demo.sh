@@ -36,8 +36,8 @@ config_interval_secs = 60
 TOML
 
 # The config service, its console user, an API token, and the global config the agent pulls.
-export PUSHAGENT_DB_PATH="$(pwd)/demo/config.sqlite" PUSHAGENT_LISTEN=127.0.0.1:8790 \
-    PUSHAGENT_ENROLLMENT_TOKEN=demo-enroll-token-0123456789
+PUSHAGENT_DB_PATH="$(pwd)/demo/config.sqlite"
+export PUSHAGENT_DB_PATH PUSHAGENT_LISTEN=127.0.0.1:8790 PUSHAGENT_ENROLLMENT_TOKEN=demo-enroll-token-0123456789
 echo demo-password | ./target/debug/pushagent-config user add admin >/dev/null
 ./target/debug/pushagent-config token create demo | tail -n 1 | awk '{print $NF}' > demo/api.token
 ./target/debug/pushagent-config serve 2> demo/config-service.log &
