@@ -2200,6 +2200,82 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 
+    /// A store of schema 2 (session 1's service) with data, opened by this service: the kept
+    /// counts and latest rows are built from the rows that exist, duplicate open incidents
+    /// closed, IP addresses taken from the stored facts.
+    #[test]
+    fn an_older_store_with_data_is_migrated_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 2) {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", version).unwrap();
+            }
+            let facts =
+                r#"{"addresses":[{"interface":"eth0","ipv4":[{"address":"203.0.113.9","prefix_len":24}]}]}"#;
+            conn.execute(
+                "INSERT INTO machines (id, machine_uid, hostname, mac, agent_version, facts, first_seen_at, last_seen_at)
+                 VALUES (1, 'u1', 'web-01', 'aa:bb:cc:dd:ee:01', '0.1.0', ?1, 0, 0)",
+                [facts],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO machine_config (machine_id, version, push_enabled, acceptance, updated_at)
+                 VALUES (1, 1, 1, 'accepted', 0)",
+                [],
+            )
+            .unwrap();
+            // Hour 10: v1 failed, v1 retry ok, v2 ok; hour 11: one failure.
+            for (hour, version, attempt, status) in [
+                ("10", 1, 1, "failure"),
+                ("10", 1, 2, "success"),
+                ("10", 2, 1, "success"),
+                ("11", 1, 1, "failure"),
+            ] {
+                conn.execute(
+                    "INSERT INTO push_history (machine_id, mac, flux_hour, version, attempt, raw_bytes, pushed_bytes,
+                         raw_points, pushed_points, offset_bp, status, attempted_at, received_at)
+                     VALUES (1, 'aa:bb:cc:dd:ee:01', ?1, ?2, ?3, 1, 1, '[]', '[]', 0, ?4, ?5, 0)",
+                    params![format!("20261124{hour}"), version, attempt, status, version * 10 + attempt],
+                )
+                .unwrap();
+            }
+            for opened in [1, 2] {
+                conn.execute(
+                    "INSERT INTO incidents (kind, machine_id, opened_at, last_notified_at, summary)
+                     VALUES ('offline', 1, ?1, ?1, 'x')",
+                    [opened],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        let total = |latest_only: bool, status: Option<&str>| {
+            let f = HistoryFilter {
+                latest_only,
+                status: status.map(str::to_owned),
+                limit: 10,
+                ..Default::default()
+            };
+            store.list_history(&f).unwrap()
+        };
+        assert_eq!((total(false, None).0, total(false, Some("failure")).0), (4, 2));
+        let (n, latest) = total(true, None);
+        let latest: Vec<(String, i64, i64)> =
+            latest.into_iter().map(|r| (r.flux_hour, r.version, r.attempt)).collect();
+        assert_eq!(n, 2);
+        assert!(
+            latest.contains(&("2026112410".into(), 2, 1)) && latest.contains(&("2026112411".into(), 1, 1))
+        );
+        assert_eq!(total(true, Some("success")).0, 1);
+        assert_eq!(store.open_incidents().unwrap().len(), 1, "the duplicate open incident is closed");
+        let f = MachineFilter { search: Some("203.0.113.9".into()), limit: 10, ..Default::default() };
+        assert_eq!(store.list_machines(&f).unwrap().0, 1, "IPs from the stored facts");
+    }
+
     #[test]
     fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
