@@ -152,6 +152,13 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
     assert_eq!(outbox.backlog().expect("backlog").history_items, 0, "nothing left to mirror");
     let record = customer.records().into_iter().next().expect("pushed");
     assert_eq!(record["provider_id"], "P-svc", "credentials and ids came from the service");
+    // The heartbeat told the service which zone the agent names its hours in.
+    let machines = service.admin("GET", "/api/machines", None);
+    let machine = &machines["items"][0];
+    assert_eq!(
+        (machine["report_timezone"].as_str(), machine["timezone_mismatch"].as_bool()),
+        (Some("UTC+08:00"), Some(false))
+    );
 }
 
 #[test]

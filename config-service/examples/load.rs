@@ -87,6 +87,7 @@ fn main() {
             last_push: None,
             agent_time: chrono::Utc::now().timestamp(),
             facts: None,
+            report_timezone: None,
         })
         .expect("json")
     };

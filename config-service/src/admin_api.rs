@@ -104,6 +104,9 @@ pub struct MachineOut {
     state: &'static str,
     /// Agent clock minus service clock at the last heartbeat (positive = agent ahead).
     clock_skew_secs: Option<i64>,
+    /// The agent names its hours in another zone than the service's `report_timezone`: its
+    /// hours and the console's hourly figures do not line up.
+    timezone_mismatch: bool,
 }
 
 #[derive(Serialize)]
@@ -197,14 +200,19 @@ pub async fn list_machines(
         offset,
     };
     let (total, machines) = app.with_store(move |s| s.list_machines(&filter)).await?;
-    let items = machines.into_iter().map(|m| machine_out(m, since)).collect();
+    let zone = app.settings.report_offset();
+    let items = machines.into_iter().map(|m| machine_out(m, since, zone)).collect();
     Ok(Json(Page { total, page, page_size, items }))
 }
 
-fn machine_out(machine: MachineView, online_since: i64) -> MachineOut {
+fn machine_out(machine: MachineView, online_since: i64, zone: chrono::FixedOffset) -> MachineOut {
     let state = if machine.last_seen_at >= online_since { "online" } else { "offline" };
     let clock_skew_secs = machine.agent_time.map(|agent| agent.saturating_sub(machine.last_seen_at));
-    MachineOut { machine, state, clock_skew_secs }
+    let timezone_mismatch = machine
+        .report_timezone
+        .as_deref()
+        .is_some_and(|tz| !crate::settings::parse_report_timezone(tz).is_ok_and(|offset| offset == zone));
+    MachineOut { machine, state, clock_skew_secs, timezone_mismatch }
 }
 
 pub async fn machine(
@@ -214,7 +222,7 @@ pub async fn machine(
 ) -> Result<Json<MachineOut>, ApiError> {
     let since = online_since(&app).await?;
     let machine = app.with_store(move |s| s.machine(id)).await?;
-    Ok(Json(machine_out(machine, since)))
+    Ok(Json(machine_out(machine, since, app.settings.report_offset())))
 }
 
 fn validate_patch(patch: &ConfigPatch) -> Result<(), ApiError> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../migrations/0003_history_latest.sql")),
     (4, include_str!("../migrations/0004_skipped_hours.sql")),
     (5, include_str!("../migrations/0005_machine_ips.sql")),
+    (6, include_str!("../migrations/0006_machine_timezone.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,8 @@ pub struct MachineView {
     pub facts: serde_json::Value,
     /// Registered beside this live machine with the same /etc/machine-id (a clone).
     pub duplicate_of: Option<i64>,
+    /// The report time zone the agent names its hours in (`UTC+08:00`); None: not told.
+    pub report_timezone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -388,7 +391,7 @@ const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac, m.agent_v
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
      m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
      c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts, \
-     m.duplicate_of";
+     m.duplicate_of, m.report_timezone";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -707,7 +710,7 @@ impl Store {
             "UPDATE machines SET hostname = ?2, mac = ?3, agent_version = ?4, interfaces = ?5, chosen_interface = ?6,
                  ambiguous = ?7, backlog_outbox_hours = ?8, backlog_history_items = ?9, backlog_held_hours = ?10,
                  last_push = COALESCE(?11, last_push), agent_time = ?12, last_seen_at = ?13,
-                 facts = COALESCE(?14, facts)
+                 facts = COALESCE(?14, facts), report_timezone = COALESCE(?15, report_timezone)
              WHERE id = ?1",
             params![
                 machine_id,
@@ -724,6 +727,7 @@ impl Store {
                 hb.agent_time,
                 now,
                 facts_json,
+                hb.report_timezone,
             ],
         )?;
         let machine_version: i64 =
@@ -1951,6 +1955,7 @@ fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         config: config_from_row(r, 15)?,
         facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
         duplicate_of: r.get(24)?,
+        report_timezone: r.get(25)?,
     })
 }
 

@@ -188,6 +188,9 @@ pub fn heartbeat(req: &HeartbeatRequest) -> Result<String, Invalid> {
     if let Some(iface) = req.facts.as_ref().and_then(|f| f.interface.as_ref()) {
         interface("facts.interface.name", &iface.name)?;
     }
+    if let Some(tz) = &req.report_timezone {
+        crate::settings::parse_report_timezone(tz)?;
+    }
     mac("mac", &req.mac)
 }
 

@@ -268,3 +268,37 @@ fn history_under_another_machines_mac_is_refused() {
         server.send("POST", HISTORY_PATH, &json!(batch("aa:bb:cc:dd:ee:09")), Some(&token_b));
     assert_eq!(status, 200, "{answer}");
 }
+
+#[test]
+fn the_agents_report_time_zone_is_kept_and_a_different_one_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (token, id) = server.register("m-1", "web-01", MAC);
+    let mut hb = json!(heartbeat("web-01", MAC, T0));
+    let flag = |hb: &serde_json::Value| {
+        let (status, answer) = server.send("POST", HEARTBEAT_PATH, hb, Some(&token));
+        assert_eq!(status, 200, "{answer}");
+        let (_, machine) = server.admin_get(&format!("/api/machines/{id}"));
+        (
+            machine["report_timezone"].as_str().map(str::to_owned),
+            machine["timezone_mismatch"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(flag(&hb), (Some("UTC+08:00".to_owned()), false), "the service's zone (default)");
+    hb["report_timezone"] = json!("UTC+00:00");
+    assert_eq!(flag(&hb), (Some("UTC+00:00".to_owned()), true));
+    // An agent older than the field: the last zone told is kept.
+    hb.as_object_mut().unwrap().remove("report_timezone");
+    assert_eq!(flag(&hb), (Some("UTC+00:00".to_owned()), true));
+    hb["report_timezone"] = json!("UTC+08:00");
+    assert_eq!(flag(&hb), (Some("UTC+08:00".to_owned()), false));
+    // Not a zone: refused, nothing changed.
+    let before = server.table_counts();
+    hb["report_timezone"] = json!("Mars/Olympus");
+    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &hb, Some(&token));
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("report_timezone"), "{answer}");
+    assert_eq!(server.table_counts(), before);
+    let (_, machine) = server.admin_get(&format!("/api/machines/{id}"));
+    assert_eq!(machine["report_timezone"], "UTC+08:00");
+}

@@ -141,6 +141,11 @@ pub struct HeartbeatRequest {
     pub agent_time: i64,
     /// `pushagent info` as JSON; optional on every heartbeat (send when changed).
     pub facts: Option<Facts>,
+    /// The agent's report time zone (`UTC+08:00`): the service cuts its hourly figures in its
+    /// own setting and flags a machine whose hours are named in another zone. Absent from
+    /// agents older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_timezone: Option<String>,
 }
 
 /// Pull `CONFIG_PATH` / `GLOBAL_CONFIG_PATH` when a version differs from the cached one.

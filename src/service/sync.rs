@@ -231,6 +231,7 @@ impl<'a> ServiceSync<'a> {
             last_push: self.outbox.last_push().map_err(|e| e.to_string())?,
             agent_time: now_secs,
             facts: None,
+            report_timezone: Some(current.report_timezone.label()),
         };
         let mut body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
         if changed {

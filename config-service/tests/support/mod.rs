@@ -228,6 +228,7 @@ pub fn heartbeat(hostname: &str, mac: &str, agent_time: i64) -> HeartbeatRequest
         last_push: None,
         agent_time,
         facts: None,
+        report_timezone: Some("UTC+08:00".into()),
     }
 }
 

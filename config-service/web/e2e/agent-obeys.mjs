@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, login, startService, targetBinary, waitFor } from './support.mjs';
+import { confirmDialog, launchBrowser, login, startService, targetBinary, waitFor } from './support.mjs';
 
 /// The agent's clock runs this many times faster: one report hour per 15 s, a 5-minute point
 /// per 1.25 s. Its samples (every 60 agent seconds = 250 ms) and service rounds (every 60
@@ -250,7 +250,7 @@ try {
   await page.goto(service.base + '/machines');
   await page.getByTestId(`push-switch-${machine.id}`).click();
   await page.locator('.ant-modal-confirm-title', { hasText: `确认关闭 ${host} 的推送？` }).waitFor();
-  await page.locator('.ant-modal-confirm .ant-modal-confirm-btns .ant-btn-primary').click();
+  await confirmDialog(page);
   await waitFor('the switch to show off', async () => (await page.getByTestId(`push-switch-${machine.id}`).getAttribute('aria-checked')) === 'false', 30_000);
   const offAt = Date.now();
   const stored = await service.api('GET', `/api/machines/${machine.id}`);

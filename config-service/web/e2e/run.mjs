@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { addAgent, addHistory, ADMIN, launchBrowser, login, pushAttempt, reportHour, sendHeartbeat, startService, waitFor } from './support.mjs';
+import { addAgent, addHistory, ADMIN, confirmDialog, launchBrowser, login, pushAttempt, reportHour, sendHeartbeat, startService, waitFor } from './support.mjs';
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 
-const confirmDialog = (page) => page.locator('.ant-modal-confirm .ant-modal-confirm-btns .ant-btn-primary');
 
 test('a wrong password is refused with the service message, the right one logs in', async ({ page, service }) => {
   await page.goto(service.base + '/');
@@ -35,7 +34,7 @@ test('switching an agent off (confirmed) reaches the agent config', async ({ pag
   await page.getByRole('button', { name: agent.hostname }).waitFor();
   await page.getByTestId(`push-switch-${agent.id}`).click();
   await page.locator('.ant-modal-confirm-title', { hasText: `确认关闭 ${agent.hostname} 的推送？` }).waitFor();
-  await confirmDialog(page).click();
+  await confirmDialog(page);
   await waitFor('the agent config to say push off', async () => {
     const config = await service.api('GET', '/agent/config/', undefined, agent.token);
     return config.push_enabled === false;
@@ -48,7 +47,7 @@ test('changing the global offset is saved and audited', async ({ page, service }
   const offset = page.locator('#offset_percent');
   await offset.fill('2.5');
   await page.getByTestId('save-push-config').click();
-  await confirmDialog(page).click();
+  await confirmDialog(page);
   await waitFor('the offset to be stored', async () => (await service.api('GET', '/api/global-config')).offset_bp === 250);
   await page.getByRole('menuitem', { name: '审计日志' }).click();
   const row = page.locator('tr', { hasText: 'offset_bp' });
@@ -68,7 +67,7 @@ test('a bad value is refused: by the form as the API would, and with the API mes
   await page.goto(service.base + '/push-config');
   await page.locator('#report_path').fill('report-without-slash');
   await page.getByTestId('save-push-config').click();
-  await confirmDialog(page).click();
+  await confirmDialog(page);
   await page.getByTestId('form-refusal').getByText('customer.report_path: "report-without-slash" must be an absolute path').waitFor();
   const stored = await service.api('GET', '/api/global-config');
   assert.notEqual(stored.customer.report_path, 'report-without-slash');
@@ -223,13 +222,14 @@ test('the overview shows the fleet figures of a known history, the drawer a MAC 
 
 const service = await startService();
 let failed = 0;
-test('machines are filtered by agent version and found by IP on the server', async ({ page, service }) => {
+test('machines are filtered by agent version and found by IP on the server; another report time zone is flagged', async ({ page, service }) => {
   const agent = await addAgent(service, { uid: 'uid-v3-01', hostname: 'v3-edge-01', mac: '52:54:00:dd:00:01', version: '0.3.0' });
   await sendHeartbeat(service, agent.token, {
     hostname: agent.hostname,
     mac: agent.mac,
     version: '0.3.0',
     facts: { addresses: [{ interface: 'eth0', ipv4: [{ address: '203.0.113.77', prefix_len: 24 }] }] },
+    reportTimezone: 'UTC+00:00',
   });
   await page.goto(service.base + '/machines');
   await page.getByTestId('version-filter').click();
@@ -246,6 +246,9 @@ test('machines are filtered by agent version and found by IP on the server', asy
     const names = await page.locator('.ant-table-row').allInnerTexts();
     return names.length === 1 && names[0].includes('v3-edge-01');
   });
+  // It names its hours in UTC, the service in UTC+08:00: flagged.
+  await page.getByTestId(`tz-mismatch-${agent.id}`).getByText('时区不一致').waitFor();
+  assert.equal(await page.locator('[data-testid^="tz-mismatch-"]').count(), 1, 'only that agent is flagged');
 });
 
 test('a clone of a live machine (same /etc/machine-id, another NIC) is a machine of its own, marked', async ({ page, service }) => {

@@ -43,6 +43,15 @@ export async function waitFor(what, condition, timeoutMs = 10_000) {
   }
 }
 
+/// Click OK in the open confirmation dialog, once its opening animation is over: a click
+/// while antd's zoom-in still moves the button can miss it (seen on a loaded machine).
+export async function confirmDialog(page) {
+  const modal = page.locator('.ant-modal-confirm').last();
+  await modal.waitFor();
+  await waitFor('the confirmation dialog to finish opening', async () => !/ant-zoom-(appear|enter)/.test((await modal.getAttribute('class')) ?? ''));
+  await modal.locator('.ant-modal-confirm-btns .ant-btn-primary').click();
+}
+
 /// `reuseDir`: serve an existing store (made by an earlier startService({ keep: true })).
 export async function startService({ keep = false, reuseDir = null } = {}) {
   const bin = binaryPath();
@@ -141,7 +150,7 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
 
 /// A heartbeat as the agent sends it; a new `mac` is how the service learns of a MAC change.
 /// `facts`: a `pushagent info` object (sent as changed facts), or null.
-export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null }) {
+export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null, reportTimezone = 'UTC+08:00' }) {
   const response = await fetch(service.base + '/agent/heartbeat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
@@ -161,6 +170,7 @@ export async function sendHeartbeat(service, token, { hostname, mac, version = '
       last_push: null,
       agent_time: Math.floor(Date.now() / 1000),
       facts,
+      report_timezone: reportTimezone,
     }),
   });
   if (!response.ok) throw new Error(`/agent/heartbeat: ${response.status} ${await response.text()}`);

@@ -67,6 +67,10 @@ export interface Machine {
   state: 'online' | 'offline';
   /** Registered beside this live machine with the same /etc/machine-id (a cloned image). */
   duplicate_of: number | null;
+  /** The zone the agent names its hours in (`UTC+08:00`); null: the agent did not say. */
+  report_timezone: string | null;
+  /** That zone is not the service's `report_timezone`. */
+  timezone_mismatch: boolean;
 }
 
 /// A partial update: a missing key keeps the value, `null` clears it.

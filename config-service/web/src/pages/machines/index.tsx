@@ -62,6 +62,11 @@ export default function MachinesPage() {
           <Button type="link" style={{ padding: 0 }} onClick={() => setDetail(m.id)}>
             {v}
           </Button>
+          {m.timezone_mismatch && (
+            <Tooltip title={t('machines.timezoneMismatchHint', { tz: m.report_timezone ?? '' })}>
+              <Tag color="error" data-testid={`tz-mismatch-${m.id}`}>{t('machines.timezoneMismatch')}</Tag>
+            </Tooltip>
+          )}
           {m.duplicate_of !== null && (
             <Tooltip title={t('machines.duplicateOf', { id: m.duplicate_of })}>
               <Tag color="error" data-testid={`duplicate-${m.id}`}>{t('machines.duplicate')}</Tag>

@@ -149,6 +149,14 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
             <Descriptions.Item label={t('machines.backlog')}>
               {t('machines.backlogValue', { o: m.backlog_outbox_hours, h: m.backlog_history_items, held: m.backlog_held_hours })}
             </Descriptions.Item>
+            <Descriptions.Item label={t('machines.reportTimezone')} span={2}>
+              {m.report_timezone ?? '-'}
+              {m.timezone_mismatch && (
+                <Tag color="error" style={{ marginLeft: 8 }}>
+                  {t('machines.timezoneMismatch')}
+                </Tag>
+              )}
+            </Descriptions.Item>
             <Descriptions.Item label={t('machines.interfaces')} span={2}>
               {(m.interfaces ?? []).map((i) => (
                 <Tag key={i.name} color={i.physical ? (i.name === m.chosen_interface ? 'blue' : 'default') : undefined} bordered={i.physical}>
