@@ -98,6 +98,10 @@ try {
   });
   // bj-web-01's NIC was swapped: the drawer shows the MAC change.
   await sendHeartbeat(service, agents[0].token, { hostname: 'bj-web-01', mac: '52:54:00:10:00:11' });
+  // gz-edge-01 names its hours in UTC (the service: UTC+08:00), and bj-cdn-03's image was
+  // cloned onto a new box: the machine table flags both.
+  await sendHeartbeat(service, agents[5].token, { hostname: 'gz-edge-01', mac: '52:54:00:30:00:01', version: '0.0.9', reportTimezone: 'UTC+00:00' });
+  await addAgent(service, { uid: 'uid-bj-cdn-03', hostname: 'bj-cdn-03-clone', mac: '52:54:00:10:00:33', node: 'bj-1' });
   await service.api('PATCH', `/api/machines/${agents[3].id}/config`, { push_enabled: false });
   await service.api('PATCH', `/api/machines/${agents[5].id}/config`, { acceptance: 'under_acceptance', offset_bp: -150 });
   console.log(await service.runAsync(['runcheck']));

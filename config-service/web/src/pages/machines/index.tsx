@@ -58,21 +58,26 @@ export default function MachinesPage() {
       dataIndex: 'hostname',
       width: 140,
       render: (v: string, m: Machine) => (
-        <Space size={4} style={{ whiteSpace: 'nowrap' }}>
-          <Button type="link" style={{ padding: 0 }} onClick={() => setDetail(m.id)}>
+        <div>
+          <Button type="link" style={{ padding: 0, height: 'auto' }} onClick={() => setDetail(m.id)}>
             {v}
           </Button>
-          {m.timezone_mismatch && (
-            <Tooltip title={t('machines.timezoneMismatchHint', { tz: m.report_timezone ?? '' })}>
-              <Tag color="error" data-testid={`tz-mismatch-${m.id}`}>{t('machines.timezoneMismatch')}</Tag>
-            </Tooltip>
+          {/* Flags go under the name: the column stays narrow. */}
+          {(m.timezone_mismatch || m.duplicate_of !== null) && (
+            <Space size={4} wrap style={{ display: 'flex' }}>
+              {m.timezone_mismatch && (
+                <Tooltip title={t('machines.timezoneMismatchHint', { tz: m.report_timezone ?? '' })}>
+                  <Tag color="error" data-testid={`tz-mismatch-${m.id}`}>{t('machines.timezoneMismatch')}</Tag>
+                </Tooltip>
+              )}
+              {m.duplicate_of !== null && (
+                <Tooltip title={t('machines.duplicateOf', { id: m.duplicate_of })}>
+                  <Tag color="error" data-testid={`duplicate-${m.id}`}>{t('machines.duplicate')}</Tag>
+                </Tooltip>
+              )}
+            </Space>
           )}
-          {m.duplicate_of !== null && (
-            <Tooltip title={t('machines.duplicateOf', { id: m.duplicate_of })}>
-              <Tag color="error" data-testid={`duplicate-${m.id}`}>{t('machines.duplicate')}</Tag>
-            </Tooltip>
-          )}
-        </Space>
+        </div>
       ),
     },
     { title: t('machines.mac'), dataIndex: 'mac', width: 170, render: (v: string) => <span style={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>{v}</span> },
