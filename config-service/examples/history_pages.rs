@@ -19,22 +19,19 @@ fn main() {
     let db_path = dir.join("config.sqlite");
     let token = tokens::new_token("pa_api_").expect("token");
     let started = Instant::now();
-    match std::env::args().nth(2) {
-        Some(filled) => {
-            std::fs::copy(&filled, &db_path).expect("copy the filled store");
-            let _ = std::fs::remove_file(dir.join("config.sqlite-wal"));
-            let store = Store::open(&db_path).expect("store (migrated to this version)");
-            store
-                .add_api_token(&format!("bench-{}", std::process::id()), &tokens::token_hash(&token), 0)
-                .expect("api token");
-            println!("copied and migrated {filled} in {:.0} s", started.elapsed().as_secs_f64());
-        }
+    let filled = std::env::args().nth(2);
+    if let Some(filled) = &filled {
+        std::fs::copy(filled, &db_path).expect("copy the filled store");
+        let _ = std::fs::remove_file(dir.join("config.sqlite-wal"));
+    }
+    // Creates the store, or migrates the copied one to this version.
+    Store::open(&db_path)
+        .expect("store")
+        .add_api_token(&format!("bench-{}", std::process::id()), &tokens::token_hash(&token), 0)
+        .expect("api token");
+    match &filled {
+        Some(filled) => println!("copied and migrated {filled} in {:.0} s", started.elapsed().as_secs_f64()),
         None => {
-            let store = Store::open(&db_path).expect("store");
-            store
-                .add_api_token(&format!("bench-{}", std::process::id()), &tokens::token_hash(&token), 0)
-                .expect("api token");
-            drop(store);
             fill(&db_path, machines, rows);
             println!(
                 "filled {rows} history rows for {machines} machines in {:.0} s",

@@ -746,6 +746,15 @@ pub async fn overview(
     }))
 }
 
+/// The fleet's agent versions (what the machine table's version filter offers), without the
+/// overview's traffic figures.
+pub async fn agent_versions(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<Vec<VersionCount>>, ApiError> {
+    Ok(Json(app.with_store(|s| s.agents_by_version()).await?))
+}
+
 /// Prometheus text format. Unauthenticated, like most scrape targets: it holds counts only.
 pub async fn metrics(State(app): State<Shared>) -> Result<Response, ApiError> {
     let since = online_since(&app).await?;

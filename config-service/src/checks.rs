@@ -445,7 +445,7 @@ pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
         let app = Arc::clone(&app);
         tokio::spawn(every(Duration::from_secs(3600), "retention", move || {
             match crate::retention::run(&mut lock(&app.store), &app.settings, app.now()) {
-                Ok(p) if p.history_rows + p.verifications + p.held_hours + p.alerts + p.incidents > 0 => {
+                Ok(p) if p.deleted_data() => {
                     log::info!("retention: deleted {p:?}")
                 }
                 Ok(_) => {}

@@ -62,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/me"),
     ("GET", "/api/overview"),
     ("GET", "/api/machines"),
+    ("GET", "/api/machines/versions"),
     ("GET", "/api/machines/{id}"),
     ("GET", "/api/machines/{id}/mac-history"),
     ("GET", "/api/machines/{id}/skipped"),
@@ -92,6 +93,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/me", get(admin_api::me))
         .route("/api/overview", get(admin_api::overview))
         .route("/api/machines", get(admin_api::list_machines))
+        .route("/api/machines/versions", get(admin_api::agent_versions))
         .route("/api/machines/{id}", get(admin_api::machine))
         .route("/api/machines/{id}/mac-history", get(admin_api::mac_history))
         .route("/api/machines/{id}/skipped", get(admin_api::skipped_hours))

@@ -112,14 +112,7 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
             loop {
                 let p = pushagent_config::retention::run(&mut store, &settings, now)?;
                 let done = p.history_hours < u64::from(pushagent_config::retention::MAX_HOURS_PER_PASS);
-                total.history_hours += p.history_hours;
-                total.history_rows += p.history_rows;
-                total.verifications += p.verifications;
-                total.held_hours += p.held_hours;
-                total.skipped_hours += p.skipped_hours;
-                total.alerts += p.alerts;
-                total.incidents += p.incidents;
-                total.sessions += p.sessions;
+                total += p;
                 if done {
                     break;
                 }

@@ -11,8 +11,10 @@ pub const MAX_HOURS_PER_PASS: u32 = 24 * 7;
 
 /// One pass at `now` (unix seconds).
 pub fn run(store: &mut Store, settings: &Settings, now: i64) -> Result<Pruned, StoreError> {
-    let cutoff =
-        |days: u64| (days > 0).then(|| now - i64::try_from(days).unwrap_or(i64::MAX / 86_400) * 86_400);
+    // Saturating: an absurd number of days keeps everything instead of overflowing.
+    let cutoff = |days: u64| {
+        (days > 0).then(|| now.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400)))
+    };
     // Report hours are named in the report time zone; the cutoff hour is named in UTC. Off by
     // at most the zone's offset, hours on a cutoff of months.
     let history = cutoff(settings.history_retention_days).map(|before| (hour_name(before), before));

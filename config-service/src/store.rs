@@ -106,6 +106,32 @@ pub struct Pruned {
     pub sessions: u64,
 }
 
+impl Pruned {
+    /// Anything but expired sessions (those go every hour, not worth a log line).
+    pub fn deleted_data(&self) -> bool {
+        self.history_rows
+            + self.verifications
+            + self.held_hours
+            + self.skipped_hours
+            + self.alerts
+            + self.incidents
+            > 0
+    }
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.history_hours += other.history_hours;
+        self.history_rows += other.history_rows;
+        self.verifications += other.verifications;
+        self.held_hours += other.held_hours;
+        self.skipped_hours += other.skipped_hours;
+        self.alerts += other.alerts;
+        self.incidents += other.incidents;
+        self.sessions += other.sessions;
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
     pub machine_id: Option<i64>,

@@ -344,6 +344,7 @@ export const api = {
   logout: () => request<void>('POST', '/api/logout'),
   me: () => request<{ username: string }>('GET', '/api/me'),
   overview: () => request<Overview>('GET', '/api/overview'),
+  agentVersions: () => request<VersionCount[]>('GET', '/api/machines/versions'),
   machines: (q: MachineQuery) => request<Page<Machine>>('GET', `/api/machines${queryString({ ...q })}`),
   machine: (id: number) => request<Machine>('GET', `/api/machines/${id}`),
   updateMachine: (id: number, patch: ConfigPatch) =>

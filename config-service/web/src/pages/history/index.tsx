@@ -1,10 +1,11 @@
 import { useState } from 'react';
-import { Button, Card, DatePicker, Form, Input, Select, Space, Table, Tag, Tooltip } from 'antd';
+import { Button, Card, DatePicker, Form, Input, Select, Table, Tag, Tooltip } from 'antd';
 import { DownloadOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api, type HistoryQuery, type HistoryRow } from '../../api/client';
 import Bytes from '../../components/Bytes';
 import { formatHour, formatTime, percent } from '../../components/format';
+import FilterButtons from '../../components/FilterButtons';
 import LoadError from '../../components/LoadError';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
@@ -111,22 +112,11 @@ export default function HistoryPage() {
         <Form.Item name="hours">
           <DatePicker.RangePicker showTime={{ format: 'HH' }} format="YYYY-MM-DD HH:00" placeholder={[t('history.hourRange'), '']} />
         </Form.Item>
-        <Space>
-          <Button type="primary" htmlType="submit">
-            {t('common.search')}
-          </Button>
-          <Button
-            onClick={() => {
-              form.resetFields();
-              apply({});
-            }}
-          >
-            {t('common.reset')}
-          </Button>
+        <FilterButtons onReset={() => apply({})}>
           <Button icon={<DownloadOutlined />} href={api.historyCsvUrl(filter)} download data-testid="export-csv">
             {t('history.exportCsv')}
           </Button>
-        </Space>
+        </FilterButtons>
       </Form>
       {error ? (
         <LoadError error={error} onRetry={reload} />

@@ -4,6 +4,7 @@ import { WarningOutlined } from '@ant-design/icons';
 import { api, type Machine, type MachineQuery } from '../../api/client';
 import { errorMessage } from '../../api/errors';
 import { formatHour, formatTime, percent } from '../../components/format';
+import FilterButtons from '../../components/FilterButtons';
 import LoadError from '../../components/LoadError';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
@@ -30,10 +31,10 @@ export default function MachinesPage() {
   const query = { ...filter, ...page };
   const { data, error, loading, reload } = useApi(() => api.machines(query), [JSON.stringify(query)]);
   const [form] = Form.useForm<FilterForm>();
-  // Every filter is applied by the service; the versions offered are the fleet's (overview).
+  // Every filter is applied by the service; the versions offered are the fleet's.
   const rows = data?.items ?? [];
-  const fleet = useApi(() => api.overview(), []);
-  const versions = (fleet.data?.agents_by_version ?? []).map((v) => v.version);
+  const fleetVersions = useApi(() => api.agentVersions(), []);
+  const versions = (fleetVersions.data ?? []).map((v) => v.version);
 
   const switchPush = (m: Machine, on: boolean) =>
     modal.confirm({
@@ -235,19 +236,7 @@ export default function MachinesPage() {
             options={versions.map((v) => ({ value: v, label: v }))}
           />
         </Form.Item>
-        <Space>
-          <Button type="primary" htmlType="submit">
-            {t('common.search')}
-          </Button>
-          <Button
-            onClick={() => {
-              form.resetFields();
-              setFilter({});
-            }}
-          >
-            {t('common.reset')}
-          </Button>
-        </Space>
+        <FilterButtons onReset={() => setFilter({})} />
       </Form>
       <BulkBar
         ids={selected}
