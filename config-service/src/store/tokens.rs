@@ -1,0 +1,140 @@
+//! Users, sessions, API and enrollment tokens.
+
+use super::*;
+
+/// The login state of one user.
+#[derive(Debug, Clone)]
+pub struct UserLogin {
+    pub id: i64,
+    pub password_hash: String,
+    pub failed_logins: i64,
+    pub locked_until: i64,
+}
+
+impl Store {
+    pub fn add_enrollment_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO enrollment_tokens (token_hash, created_at) VALUES (?1, ?2)",
+            params![token_hash, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn enrollment_token_exists(&self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE token_hash = ?1)",
+            [token_hash],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn add_api_token(&self, name: &str, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        let inserted = self.conn.execute(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+            params![name, token_hash, now],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("an API token named {name:?} exists already")));
+        }
+        Ok(())
+    }
+
+    pub fn api_token_name(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT name FROM api_tokens WHERE token_hash = ?1", [token_hash], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn add_user(&self, name: &str, password_hash: &str, now: i64) -> Result<(), StoreError> {
+        let inserted = self.conn.execute(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+            params![name, password_hash, now],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("user {name:?} exists already")));
+        }
+        Ok(())
+    }
+
+    /// New password; also lifts a lockout.
+    pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        let updated = self.conn.execute(
+            "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = 0 WHERE name = ?1",
+            params![name, password_hash],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::NotFound(format!("no user {name:?}")));
+        }
+        Ok(())
+    }
+
+    pub fn user_login(&self, name: &str) -> Result<Option<UserLogin>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, password_hash, failed_logins, locked_until FROM users WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(UserLogin {
+                        id: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        failed_logins: r.get(2)?,
+                        locked_until: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Counts a failed login; the `max_failures`th locks the user until `now + lock_secs`.
+    pub fn login_failed(
+        &self,
+        user_id: i64,
+        now: i64,
+        max_failures: i64,
+        lock_secs: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE users SET
+                 locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
+                 failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
+             WHERE id = ?1",
+            params![user_id, max_failures, now + lock_secs],
+        )?;
+        Ok(())
+    }
+
+    pub fn login_succeeded(
+        &self,
+        user_id: i64,
+        session_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE users SET failed_logins = 0 WHERE id = ?1", [user_id])?;
+        self.conn.execute(
+            "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![session_hash, user_id, expires_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn session_user(&self, session_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                params![session_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [session_hash])?;
+        Ok(())
+    }
+
+    // ---- agents ----
+}
