@@ -60,6 +60,7 @@ pub fn tally_config(config: &AgentConfig) -> TallyConfig {
     TallyConfig {
         sample_interval_ms: config.sample_interval_secs as i64 * 1000,
         fallback_link_bits_per_sec: config.max_link_bits_per_sec,
+        counter_bits: config.counter_bits,
         ..TallyConfig::default()
     }
 }

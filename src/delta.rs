@@ -1,6 +1,7 @@
 //! From two counter readings to the bytes that passed between them: resets (reboot, interface
-//! re-created, counter went backwards) count from zero; only a plausible 32-bit wrap adds
-//! 2^32 − old + new. A reset is never mistaken for a wrap (vnStat's "+4 GiB" bug).
+//! re-created, counter went backwards) count from zero; only a plausible 32-bit wrap of a
+//! counter known to be 32-bit adds 2^32 − old + new. A reset is never mistaken for a wrap
+//! (vnStat's "+4 GiB" bug).
 
 use crate::netif::IfCounters;
 
@@ -29,9 +30,36 @@ pub enum Step {
     Reset,
 }
 
+/// How wide the kernel's counters are. Sysfs counters are 64-bit on 64-bit kernels: there a
+/// counter that goes backwards was reset, it cannot have wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum CounterBits {
+    /// 64-bit unless the kernel is 32-bit (a 64-bit agent binary implies a 64-bit kernel).
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "32")]
+    Bits32,
+    #[serde(rename = "64")]
+    Bits64,
+}
+
+impl CounterBits {
+    /// Whether a counter can wrap at 2^32 on this host.
+    pub fn may_wrap_at_32(self) -> bool {
+        match self {
+            CounterBits::Bits32 => true,
+            CounterBits::Bits64 => false,
+            CounterBits::Auto => cfg!(target_pointer_width = "32"),
+        }
+    }
+}
+
 /// Limits that decide whether a backwards counter wrapped or was reset.
 #[derive(Debug, Clone, Copy)]
 pub struct WrapLimits {
+    /// The counter is known to be 32-bit (32-bit kernel or an explicit setting).
+    pub counter_is_32_bit: bool,
     /// Most units per second the link can carry (bytes or packets); None = unknown.
     pub max_per_sec: Option<u64>,
     /// Rate seen over the previous interval, units per second.
@@ -42,14 +70,15 @@ pub struct WrapLimits {
 const RATE_FLOOR_PER_SEC: u64 = 1_000_000;
 
 /// Delta of one counter over `elapsed_ms` when the readings are continuous.
-/// A backwards step is a 32-bit wrap only if ALL hold: the old value fits in 32 bits, the link
+/// A backwards step is a 32-bit wrap only if ALL hold: the counter is known to be 32-bit,
+/// the old value fits in 32 bits, the link
 /// could carry the implied amount in the time, and the implied rate is no more than 4× the
 /// previous rate (or 1 MB/s). Otherwise it is a reset, and the new value counts from zero.
 pub fn counter_step(old: u64, new: u64, elapsed_ms: u64, limits: WrapLimits) -> (u64, Step) {
     if new >= old {
         return (new - old, Step::Forward);
     }
-    if old < TWO_POW_32 {
+    if limits.counter_is_32_bit && old < TWO_POW_32 {
         let wrapped = TWO_POW_32 - old + new;
         let secs_x1000 = u128::from(elapsed_ms.max(1));
         let implied_per_sec = u128::from(wrapped) * 1000 / secs_x1000;
@@ -76,6 +105,7 @@ pub struct CounterDelta {
 /// Link limits for the byte and packet counters, from the link speed in bits/s.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LinkRates {
+    pub counter_is_32_bit: bool,
     pub link_bits_per_sec: Option<u64>,
     pub rx_bytes_per_sec: u64,
     pub tx_bytes_per_sec: u64,
@@ -103,7 +133,9 @@ pub fn counters_delta(
     let mut wrapped = false;
     let mut reset = false;
     let mut step = |old: u64, new: u64, max: Option<u64>, previous_per_sec: u64| {
-        let (d, s) = counter_step(old, new, elapsed_ms, WrapLimits { max_per_sec: max, previous_per_sec });
+        let limits =
+            WrapLimits { counter_is_32_bit: rates.counter_is_32_bit, max_per_sec: max, previous_per_sec };
+        let (d, s) = counter_step(old, new, elapsed_ms, limits);
         wrapped |= s == Step::Wrap;
         reset |= s == Step::Reset;
         d
@@ -142,16 +174,24 @@ mod tests {
         // 100 MB/s steady, 10 s interval: 1e9 bytes; counter was 2^32 - 400e6.
         let old = TWO_POW_32 - 400_000_000;
         let new = 600_000_000;
-        let (d, s) =
-            counter_step(old, new, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 100_000_000 });
+        let (d, s) = counter_step(
+            old,
+            new,
+            10_000,
+            WrapLimits { counter_is_32_bit: true, max_per_sec: GBIT, previous_per_sec: 100_000_000 },
+        );
         assert_eq!((d, s), (1_000_000_000, Step::Wrap));
     }
 
     #[test]
     fn reset_from_3_9_gib_to_1_kib_is_not_a_wrap() {
         let old = 3_900 * 1024 * 1024 * 1024 / 1000; // 3.9 GiB
-        let (d, s) =
-            counter_step(old, 1024, 10_000, WrapLimits { max_per_sec: GBIT, previous_per_sec: 50_000 });
+        let (d, s) = counter_step(
+            old,
+            1024,
+            10_000,
+            WrapLimits { counter_is_32_bit: true, max_per_sec: GBIT, previous_per_sec: 50_000 },
+        );
         assert_eq!((d, s), (1024, Step::Reset));
     }
 
@@ -161,16 +201,30 @@ mod tests {
             TWO_POW_32 + 5,
             3,
             10_000,
-            WrapLimits { max_per_sec: GBIT, previous_per_sec: u64::MAX / 8 },
+            WrapLimits { counter_is_32_bit: true, max_per_sec: GBIT, previous_per_sec: u64::MAX / 8 },
         );
         assert_eq!((d, s), (3, Step::Reset));
     }
 
     #[test]
     fn unknown_link_speed_cannot_prove_a_wrap() {
-        let (d, s) =
-            counter_step(TWO_POW_32 - 10, 10, 10_000, WrapLimits { max_per_sec: None, previous_per_sec: 0 });
+        let (d, s) = counter_step(
+            TWO_POW_32 - 10,
+            10,
+            10_000,
+            WrapLimits { counter_is_32_bit: true, max_per_sec: None, previous_per_sec: 0 },
+        );
         assert_eq!((d, s), (10, Step::Reset));
+    }
+
+    #[test]
+    fn a_64_bit_counter_that_goes_backwards_was_reset() {
+        // 4,200,000,000 -> 1,000 right after 10 MB/s: a 32-bit wrap would be plausible by rate,
+        // but a 64-bit counter cannot wrap there.
+        let limits = WrapLimits { counter_is_32_bit: false, max_per_sec: GBIT, previous_per_sec: 10_000_000 };
+        assert_eq!(counter_step(4_200_000_000, 1_000, 10_000, limits), (1_000, Step::Reset));
+        let limits = WrapLimits { counter_is_32_bit: true, ..limits };
+        assert_eq!(counter_step(TWO_POW_32 - 4_000, 1_001, 10_000, limits), (5_001, Step::Wrap));
     }
 
     #[test]

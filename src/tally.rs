@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::delta::{counters_delta, per_sec, Continuity, LinkRates};
+use crate::delta::{counters_delta, per_sec, Continuity, CounterBits, LinkRates};
 use crate::netif::IfCounters;
 use crate::slots::{apportion, cover, slot_start_ms, SLOT_MS};
 use crate::source::SourceReading;
@@ -74,6 +74,8 @@ pub struct TallyConfig {
     pub max_backward_hold_ms: i64,
     /// Link speed to assume when the NIC reports none (for 32-bit wrap detection).
     pub fallback_link_bits_per_sec: Option<u64>,
+    /// Width of the kernel's counters: only 32-bit counters can wrap.
+    pub counter_bits: CounterBits,
 }
 
 impl Default for TallyConfig {
@@ -83,6 +85,7 @@ impl Default for TallyConfig {
             step_tolerance_ms: 1_000,
             max_backward_hold_ms: 3_600_000,
             fallback_link_bits_per_sec: None,
+            counter_bits: CounterBits::Auto,
         }
     }
 }
@@ -253,6 +256,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     };
 
     let rates = LinkRates {
+        counter_is_32_bit: config.counter_bits.may_wrap_at_32(),
         link_bits_per_sec: current.source.link_bits_per_sec.or(config.fallback_link_bits_per_sec),
         rx_bytes_per_sec: prev.rx_bytes_per_sec,
         tx_bytes_per_sec: prev.tx_bytes_per_sec,

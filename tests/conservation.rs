@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{FakeNic, SharedNic, GBIT, T0};
 use pushagent::clock::{Clock, SimClock};
+use pushagent::delta::CounterBits;
 use pushagent::netif::{IfCounters, NetifError};
 use pushagent::ring::{Ring, SlotRow};
 use pushagent::sampler::Sampler;
@@ -93,7 +94,8 @@ fn steady_traffic_lands_in_the_right_slots() {
 
 #[test]
 fn a_real_32_bit_wrap_adds_exactly_what_passed() {
-    let h = Harness::new();
+    let mut h = Harness::new();
+    h.tally.counter_bits = CounterBits::Bits32;
     h.nic.with(|n| {
         n.wraps_at_32_bits = true;
         n.link_bits_per_sec = Some(GBIT);
@@ -126,6 +128,52 @@ fn a_reset_from_3_9_gib_to_1_kib_is_not_taken_for_a_wrap() {
     let slots = h.slots();
     assert!(slots.iter().any(|s| s.flags & flag::RESET != 0));
     assert!(slots.iter().all(|s| s.counters.tx_bytes < 1 << 30), "no +4 GiB slot: {slots:#?}");
+}
+
+#[test]
+fn a_64_bit_counter_dropping_from_4_2_gb_to_1000_after_10_mb_per_sec_counts_1000() {
+    // A real veth with bind-mounted counters: 4,200,000,000 -> 1,000 right after a 10 MB/s
+    // interval. By rate it could be a 32-bit wrap (+94,968,296), but sysfs counters are 64-bit.
+    let h = Harness::new();
+    h.nic.with(|n| {
+        n.link_bits_per_sec = Some(GBIT);
+        n.tx = 4_200_000_000 - 600_000_000;
+    });
+    let mut agent = h.agent();
+    h.run(&mut agent, 60, 10_000, 10_000_000, 10_000_000);
+    assert_eq!(h.nic.with(|n| n.tx), 4_200_000_000);
+    h.clock.advance_ms(10_000);
+    h.nic.with(|n| {
+        n.tx = 0;
+        n.rx = 0;
+        n.send(1_000, 1_000);
+    });
+    let (_, tx_before) = Ring::open_existing(&h.ring_path()).expect("ring").totals().expect("totals");
+    agent.sample(None).expect("sample");
+    let (_, tx_after) = Ring::open_existing(&h.ring_path()).expect("ring").totals().expect("totals");
+    assert_eq!(tx_after - tx_before, 1_000, "a reset counts +1,000, not a +95 MB wrap");
+    h.assert_conserved();
+    assert!(h.slots().iter().all(|s| s.flags & flag::WRAP == 0));
+}
+
+#[test]
+fn a_true_32_bit_wrap_counts_5001_under_the_32_bit_setting() {
+    let mut h = Harness::new();
+    h.tally.counter_bits = CounterBits::Bits32;
+    h.nic.with(|n| {
+        n.wraps_at_32_bits = true;
+        n.link_bits_per_sec = Some(GBIT);
+        n.tx = (1 << 32) - 4_000;
+    });
+    let mut agent = h.agent();
+    agent.sample(None).expect("baseline");
+    h.clock.advance_ms(10_000);
+    h.nic.with(|n| n.send(5_001, 0));
+    assert_eq!(h.nic.with(|n| n.tx), 1_001);
+    agent.sample(None).expect("sample");
+    let (_, tx) = Ring::open_existing(&h.ring_path()).expect("ring").totals().expect("totals");
+    assert_eq!(tx, 5_001);
+    assert!(h.slots().iter().any(|s| s.flags & flag::WRAP != 0));
 }
 
 #[test]

@@ -36,6 +36,9 @@ pub struct AgentConfig {
     /// Link speed to assume when the NIC reports none (virtio, some VFs).
     #[serde(deserialize_with = "link_speed")]
     pub max_link_bits_per_sec: Option<u64>,
+    /// Width of the kernel's byte counters: "auto" (64-bit on a 64-bit kernel), "32" or "64".
+    /// Only a counter known to be 32-bit is ever taken to have wrapped.
+    pub counter_bits: crate::delta::CounterBits,
     /// Local push switch (until the config service provides one). Hours built while it is
     /// off are recorded as `skipped_off` and never pushed later.
     pub push_enabled: bool,
@@ -111,6 +114,7 @@ impl Default for AgentConfig {
             state_dir: PathBuf::from("/var/lib/pushagent"),
             retention_days: 35,
             max_link_bits_per_sec: None,
+            counter_bits: crate::delta::CounterBits::Auto,
             push_enabled: true,
             push_spread_secs: 300,
             verify_days: 7,
@@ -324,6 +328,7 @@ mod tests {
             "state_dir",
             "retention_days",
             "max_link_bits_per_sec",
+            "counter_bits",
         ] {
             assert!(parsed.contains_key(key), "example lacks {key}");
         }
