@@ -40,7 +40,11 @@ fn assert_rejected(detection: &Detection, name: &str, kind: &str, why: &str) {
 }
 
 fn override_config(name: &str, allow_virtual: bool) -> InterfaceChoiceConfig {
-    InterfaceChoiceConfig { interface: Some(name.to_string()), allow_virtual }
+    InterfaceChoiceConfig {
+        interface: Some(name.to_string()),
+        allow_virtual,
+        ..InterfaceChoiceConfig::default()
+    }
 }
 
 #[test]

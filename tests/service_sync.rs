@@ -347,3 +347,30 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
     );
     assert_eq!(customer.records().len(), 1, "only hour 0 reached the customer");
 }
+
+#[test]
+fn the_ops_platform_identity_names_the_machine_in_the_service() {
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let service = ConfigService::start(service_dir.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "state_dir = {:?}\n[service]\nurl = {:?}\nenrollment_token = {ENROLL:?}\n\
+         [identity]\nops_host_id = \"42\"\nhost_name = \"北京-电信-01\"\nnode = \"华北/北京\"\n",
+        dir.path(),
+        service.base_url
+    );
+    let local = AgentConfig::parse(&text, std::path::Path::new("agent.toml")).expect("config");
+    let clock = SimClock::new(T0, 4_000_000);
+    let mut agent = Agent::new(&clock, &local);
+    // Registration, then heartbeats with the merged config (the identity must survive it).
+    for _ in 0..3 {
+        agent.minute(&clock, true, |n| n.send(1_000, 10)).expect("round");
+    }
+    let machines = service.admin("GET", "/api/machines", None);
+    let machine = &machines["items"][0];
+    assert_eq!(machine["hostname"], "北京-电信-01", "{machine}");
+    assert_eq!(machine["config"]["node"], "华北/北京");
+    assert_eq!(machine["identity"]["ops_host_id"], "42");
+    let (_, merged) = agent.shared.get();
+    assert_eq!(merged.identity.host_name.as_deref(), Some("北京-电信-01"));
+}

@@ -60,6 +60,7 @@ fn main() {
                 mac,
                 agent_version: "0.1.0".into(),
                 facts: Facts::default(),
+                identity: Default::default(),
             };
             let body = serde_json::to_string(&request).expect("json");
             let mut r = http
@@ -88,6 +89,7 @@ fn main() {
             agent_time: chrono::Utc::now().timestamp(),
             facts: None,
             report_timezone: None,
+            identity: Default::default(),
         })
         .expect("json")
     };

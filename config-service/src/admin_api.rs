@@ -236,6 +236,9 @@ fn validate_patch(patch: &ConfigPatch) -> Result<(), ApiError> {
         if let Some(Some(node)) = &patch.node {
             validate::node("node", node)?;
         }
+        if let Some(Some(name)) = &patch.host_name {
+            validate::display_host_name("host_name", name)?;
+        }
         Ok(())
     };
     check().map_err(ApiError::BadRequest)

@@ -77,14 +77,14 @@ pub fn agent_version(field: &str, version: &str) -> Result<(), Invalid> {
     }
 }
 
-/// A node/group name: 1..=64 printable characters (any script), no control characters.
+/// A node/group name: the rule the agent's `[identity] node` follows too.
 pub fn node(field: &str, node: &str) -> Result<(), Invalid> {
-    let ok = !node.trim().is_empty() && node.chars().count() <= 64 && !node.chars().any(char::is_control);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{field}: a node name is 1-64 printable characters"))
-    }
+    pushagent_proto::identity::check_node(field, node)
+}
+
+/// A host name as shown (主机名称, any script): the rule of the agent's `[identity] host_name`.
+pub fn display_host_name(field: &str, name: &str) -> Result<(), Invalid> {
+    pushagent_proto::identity::check_host_name(field, name)
 }
 
 pub fn offset_bp(field: &str, bp: i32) -> Result<(), Invalid> {
@@ -163,6 +163,7 @@ pub fn register(req: &RegisterRequest) -> Result<String, Invalid> {
     if let Some(iface) = &req.facts.interface {
         interface("facts.interface.name", &iface.name)?;
     }
+    req.identity.check("identity")?;
     mac("mac", &req.mac)
 }
 
@@ -191,6 +192,7 @@ pub fn heartbeat(req: &HeartbeatRequest) -> Result<String, Invalid> {
     if let Some(tz) = &req.report_timezone {
         crate::settings::parse_report_timezone(tz)?;
     }
+    req.identity.check("identity")?;
     mac("mac", &req.mac)
 }
 

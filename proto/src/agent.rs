@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::identity::Identity;
+
 /// First contact: enrollment token → per-agent token ([`RegisterRequest`] → [`RegisterResponse`]).
 pub const REGISTER_PATH: &str = "/agent/register";
 /// [`HeartbeatRequest`] → [`HeartbeatResponse`].
@@ -66,6 +68,10 @@ pub struct RegisterRequest {
     pub agent_version: String,
     /// `pushagent info` as JSON (see [`Facts`]).
     pub facts: Facts,
+    /// The ops platform's names for this machine (`[identity]`); absent from agents older than
+    /// this field and when none is configured.
+    #[serde(default, skip_serializing_if = "Identity::is_empty")]
+    pub identity: Identity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +152,9 @@ pub struct HeartbeatRequest {
     /// agents older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_timezone: Option<String>,
+    /// As in [`RegisterRequest::identity`], on every heartbeat (the platform may rename).
+    #[serde(default, skip_serializing_if = "Identity::is_empty")]
+    pub identity: Identity,
 }
 
 /// Pull `CONFIG_PATH` / `GLOBAL_CONFIG_PATH` when a version differs from the cached one.
@@ -339,6 +348,42 @@ pub struct HistoryResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_reads_both_ways() {
+        // An old agent's registration and heartbeat: no `identity`.
+        let old_register = r#"{"enrollment_token": "t", "machine_id": "m", "hostname": "h",
+            "mac": "aa:bb:cc:dd:ee:01", "agent_version": "0.1.0", "facts": {}}"#;
+        let req: RegisterRequest = serde_json::from_str(old_register).expect("old registration");
+        assert!(req.identity.is_empty());
+        let old_heartbeat = r#"{"agent_version": "0.1.0", "mac": "aa:bb:cc:dd:ee:01", "hostname": "h",
+            "interfaces": [], "chosen_interface": "eth0", "ambiguous": false, "backlog": {},
+            "last_push": null, "agent_time": 1, "facts": null}"#;
+        let hb: HeartbeatRequest = serde_json::from_str(old_heartbeat).expect("old heartbeat");
+        assert!(hb.identity.is_empty());
+        // A new agent without an ops platform sends exactly what an old one did.
+        assert!(!serde_json::to_string(&hb).expect("json").contains("identity"));
+        // A new agent with one: an old service reads the body (it ignores unknown members),
+        // as this stand-in for the old type shows.
+        #[derive(Deserialize)]
+        struct OldHeartbeat {
+            hostname: String,
+        }
+        let hb = HeartbeatRequest {
+            identity: Identity {
+                ops_host_id: Some("42".into()),
+                host_name: Some("北京-电信-01".into()),
+                management_ip: Some("203.0.113.10".into()),
+                node: Some("华北/北京".into()),
+            },
+            ..hb
+        };
+        let text = serde_json::to_string(&hb).expect("json");
+        let old: OldHeartbeat = serde_json::from_str(&text).expect("old service reads it");
+        assert_eq!(old.hostname, "h");
+        let back: HeartbeatRequest = serde_json::from_str(&text).expect("new service reads it");
+        assert_eq!(back.identity, hb.identity);
+    }
 
     #[test]
     fn history_without_skipped_hours_reads_both_ways() {

@@ -4,4 +4,5 @@
 
 pub mod agent;
 pub mod customer;
+pub mod identity;
 pub mod signing;

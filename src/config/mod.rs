@@ -8,8 +8,10 @@ use serde::{Deserialize, Deserializer};
 use crate::slots::ReportTz;
 
 pub mod customer;
+pub mod identity;
 pub mod shared;
 pub use customer::{BilledDirection, Billing, CustomerProfile, MacFormat, Offset, ReportSettings, Secret};
+pub use identity::IdentitySettings;
 pub use shared::SharedConfig;
 
 pub const DEFAULT_PATH: &str = "/etc/pushagent/agent.toml";
@@ -55,6 +57,8 @@ pub struct AgentConfig {
     pub customer: CustomerProfile,
     pub report: ReportSettings,
     pub service: ServiceSettings,
+    /// The ops platform's names for this machine (written by deploy.sh from Spug).
+    pub identity: IdentitySettings,
     /// Set by the service merge: which switches are off (`machine`, `global`, `local`), so a
     /// skipped hour can say why. Not a config key.
     #[serde(skip)]
@@ -122,6 +126,7 @@ impl Default for AgentConfig {
             customer: CustomerProfile::default(),
             report: ReportSettings::default(),
             service: ServiceSettings::default(),
+            identity: IdentitySettings::default(),
             push_off_switches: Vec::new(),
         }
     }
@@ -171,6 +176,7 @@ impl AgentConfig {
         crate::netif::InterfaceChoiceConfig {
             interface: self.interface.clone(),
             allow_virtual: self.allow_virtual,
+            management_ip: self.identity.management_ip,
         }
     }
 
@@ -308,6 +314,22 @@ mod tests {
     }
 
     #[test]
+    fn identity_is_checked_by_the_shared_rules() {
+        let c = parse(
+            "[identity]\nops_host_id = \"42\"\nhost_name = \"北京-电信-01\"\nmanagement_ip = \"203.0.113.10\"\nnode = \"华北/北京\"\n",
+        )
+        .expect("spug identity");
+        assert_eq!(c.identity.to_wire().management_ip.as_deref(), Some("203.0.113.10"));
+        assert_eq!(c.interface_choice().management_ip, Some("203.0.113.10".parse().expect("ip")));
+        let e = parse("[identity]\n\nmanagement_ip = \"web01.example.com\"\n").expect_err("DNS name");
+        assert!(e.contains("line 3") && e.contains("management_ip"), "{e}");
+        let e = parse("[identity]\nnode = \"a\\tb\"\n").expect_err("control character");
+        assert!(e.contains("line 2") && e.contains("node"), "{e}");
+        let e = parse("[identity]\nhostname = \"x\"\n").expect_err("unknown key");
+        assert!(e.contains("hostname"), "{e}");
+    }
+
+    #[test]
     fn example_file_documents_every_key() {
         let example = include_str!("../../packaging/agent.toml");
         // Uncomment every `# key = value` line: the result must parse with every key set.
@@ -331,6 +353,10 @@ mod tests {
             "counter_bits",
         ] {
             assert!(parsed.contains_key(key), "example lacks {key}");
+        }
+        let identity = parsed.get("identity").and_then(|t| t.as_table()).expect("[identity] documented");
+        for key in ["ops_host_id", "host_name", "management_ip", "node"] {
+            assert!(identity.contains_key(key), "example lacks identity.{key}");
         }
         // secret and secret_file exclude each other: drop the file for the full parse.
         let uncommented = uncommented

@@ -60,6 +60,8 @@ pub enum NetifError {
 pub struct InterfaceChoiceConfig {
     pub interface: Option<String>,
     pub allow_virtual: bool,
+    /// `[identity] management_ip`: the physical NIC holding it is chosen first.
+    pub management_ip: Option<IpAddr>,
 }
 
 /// One interface found on the host and what we think of it.

@@ -195,6 +195,7 @@ impl<'a> ServiceSync<'a> {
             mac: detection.chosen.mac.clone(),
             agent_version: env!("CARGO_PKG_VERSION").into(),
             facts: serde_json::from_value(facts_json).unwrap_or_default(),
+            identity: current.identity.to_wire(),
         };
         let answer = self.client.register(&request)?;
         write_private(&token_path(&self.local.state_dir), answer.agent_token.as_bytes())
@@ -232,6 +233,7 @@ impl<'a> ServiceSync<'a> {
             agent_time: now_secs,
             facts: None,
             report_timezone: Some(current.report_timezone.label()),
+            identity: current.identity.to_wire(),
         };
         let mut body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
         if changed {

@@ -1,5 +1,6 @@
 //! Machines: registration, heartbeats, the machine list, MAC history, fleet counts.
 
+use super::identity::{apply_identity, node_after_patch, set_host_name};
 use super::*;
 
 /// A machine as the admin API lists it.
@@ -27,6 +28,15 @@ pub struct MachineView {
     pub duplicate_of: Option<i64>,
     /// The report time zone the agent names its hours in (`UTC+08:00`); None: not told.
     pub report_timezone: Option<String>,
+    /// The agent's OS host name (`hostname` above is the name shown: see `host_name_set_by`).
+    pub os_hostname: Option<String>,
+    /// The ops platform's names as the agent last reported them (`[identity]`).
+    pub identity: Identity,
+    /// Who set `hostname` (a user, or e.g. `inventory:spug`); None: it follows the agent
+    /// (its identity host name, else its OS host name).
+    pub host_name_set_by: Option<String>,
+    /// Who set `config.node`; None: it follows the node the agent reports.
+    pub node_set_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,6 +69,9 @@ pub enum MachineSort {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigPatch {
+    /// The host name shown (主机名称); `null` gives it back to the agent's identity/OS name.
+    #[serde(default, deserialize_with = "nullable")]
+    pub host_name: Option<Option<String>>,
     #[serde(default)]
     pub push_enabled: Option<bool>,
     #[serde(default)]
@@ -67,6 +80,7 @@ pub struct ConfigPatch {
     pub interface: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub offset_bp: Option<Option<i32>>,
+    /// The node; `null` gives it back to the node the agent reports (none if it reports none).
     #[serde(default, deserialize_with = "nullable")]
     pub node: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -150,9 +164,9 @@ impl Store {
                 let old_mac: String =
                     tx.query_row("SELECT mac FROM machines WHERE id = ?1", [id], |r| r.get(0))?;
                 tx.execute(
-                    "UPDATE machines SET hostname = ?2, mac = ?3, agent_version = ?4, facts = ?5, token_hash = ?6,
-                         last_seen_at = ?7 WHERE id = ?1",
-                    params![id, req.hostname, mac, req.agent_version, facts_json, token_hash, now],
+                    "UPDATE machines SET mac = ?2, agent_version = ?3, facts = ?4, token_hash = ?5,
+                         last_seen_at = ?6 WHERE id = ?1",
+                    params![id, mac, req.agent_version, facts_json, token_hash, now],
                 )?;
                 if old_mac != mac {
                     tx.execute(
@@ -196,6 +210,7 @@ impl Store {
                 id
             }
         };
+        apply_identity(&tx, id, &req.hostname, &req.identity, now)?;
         tx.commit()?;
         Ok(id)
     }
@@ -228,14 +243,13 @@ impl Store {
         }
         let last_push = hb.last_push.as_ref().map(to_json).transpose()?;
         tx.execute(
-            "UPDATE machines SET hostname = ?2, mac = ?3, agent_version = ?4, interfaces = ?5, chosen_interface = ?6,
-                 ambiguous = ?7, backlog_outbox_hours = ?8, backlog_history_items = ?9, backlog_held_hours = ?10,
-                 last_push = COALESCE(?11, last_push), agent_time = ?12, last_seen_at = ?13,
-                 facts = COALESCE(?14, facts), report_timezone = COALESCE(?15, report_timezone)
+            "UPDATE machines SET mac = ?2, agent_version = ?3, interfaces = ?4, chosen_interface = ?5,
+                 ambiguous = ?6, backlog_outbox_hours = ?7, backlog_history_items = ?8, backlog_held_hours = ?9,
+                 last_push = COALESCE(?10, last_push), agent_time = ?11, last_seen_at = ?12,
+                 facts = COALESCE(?13, facts), report_timezone = COALESCE(?14, report_timezone)
              WHERE id = ?1",
             params![
                 machine_id,
-                hb.hostname,
                 mac,
                 hb.agent_version,
                 to_json(&hb.interfaces)?,
@@ -251,6 +265,7 @@ impl Store {
                 hb.report_timezone,
             ],
         )?;
+        apply_identity(&tx, machine_id, &hb.hostname, &hb.identity, now)?;
         let machine_version: i64 =
             tx.query_row("SELECT version FROM machine_config WHERE machine_id = ?1", [machine_id], |r| {
                 r.get(0)
@@ -350,6 +365,9 @@ impl Store {
                 )
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("no machine {id}")))?;
+            if let Some(name) = &patch.host_name {
+                set_host_name(&tx, id, name.as_deref(), actor, now)?;
+            }
             let mut new = old.clone();
             if let Some(v) = patch.push_enabled {
                 new.push_enabled = v;
@@ -364,7 +382,7 @@ impl Store {
                 new.offset_bp = v;
             }
             if let Some(v) = &patch.node {
-                new.node.clone_from(v);
+                new.node = node_after_patch(&tx, id, v.as_deref(), actor)?;
             }
             if let Some(v) = patch.isp_id {
                 new.isp_id = v;

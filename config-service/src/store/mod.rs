@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pushagent_proto::agent::{Acceptance, HeartbeatRequest, HistoryBatch, MachineConfig, RegisterRequest};
+use pushagent_proto::agent::{
+    Acceptance, HeartbeatRequest, HistoryBatch, Identity, MachineConfig, RegisterRequest,
+};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -18,6 +20,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("../../migrations/0004_skipped_hours.sql")),
     (5, include_str!("../../migrations/0005_machine_ips.sql")),
     (6, include_str!("../../migrations/0006_machine_timezone.sql")),
+    (7, include_str!("../../migrations/0007_machine_identity.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,7 @@ mod alerts;
 mod audit;
 mod config;
 mod history;
+mod identity;
 mod machines;
 mod retention;
 mod tokens;
@@ -51,6 +55,7 @@ mod tokens;
 pub use alerts::*;
 pub use audit::*;
 pub use history::*;
+pub use identity::AGENT_ACTOR;
 pub use machines::*;
 pub use retention::*;
 pub use tokens::*;
@@ -72,7 +77,9 @@ pub(super) const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
      m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
      c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts, \
-     m.duplicate_of, m.report_timezone";
+     m.duplicate_of, m.report_timezone, \
+     m.os_hostname, m.ops_host_id, m.reported_host_name, m.management_ip, m.reported_node, m.host_name_set_by, \
+     c.node_set_by";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -294,6 +301,15 @@ pub(super) fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
         duplicate_of: r.get(24)?,
         report_timezone: r.get(25)?,
+        os_hostname: r.get(26)?,
+        identity: Identity {
+            ops_host_id: r.get(27)?,
+            host_name: r.get(28)?,
+            management_ip: r.get(29)?,
+            node: r.get(30)?,
+        },
+        host_name_set_by: r.get(31)?,
+        node_set_by: r.get(32)?,
     })
 }
 

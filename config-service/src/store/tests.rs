@@ -15,6 +15,7 @@ fn history_totals_from_the_kept_counts_equal_counting_the_rows() {
         mac: "aa:bb:cc:dd:ee:01".into(),
         agent_version: "0.1.0".into(),
         facts: Facts::default(),
+        identity: Default::default(),
     };
     let id = store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "hash", 0, 0).unwrap();
     let item = |hour: u32, attempt: u32, ok: bool| HistoryItem {
@@ -63,6 +64,7 @@ fn history_pages_equal_a_plain_query_for_every_filter() {
             mac: (*mac).into(),
             agent_version: "0.1.0".into(),
             facts: Facts::default(),
+            identity: Default::default(),
         };
         ids.push(store.register_machine(&req, mac, "{}", &format!("hash{n}"), 0, 0).unwrap());
     }
@@ -225,8 +227,8 @@ fn an_older_store_with_data_is_migrated_with_it() {
         )
         .unwrap();
         conn.execute(
-            "INSERT INTO machine_config (machine_id, version, push_enabled, acceptance, updated_at)
-             VALUES (1, 1, 1, 'accepted', 0)",
+            "INSERT INTO machine_config (machine_id, version, push_enabled, acceptance, node, updated_at)
+             VALUES (1, 1, 1, 'accepted', '北京-1', 0)",
             [],
         )
         .unwrap();
@@ -271,6 +273,26 @@ fn an_older_store_with_data_is_migrated_with_it() {
     assert_eq!(store.open_incidents().unwrap().len(), 1, "the duplicate open incident is closed");
     let f = MachineFilter { search: Some("203.0.113.9".into()), limit: 10, ..Default::default() };
     assert_eq!(store.list_machines(&f).unwrap().0, 1, "IPs from the stored facts");
+    // Nodes typed before agents reported one stay the operator's; the host name follows.
+    let m = store.machine(1).unwrap();
+    assert_eq!((m.os_hostname.as_deref(), m.node_set_by.as_deref()), (Some("web-01"), Some("operator")));
+    let mut store = store;
+    let req = RegisterRequest {
+        enrollment_token: "x".into(),
+        machine_id: "u1".into(),
+        hostname: "web-01".into(),
+        mac: "aa:bb:cc:dd:ee:01".into(),
+        agent_version: "0.1.0".into(),
+        facts: pushagent_proto::agent::Facts::default(),
+        identity: Identity {
+            host_name: Some("北京-电信-01".into()),
+            node: Some("华北/北京".into()),
+            ..Identity::default()
+        },
+    };
+    assert_eq!(store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "h", 1, 0).unwrap(), 1);
+    let m = store.machine(1).unwrap();
+    assert_eq!((m.hostname.as_str(), m.config.node.as_deref()), ("北京-电信-01", Some("北京-1")));
 }
 
 #[test]

@@ -209,6 +209,7 @@ pub fn register_body(machine_uid: &str, hostname: &str, mac: &str) -> Value {
                 speed_mbps: Some(1000),
             }),
         },
+        identity: Default::default(),
     })
     .unwrap()
 }
@@ -229,6 +230,7 @@ pub fn heartbeat(hostname: &str, mac: &str, agent_time: i64) -> HeartbeatRequest
         agent_time,
         facts: None,
         report_timezone: Some("UTC+08:00".into()),
+        identity: Default::default(),
     }
 }
 
