@@ -433,3 +433,82 @@ fn print_every_fixture() {
         }
     }
 }
+
+fn management_config(ip: &str) -> InterfaceChoiceConfig {
+    InterfaceChoiceConfig {
+        management_ip: Some(ip.parse().expect("ip literal")),
+        ..InterfaceChoiceConfig::default()
+    }
+}
+
+#[test]
+fn the_management_ip_on_a_vlan_over_a_bond_beats_the_default_route() {
+    let d = detect_default("mgmt-vlan-on-bond");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth2", "default_route"));
+
+    let d = detect(&fixture("mgmt-vlan-on-bond"), &management_config("203.0.113.20")).expect("detected");
+    assert_eq!(d.chosen.name, "eth1", "bond0's active slave");
+    assert_eq!(d.chosen.rule.as_str(), "management_ip");
+    assert_eq!(d.chosen.mac, "0c:c4:7a:30:00:02", "the port's own permanent MAC");
+    assert!(d.chosen.ambiguous, "two ports under the bond");
+    assert!(
+        d.chosen.reason.starts_with(
+            "management IP 203.0.113.20 is on bond0.200, resolved bond0.200 -> bond0 -> eth0 + eth1"
+        ),
+        "{}",
+        d.chosen.reason
+    );
+    assert!(d.chosen.reason.contains("chose eth1 (bond0's active slave)"), "{}", d.chosen.reason);
+    assert_rejected(
+        &d,
+        "eth2",
+        "physical",
+        "does not hold the management IP 203.0.113.20 (it is on bond0.200)",
+    );
+    assert_rejected(&d, "eth0", "physical", "alternative to eth1 under bond0.200");
+    let text = d.render();
+    assert!(text.contains("  rule:    management_ip\n"), "{text}");
+}
+
+#[test]
+fn the_management_ip_rule_resolves_bridges_and_vlans_like_the_route_rule() {
+    let d = detect(&fixture("bond-bridge"), &management_config("203.0.113.20")).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth0", "management_ip"));
+    assert!(d.chosen.reason.contains("br0 -> bond0 -> eth0 + eth1"), "{}", d.chosen.reason);
+    let d = detect(&fixture("vlan"), &management_config("203.0.113.70")).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth0", "management_ip"));
+    assert!(d.chosen.reason.contains("eth0.100 -> eth0"), "{}", d.chosen.reason);
+    // An address on docker0 (no physical NIC under it) is no management NIC: the route decides.
+    let d = detect(&fixture("docker-veth"), &management_config("172.17.0.1")).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth0", "default_route"));
+    assert!(
+        d.chosen
+            .reason
+            .starts_with("management IP 172.17.0.1 is on docker0, which leads to no physical NIC; "),
+        "{}",
+        d.chosen.reason
+    );
+}
+
+#[test]
+fn a_management_ip_the_host_does_not_hold_falls_back_to_the_default_route() {
+    let d = detect(&fixture("two-nics-public-second"), &management_config("192.0.2.99")).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth1", "default_route"));
+    assert!(
+        d.chosen.reason.starts_with(
+            "management IP 192.0.2.99 is on no interface of this host; default IPv4 route via eth1"
+        ),
+        "{}",
+        d.chosen.reason
+    );
+    // The same host reached on its private management network: that NIC, not the public one.
+    let d = detect(&fixture("two-nics-public-second"), &management_config("10.0.0.5")).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth0", "management_ip"));
+    assert!(!d.chosen.ambiguous);
+    assert_eq!(d.chosen.reason, "management IP 10.0.0.5 is on eth0");
+    // The operator's interface still wins over both.
+    let mut config = management_config("10.0.0.5");
+    config.interface = Some("eth1".into());
+    let d = detect(&fixture("two-nics-public-second"), &config).expect("detected");
+    assert_eq!((d.chosen.name.as_str(), d.chosen.rule.as_str()), ("eth1", "operator"));
+}

@@ -11,6 +11,8 @@ mod render;
 mod select;
 mod sysfs;
 
+pub use select::Rule;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -90,6 +92,8 @@ pub struct Chosen {
     pub driver: Option<String>,
     /// Several physical NICs were equally good (e.g. two bond ports): an operator should confirm.
     pub ambiguous: bool,
+    /// Which rule chose it: operator, management_ip, default_route or up_nic.
+    pub rule: Rule,
     pub reason: String,
 }
 
@@ -140,6 +144,7 @@ pub fn detect(root: &HostRoot, config: &InterfaceChoiceConfig) -> Result<Detecti
         speed_bits_per_sec: read_speed_bits_per_sec(root, &name),
         driver: ifaces.get(&name).and_then(|c| c.facts.driver.clone()),
         ambiguous: selection.ambiguous,
+        rule: selection.rule,
         reason: selection.reason.clone(),
         name,
     };

@@ -19,6 +19,7 @@ impl Detection {
         out.push_str(&format!("  ifindex: {}\n", chosen.ifindex));
         out.push_str(&format!("  driver:  {}\n", chosen.driver.as_deref().unwrap_or("unknown")));
         out.push_str(&format!("  speed:   {speed}\n"));
+        out.push_str(&format!("  rule:    {}\n", chosen.rule.as_str()));
         out.push_str(&format!("  why:     {}\n", chosen.reason));
         out.push_str("\nInterfaces:\n");
 

@@ -1,6 +1,7 @@
-//! Which interface to collect: the operator's choice, else the default-route interface
-//! resolved to its physical NIC, else the only physical NIC that is up. Pure: it works on
-//! classified interfaces and parsed routes, so every machine shape is a plain unit test.
+//! Which interface to collect: the operator's choice, else the physical NIC that holds the
+//! management IP (`[identity] management_ip`), else the default-route interface resolved to
+//! its physical NIC, else the only physical NIC that is up. Pure: it works on classified
+//! interfaces, parsed routes and addresses, so every machine shape is a plain unit test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -22,11 +23,37 @@ pub struct DefaultRoutes {
     pub ipv6: Vec<DefaultRoute>,
 }
 
-/// The outcome: the interface, whether an operator should confirm, why, and for the other
-/// interfaces a reason that replaces their classification reason.
+/// Which rule made the choice, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// `interface` in the config or the console.
+    Operator,
+    /// The physical NIC holding `[identity] management_ip`.
+    ManagementIp,
+    /// The physical NIC behind the default route.
+    DefaultRoute,
+    /// No usable default route: the physical NIC that is up.
+    UpNic,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Operator => "operator",
+            Rule::ManagementIp => "management_ip",
+            Rule::DefaultRoute => "default_route",
+            Rule::UpNic => "up_nic",
+        }
+    }
+}
+
+/// The outcome: the interface, the rule that chose it, whether an operator should confirm,
+/// why, and for the other interfaces a reason that replaces their classification reason.
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub chosen: String,
+    pub rule: Rule,
     pub ambiguous: bool,
     pub reason: String,
     pub notes: BTreeMap<String, String>,
@@ -41,11 +68,18 @@ pub fn select(
     if let Some(name) = &config.interface {
         return operator_choice(ifaces, name, config.allow_virtual);
     }
-    let mut preamble = match (routes.ipv4.is_empty(), routes.ipv6.is_empty()) {
-        (true, true) => "no default route; ".to_string(),
-        (true, false) => "no IPv4 default route; ".to_string(),
-        _ => String::new(),
-    };
+    let mut preamble = String::new();
+    if let Some(ip) = config.management_ip {
+        match management_choice(ifaces, addresses, ip) {
+            Ok(selection) => return Ok(selection),
+            Err(why) => preamble.push_str(&format!("{why}; ")),
+        }
+    }
+    preamble.push_str(match (routes.ipv4.is_empty(), routes.ipv6.is_empty()) {
+        (true, true) => "no default route; ",
+        (true, false) => "no IPv4 default route; ",
+        _ => "",
+    });
     // IPv4 first; IPv6 when no IPv4 default route leads to a physical NIC.
     for (family, family_routes) in [("IPv4", &routes.ipv4), ("IPv6", &routes.ipv6)] {
         let ranked = rank_routes(family_routes, addresses);
@@ -59,8 +93,17 @@ pub fn select(
                 continue;
             }
             let why_this_route = explain_rank(&ranked, position, addresses);
-            let mut selection =
-                choose_from_route(ifaces, family, route, &resolved, &preamble, &why_this_route);
+            let path = Path {
+                rule: Rule::DefaultRoute,
+                head: format!("default {family} route via {} (metric {})", route.iface, route.metric),
+                iface: route.iface.clone(),
+                carries: "the default route",
+                off_path: format!(
+                    "physical, but not on the default route (default route is via {})",
+                    route.iface
+                ),
+            };
+            let mut selection = choose_from_path(ifaces, &path, &resolved, &preamble, &why_this_route);
             for other in ranked.iter().filter(|r| r.iface != route.iface) {
                 if ifaces.get(&other.iface).is_some_and(|c| c.kind == IfKind::Physical) {
                     let note = format!(
@@ -74,6 +117,32 @@ pub fn select(
         }
     }
     choose_up_nic(ifaces, &preamble)
+}
+
+/// The physical NIC under the interface that holds `ip`; Err says why there is none (the
+/// address is on no interface, e.g. behind NAT, or only on a tunnel), for the next rule.
+fn management_choice(
+    ifaces: &BTreeMap<String, Classified>,
+    addresses: &BTreeMap<String, Vec<IpAddr>>,
+    ip: IpAddr,
+) -> Result<Selection, String> {
+    let holders: Vec<&String> =
+        addresses.iter().filter(|(_, list)| list.contains(&ip)).map(|(name, _)| name).collect();
+    let Some(holder) = holders.first() else {
+        return Err(format!("management IP {ip} is on no interface of this host"));
+    };
+    let resolved = resolve(ifaces, holder);
+    if resolved.leaves.is_empty() {
+        return Err(format!("management IP {ip} is on {holder}, which leads to no physical NIC"));
+    }
+    let path = Path {
+        rule: Rule::ManagementIp,
+        head: format!("management IP {ip} is on {holder}"),
+        iface: (*holder).clone(),
+        carries: "the management IP",
+        off_path: format!("physical, but does not hold the management IP {ip} (it is on {holder})"),
+    };
+    Ok(choose_from_path(ifaces, &path, &resolved, "", ""))
 }
 
 fn physical_nics(ifaces: &BTreeMap<String, Classified>) -> impl Iterator<Item = &Classified> {
@@ -98,7 +167,7 @@ fn operator_choice(
         .filter(|c| c.facts.name != name)
         .map(|c| (c.facts.name.clone(), format!("physical, but the operator configured {name}")))
         .collect();
-    Ok(Selection { chosen: name.to_string(), ambiguous: false, reason, notes })
+    Ok(Selection { chosen: name.to_string(), rule: Rule::Operator, ambiguous: false, reason, notes })
 }
 
 /// Routes ordered best first: interface with a public address, then lowest metric, then
@@ -212,10 +281,21 @@ fn lower_devices(ifaces: &BTreeMap<String, Classified>, iface: &Classified) -> V
     lowers.into_iter().collect()
 }
 
-fn choose_from_route(
+/// An interface a rule picked (the default route's, the management IP's) and how to say so.
+struct Path {
+    rule: Rule,
+    /// Start of the reason: "default IPv4 route via br0 (metric 0)".
+    head: String,
+    iface: String,
+    /// What the interface carries, for the notes of those crossed: "the default route".
+    carries: &'static str,
+    /// The note of a physical NIC not under `iface` ("physical, but ...").
+    off_path: String,
+}
+
+fn choose_from_path(
     ifaces: &BTreeMap<String, Classified>,
-    family: &str,
-    route: &DefaultRoute,
+    path: &Path,
     resolved: &Resolved,
     preamble: &str,
     why_this_route: &str,
@@ -226,12 +306,11 @@ fn choose_from_route(
         None => (resolved.leaves[0].clone(), "lowest name".to_string()),
     };
     let ambiguous = resolved.leaves.len() > 1;
-    let mut reason =
-        format!("{preamble}default {family} route via {} (metric {})", route.iface, route.metric);
+    let mut reason = format!("{preamble}{}", path.head);
     if !resolved.via.is_empty() {
-        let mut path = resolved.via.clone();
-        path.push(resolved.leaves.join(" + "));
-        reason.push_str(&format!(", resolved {}", path.join(" -> ")));
+        let mut crossed = resolved.via.clone();
+        crossed.push(resolved.leaves.join(" + "));
+        reason.push_str(&format!(", resolved {}", crossed.join(" -> ")));
     }
     reason.push_str(why_this_route);
     let alternatives: Vec<&String> = resolved.leaves.iter().filter(|l| **l != chosen).collect();
@@ -259,24 +338,24 @@ fn choose_from_route(
         };
         let lowers = lower_devices(ifaces, iface).join(", ");
         let note = match (iface.kind, lowers.is_empty()) {
-            (_, true) => format!("{}: carries the default route but has no lower device", iface.why),
+            (_, true) => format!("{}: carries {} but has no lower device", iface.why, path.carries),
             (IfKind::Bond, false) => format!("bond master: resolved to its slaves ({lowers})"),
             (IfKind::Bridge, false) => format!("{}: resolved to its ports ({lowers})", iface.why),
             (_, false) => format!("{}: resolved to its lower device ({lowers})", iface.why),
         };
         notes.insert(name.clone(), note);
     }
-    let top = resolved.via.first().map(String::as_str).unwrap_or(route.iface.as_str());
+    let top = resolved.via.first().map(String::as_str).unwrap_or(path.iface.as_str());
     for other in physical_nics(ifaces).filter(|c| c.facts.name != chosen) {
         let name = &other.facts.name;
         let note = if resolved.leaves.contains(name) {
             format!("physical, alternative to {chosen} under {top} (ambiguous: confirm in the console)")
         } else {
-            format!("physical, but not on the default route (default route is via {})", route.iface)
+            path.off_path.clone()
         };
         notes.insert(name.clone(), note);
     }
-    Selection { chosen, ambiguous, reason, notes }
+    Selection { chosen, rule: path.rule, ambiguous, reason, notes }
 }
 
 /// No usable default route: the physical NIC that is up, lowest ifindex when several.
@@ -327,7 +406,7 @@ fn choose_up_nic(ifaces: &BTreeMap<String, Classified>, preamble: &str) -> Resul
             (c.facts.name.clone(), note)
         })
         .collect();
-    Ok(Selection { chosen, ambiguous, reason, notes })
+    Ok(Selection { chosen, rule: Rule::UpNic, ambiguous, reason, notes })
 }
 
 #[cfg(test)]
