@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
-use crate::{admin_api, agent_api, lock, tokens, Clock, Settings, SharedStore};
+use crate::{admin_api, agent_api, lock, settlement_api, tokens, Clock, Settings, SharedStore};
 
 pub const SESSION_COOKIE: &str = "pa_session";
 
@@ -77,6 +77,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/alerts/test"),
     ("GET", "/api/verifications"),
     ("GET", "/api/audit"),
+    ("GET", "/api/settlement"),
+    ("GET", "/api/settlement/series"),
+    ("GET", "/api/settlement.csv"),
+    ("GET", "/api/settlement.xlsx"),
     ("GET", "/metrics"),
 ];
 
@@ -107,6 +111,10 @@ pub fn router(app: Shared) -> Router {
         .route("/api/alerts/test", post(admin_api::test_alert))
         .route("/api/verifications", get(admin_api::verifications))
         .route("/api/audit", get(admin_api::audit))
+        .route("/api/settlement", get(settlement_api::table))
+        .route("/api/settlement/series", get(settlement_api::series))
+        .route("/api/settlement.csv", get(settlement_api::csv))
+        .route("/api/settlement.xlsx", get(settlement_api::xlsx))
         .route("/metrics", get(admin_api::metrics))
         .fallback(crate::web_assets::fallback)
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {

@@ -5,7 +5,8 @@
 //!
 //! Layout: `store` (all SQL), `http` (router, extractors, the app state), `agent_api` and
 //! `admin_api` (handlers), `error` (the one error type → HTTP answer), `checks` (the checks
-//! job), `alerts` (channels and deliveries), `settings`, `validate`, `tokens`.
+//! job), `alerts` (channels and deliveries), `settlement` (95th-percentile figures) and
+//! `settlement_api` (its endpoints and exports), `settings`, `validate`, `tokens`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -20,6 +21,8 @@ pub mod global;
 pub mod http;
 pub mod retention;
 pub mod settings;
+pub mod settlement;
+pub mod settlement_api;
 pub mod store;
 pub mod tls;
 pub mod tokens;

@@ -201,6 +201,7 @@ impl Store {
                 count(n, &mut inserted, &mut duplicates);
             }
         }
+        settlement::apply_batch(&tx, machine_id, batch)?;
         tx.commit()?;
         Ok((inserted, duplicates))
     }

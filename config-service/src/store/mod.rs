@@ -21,6 +21,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../../migrations/0005_machine_ips.sql")),
     (6, include_str!("../../migrations/0006_machine_timezone.sql")),
     (7, include_str!("../../migrations/0007_machine_identity.sql")),
+    (settlement::MIGRATION, include_str!("../../migrations/0008_settlement.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,7 @@ mod history;
 mod identity;
 mod machines;
 mod retention;
+mod settlement;
 mod tokens;
 
 pub use alerts::*;
@@ -58,6 +60,7 @@ pub use history::*;
 pub use identity::AGENT_ACTOR;
 pub use machines::*;
 pub use retention::*;
+pub use settlement::*;
 pub use tokens::*;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -107,6 +110,9 @@ impl Store {
             );
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if *version == settlement::MIGRATION {
+                settlement::backfill(&tx)?;
+            }
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
             log::info!("store schema migrated to version {version}");
@@ -218,6 +224,7 @@ impl Store {
             "verifications",
             "held_hours",
             "skipped_hours",
+            "settlement_days",
             "incidents",
             "alerts",
             "deliveries",
