@@ -37,11 +37,47 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// One access id and its secret key.
+/// Which of the customer's two APIs an access id speaks (customer-api.md profile 1 or 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The JSON reference profile, always signed.
+    Json,
+    /// One CSV line per record, the access id in the `access_id` header; HMAC signing only
+    /// when `signed` (the first in-house agent sent none).
+    Line { signed: bool },
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Json => "json",
+            Profile::Line { .. } => "line",
+        }
+    }
+}
+
+/// One access id, its secret key and the profile it speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub access_id: String,
     pub secret: Secret,
+    pub profile: Profile,
+}
+
+impl Credential {
+    /// An access id of the JSON reference profile.
+    pub fn json(access_id: impl Into<String>, secret: impl Into<String>) -> Credential {
+        Credential { access_id: access_id.into(), secret: Secret::new(secret), profile: Profile::Json }
+    }
+
+    /// An access id of the line profile.
+    pub fn line(access_id: impl Into<String>, secret: impl Into<String>, signed: bool) -> Credential {
+        Credential {
+            access_id: access_id.into(),
+            secret: Secret::new(secret),
+            profile: Profile::Line { signed },
+        }
+    }
 }
 
 /// Why a request's signing is refused (HTTP 401, code 40101); the message goes to the client.
@@ -51,6 +87,8 @@ pub enum Refusal {
     MissingHeader(&'static str),
     #[error("unknown access id")]
     UnknownAccessId,
+    #[error("access id {access_id} speaks the {speaks} profile, not the {used} one")]
+    WrongProfile { access_id: String, speaks: &'static str, used: &'static str },
     #[error("X-Timestamp must be unix seconds")]
     BadTimestamp,
     #[error("timestamp {timestamp} is {skew_secs} s from the server clock (allowed {window_secs} s)")]
@@ -78,7 +116,7 @@ pub struct SignedRequest<'a> {
 }
 
 pub struct Verifier {
-    secrets: HashMap<String, Secret>,
+    credentials: HashMap<String, Credential>,
     /// 0 = no timestamp check (tests that drive a simulated clock).
     window_secs: u64,
     nonces: Mutex<NonceBook>,
@@ -86,8 +124,13 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(credentials: &[Credential], window_secs: u64) -> Verifier {
-        let secrets = credentials.iter().map(|c| (c.access_id.clone(), c.secret.clone())).collect();
-        Verifier { secrets, window_secs, nonces: Mutex::new(NonceBook::default()) }
+        let credentials = credentials.iter().map(|c| (c.access_id.clone(), c.clone())).collect();
+        Verifier { credentials, window_secs, nonces: Mutex::new(NonceBook::default()) }
+    }
+
+    /// The profile of a known access id.
+    pub fn profile(&self, access_id: &str) -> Option<Profile> {
+        self.credentials.get(access_id).map(|c| c.profile)
     }
 
     /// Check a request at server time `now_unix` (wall clock, for the timestamp) and `now`
@@ -98,7 +141,7 @@ impl Verifier {
         let timestamp = request.timestamp.ok_or(Refusal::MissingHeader(HEADER_TIMESTAMP))?;
         let nonce = request.nonce.ok_or(Refusal::MissingHeader(HEADER_NONCE))?;
         let signature = request.signature.ok_or(Refusal::MissingHeader(HEADER_SIGNATURE))?;
-        let secret = self.secrets.get(access_id).ok_or(Refusal::UnknownAccessId)?;
+        let secret = &self.credentials.get(access_id).ok_or(Refusal::UnknownAccessId)?.secret;
         let timestamp: i64 = timestamp.trim().parse().map_err(|_| Refusal::BadTimestamp)?;
         let skew_secs = now_unix.abs_diff(timestamp);
         if self.window_secs > 0 && skew_secs > self.window_secs {
@@ -177,8 +220,7 @@ mod tests {
     const NOW: i64 = 1764000000;
 
     fn verifier(window_secs: u64) -> Verifier {
-        let credential = Credential { access_id: "AK-test".into(), secret: Secret::new("SK-test-secret") };
-        Verifier::new(&[credential], window_secs)
+        Verifier::new(&[Credential::json("AK-test", "SK-test-secret")], window_secs)
     }
 
     /// customer-api.md vector 2, as a server receives it.
@@ -251,7 +293,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug() {
-        let credential = Credential { access_id: "AK-test".into(), secret: Secret::new("SK-test-secret") };
+        let credential = Credential::json("AK-test", "SK-test-secret");
         let printed = format!("{credential:?}");
         assert!(!printed.contains("SK-test-secret"), "{printed}");
         assert!(printed.contains("AK-test"));

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 pub mod auth;
 mod connection;
 pub mod faults;
+pub mod line;
 mod routes;
 pub mod store;
 pub mod validate;
 
-pub use auth::{Credential, Secret};
+pub use auth::{Credential, Profile, Secret};
 pub use faults::Faults;
 use store::{Store, StoreError};
 
@@ -30,6 +31,8 @@ pub struct Settings {
     pub faults: Faults,
     /// Seed of the fault RNG; None = a random one (logged, so the run can be replayed).
     pub seed: Option<u64>,
+    /// Between the values of a line-profile record.
+    pub line_separator: char,
 }
 
 impl Settings {
@@ -37,13 +40,11 @@ impl Settings {
     pub fn new(db_path: impl Into<PathBuf>) -> Settings {
         Settings {
             db_path: db_path.into(),
-            credentials: vec![Credential {
-                access_id: DEFAULT_ACCESS_ID.to_owned(),
-                secret: Secret::new(DEFAULT_SECRET),
-            }],
+            credentials: vec![Credential::json(DEFAULT_ACCESS_ID, DEFAULT_SECRET)],
             timestamp_window_secs: DEFAULT_TIMESTAMP_WINDOW_SECS,
             faults: Faults::default(),
             seed: None,
+            line_separator: line::SEPARATOR,
         }
     }
 }
@@ -76,7 +77,8 @@ pub async fn serve(
     }
     let store = Store::open(&settings.db_path)?;
     let seed = settings.seed.unwrap_or_else(|| fastrand::u64(..));
-    let ids: Vec<&str> = settings.credentials.iter().map(|c| c.access_id.as_str()).collect();
+    let ids: Vec<String> =
+        settings.credentials.iter().map(|c| format!("{} ({:?})", c.access_id, c.profile)).collect();
     log::info!(
         "reference customer on {}: store {}, access ids {ids:?}, fault seed {seed}, faults {:?}",
         listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),

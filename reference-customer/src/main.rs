@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pushagent_customer::{Credential, Faults, Secret, Settings, DEFAULT_ACCESS_ID, DEFAULT_SECRET};
+use clap::ValueEnum;
+use pushagent_customer::{Credential, Faults, Profile, Secret, Settings, DEFAULT_ACCESS_ID, DEFAULT_SECRET};
 
-/// Reference customer of PushAgent: the signed traffic API of customer-api.md, with fault
-/// injection and an unsigned admin API under /_admin/ (keep it on loopback).
+/// Reference customer of PushAgent: the traffic API of customer-api.md (the signed JSON
+/// profile, and the line profile of the original specification), with fault injection and an
+/// unsigned admin API under /_admin/ (keep it on loopback).
 #[derive(Parser)]
 #[command(name = "pushagent-customer", version)]
 struct Args {
@@ -26,6 +28,20 @@ struct Args {
     /// Read the secret key from this file (trailing newline ignored).
     #[arg(long)]
     secret_file: Option<PathBuf>,
+    /// The profile --access-id speaks: json (signed JSON batches) or line (one CSV line per
+    /// record, `access_id` header).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Json)]
+    profile: ProfileArg,
+    /// A further access id (same secret) that speaks the line profile, so that one server
+    /// takes both profiles at once.
+    #[arg(long)]
+    line_access_id: Option<String>,
+    /// Whether line-profile requests must carry the HMAC signature of profile 1.
+    #[arg(long, value_enum, default_value_t = LineSignature::None)]
+    line_signature: LineSignature,
+    /// The separator between the values of a line.
+    #[arg(long, default_value_t = pushagent_customer::line::SEPARATOR)]
+    line_separator: char,
     /// Allowed distance of X-Timestamp from this server's clock; 0 disables the check.
     #[arg(long, default_value_t = pushagent_customer::DEFAULT_TIMESTAMP_WINDOW_SECS)]
     timestamp_window_secs: u64,
@@ -73,14 +89,55 @@ impl Args {
             down: self.down,
         };
         faults.validate()?;
+        let line = Profile::Line { signed: self.line_signature == LineSignature::HmacSha256 };
+        let profile = match self.profile {
+            ProfileArg::Json => Profile::Json,
+            ProfileArg::Line => line,
+        };
+        let mut credentials = vec![Credential {
+            access_id: self.access_id.clone(),
+            secret: Secret::new(secret.clone()),
+            profile,
+        }];
+        if let Some(line_access_id) = &self.line_access_id {
+            if *line_access_id == self.access_id {
+                return Err("--line-access-id must differ from --access-id".to_owned());
+            }
+            credentials.push(Credential {
+                access_id: line_access_id.clone(),
+                secret: Secret::new(secret),
+                profile: line,
+            });
+        }
+        if self.line_separator.is_ascii_alphanumeric()
+            || matches!(self.line_separator, '\n' | '\r' | ':' | '-')
+        {
+            return Err(format!(
+                "--line-separator {:?} cannot separate the values of a line",
+                self.line_separator
+            ));
+        }
         Ok(Settings {
-            credentials: vec![Credential { access_id: self.access_id.clone(), secret: Secret::new(secret) }],
+            credentials,
+            line_separator: self.line_separator,
             timestamp_window_secs: self.timestamp_window_secs,
             faults,
             seed: self.seed,
             ..Settings::new(&self.db)
         })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProfileArg {
+    Json,
+    Line,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LineSignature {
+    None,
+    HmacSha256,
 }
 
 #[tokio::main]

@@ -21,10 +21,11 @@ use pushagent_proto::customer::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{self, Refusal, SignedRequest, Verifier};
+use crate::auth::{self, Profile, Refusal, SignedRequest, Verifier};
 use crate::connection::Cut;
 use crate::faults::{Faults, FaultsUpdate, Injector};
-use crate::store::{AlterableField, PushOutcome, Store, StoreError};
+use crate::line::{self, LineAnswer};
+use crate::store::{AlterableField, Origin, PushOutcome, Store, StoreError};
 use crate::validate::{self, Invalid};
 use crate::Settings;
 
@@ -38,6 +39,7 @@ pub(crate) struct App {
     verifier: Verifier,
     injector: Injector,
     requests: Mutex<RequestCounts>,
+    line_separator: char,
 }
 
 type Shared = Arc<App>;
@@ -49,6 +51,7 @@ impl App {
             verifier: Verifier::new(&settings.credentials, settings.timestamp_window_secs),
             injector: Injector::new(settings.faults, seed),
             requests: Mutex::new(RequestCounts::default()),
+            line_separator: settings.line_separator,
         }
     }
 
@@ -167,6 +170,13 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
+        self.respond(Wire::Json)
+    }
+}
+
+impl Failure {
+    /// The answer in the wire format of the request: `code` (JSON profile) or `ret` (line).
+    fn respond(self, wire: Wire) -> Response {
         let (status, code, msg, conflicts) = match self {
             Failure::BodyTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -195,7 +205,12 @@ impl IntoResponse for Failure {
                 (StatusCode::INTERNAL_SERVER_ERROR, code::SERVER_ERROR, "internal error".to_owned(), vec![])
             }
         };
-        (status, Json(Answer { code, msg, conflicts, data: None })).into_response()
+        match wire {
+            Wire::Json => (status, Json(Answer { code, msg, conflicts, data: None })).into_response(),
+            Wire::Line => {
+                (status, Json(LineAnswer { ret: code, msg, conflicts, list: None })).into_response()
+            }
+        }
     }
 }
 
@@ -227,6 +242,42 @@ enum Endpoint {
     Query,
 }
 
+/// The profile a request speaks, told by its access-id header: `access_id` = the line
+/// profile, anything else the JSON one (whose checks then name what is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Json,
+    Line,
+}
+
+impl Wire {
+    fn of(headers: &HeaderMap) -> Wire {
+        if headers.contains_key(line::HEADER_ACCESS_ID) {
+            Wire::Line
+        } else {
+            Wire::Json
+        }
+    }
+}
+
+/// A good answer.
+enum Success {
+    Json(Answer),
+    Line(LineAnswer),
+    /// A line push stored without `need_response: true`: 200 with an empty body.
+    Empty,
+}
+
+impl IntoResponse for Success {
+    fn into_response(self) -> Response {
+        match self {
+            Success::Json(answer) => Json(answer).into_response(),
+            Success::Line(answer) => Json(answer).into_response(),
+            Success::Empty => StatusCode::OK.into_response(),
+        }
+    }
+}
+
 async fn report(State(app): State<Shared>, Extension(cut): Extension<Cut>, request: Request) -> Response {
     api(app, cut, request, Endpoint::Report).await
 }
@@ -252,9 +303,18 @@ async fn api(app: Shared, cut: Cut, request: Request, endpoint: Endpoint) -> Res
         return error.into_response();
     }
     let mut records = 0;
-    let result = match endpoint {
-        Endpoint::Report => push_records(&app, &parts, body, &mut records).await,
-        Endpoint::Query => query_records(&app, &parts, body, &mut records).await,
+    let wire = Wire::of(&parts.headers);
+    let result = match (endpoint, wire) {
+        (Endpoint::Report, Wire::Json) => {
+            push_records(&app, &parts, body, &mut records).await.map(Success::Json)
+        }
+        (Endpoint::Query, Wire::Json) => {
+            query_records(&app, &parts, body, &mut records).await.map(Success::Json)
+        }
+        (Endpoint::Report, Wire::Line) => push_lines(&app, &parts, body, &mut records).await,
+        (Endpoint::Query, Wire::Line) => {
+            query_lines(&app, &parts, body, &mut records).await.map(Success::Line)
+        }
     };
     match result {
         Ok(_) if matches!(endpoint, Endpoint::Report) && draw.close_after_store => {
@@ -264,23 +324,56 @@ async fn api(app: Shared, cut: Cut, request: Request, endpoint: Endpoint) -> Res
         Ok(answer) => {
             tokio::time::sleep(draw.slow).await;
             app.finish(&parts.method, &path, "ok", records, started);
-            Json(answer).into_response()
+            answer.into_response()
         }
         Err(failure) => {
             tokio::time::sleep(draw.slow).await;
             app.finish_with(&parts.method, &path, failure.outcome(), records, started, &failure.detail());
-            failure.into_response()
+            failure.respond(wire)
         }
     }
 }
 
 async fn push_records(app: &App, parts: &Parts, body: Body, records: &mut usize) -> Result<Answer, Failure> {
     let body = read_body(body, &parts.headers).await?;
-    check_signature(app, parts, &body)?;
+    let access_id = check_signature(app, parts, &body)?;
     let batch = validate::push_body(&body).map_err(Failure::Invalid)?;
     *records = batch.len();
-    match app.with_store(move |store| store.push(&batch, unix_now())).await? {
-        PushOutcome::Stored => Ok(ok_answer(None)),
+    store_batch(app, batch, access_id, None).await?;
+    Ok(ok_answer(None))
+}
+
+/// A line-profile push: access id (and signature when its credential wants one), sequence
+/// number, lines; the same store rules as the JSON profile.
+async fn push_lines(app: &App, parts: &Parts, body: Body, records: &mut usize) -> Result<Success, Failure> {
+    let body = read_body(body, &parts.headers).await?;
+    let access_id = check_line_auth(app, parts, &body)?;
+    let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
+    let seq = line::sequence(header(line::HEADER_SEQUENCE)).map_err(Failure::Invalid)?;
+    let batch = line::push_body(&body, app.line_separator).map_err(Failure::Invalid)?;
+    *records = batch.len();
+    store_batch(app, batch, access_id, Some(seq)).await?;
+    if header(line::HEADER_NEED_RESPONSE).is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) {
+        Ok(Success::Line(LineAnswer::ok(None)))
+    } else {
+        Ok(Success::Empty)
+    }
+}
+
+async fn store_batch(
+    app: &App,
+    batch: Vec<FluxRecord>,
+    access_id: String,
+    seq: Option<u64>,
+) -> Result<(), Failure> {
+    let profile = if seq.is_some() { "line" } else { "json" };
+    let outcome = app
+        .with_store(move |store| {
+            store.push(&batch, unix_now(), Origin { profile, access_id: &access_id, seq })
+        })
+        .await?;
+    match outcome {
+        PushOutcome::Stored => Ok(()),
         PushOutcome::Conflicts(conflicts) => Err(Failure::Conflict(conflicts)),
     }
 }
@@ -293,6 +386,22 @@ async fn query_records(app: &App, parts: &Parts, body: Body, records: &mut usize
     let stored = app.with_store(move |store| store.query(&mac, &flux_dat)).await?;
     *records = stored.len();
     Ok(ok_answer(Some(stored)))
+}
+
+/// The line profile's query: same parameters, the records under `list`.
+async fn query_lines(
+    app: &App,
+    parts: &Parts,
+    body: Body,
+    records: &mut usize,
+) -> Result<LineAnswer, Failure> {
+    let body = read_body(body, &parts.headers).await?;
+    check_line_auth(app, parts, &body)?;
+    let params = auth::query_pairs(parts.uri.query());
+    let (mac, flux_dat) = validate::query_params(&params).map_err(Failure::Invalid)?;
+    let stored = app.with_store(move |store| store.query(&mac, &flux_dat)).await?;
+    *records = stored.len();
+    Ok(LineAnswer::ok(Some(stored)))
 }
 
 /// The whole body, at most MAX_BODY_BYTES of it. A larger body is still read (up to
@@ -324,19 +433,59 @@ async fn read_body(mut body: Body, headers: &HeaderMap) -> Result<Bytes, Failure
     Ok(Bytes::from(kept))
 }
 
-fn check_signature(app: &App, parts: &Parts, body: &[u8]) -> Result<(), Failure> {
+/// The JSON profile's signed request; returns its access id.
+fn check_signature(app: &App, parts: &Parts, body: &[u8]) -> Result<String, Failure> {
+    let access_id = verify_signed(app, parts, body, HEADER_ACCESS_ID)?;
+    expect_profile(app, &access_id, "json")?;
+    Ok(access_id)
+}
+
+/// The line profile's access id, and its signature when its credential asks for one.
+fn check_line_auth(app: &App, parts: &Parts, body: &[u8]) -> Result<String, Failure> {
+    let access_id = parts
+        .headers
+        .get(line::HEADER_ACCESS_ID)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(Failure::Refused(Refusal::MissingHeader(line::HEADER_ACCESS_ID)))?;
+    match app.verifier.profile(access_id) {
+        None => Err(Failure::Refused(Refusal::UnknownAccessId)),
+        Some(Profile::Line { signed: false }) => Ok(access_id.to_owned()),
+        Some(Profile::Line { signed: true }) => verify_signed(app, parts, body, line::HEADER_ACCESS_ID),
+        Some(Profile::Json) => expect_profile(app, access_id, "line").map(|()| access_id.to_owned()),
+    }
+}
+
+fn expect_profile(app: &App, access_id: &str, used: &'static str) -> Result<(), Failure> {
+    match app.verifier.profile(access_id) {
+        Some(profile) if profile.name() != used => Err(Failure::Refused(Refusal::WrongProfile {
+            access_id: access_id.to_owned(),
+            speaks: profile.name(),
+            used,
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Check the HMAC signature of a request whose access id is in `access_id_header`.
+fn verify_signed(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    access_id_header: &'static str,
+) -> Result<String, Failure> {
     let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
     let request = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         raw_query: parts.uri.query(),
-        access_id: header(HEADER_ACCESS_ID),
+        access_id: header(access_id_header),
         timestamp: header(HEADER_TIMESTAMP),
         nonce: header(HEADER_NONCE),
         signature: header(HEADER_SIGNATURE),
         body,
     };
-    app.verifier.check(&request, unix_now(), Instant::now()).map_err(Failure::Refused)
+    app.verifier.check(&request, unix_now(), Instant::now()).map_err(Failure::Refused)?;
+    Ok(request.access_id.unwrap_or_default().to_owned())
 }
 
 // ---- admin API (unsigned; the server binds to loopback by default) ----
@@ -430,6 +579,7 @@ async fn delete(
 struct DumpView {
     records: Vec<FluxRecord>,
     pushes: u64,
+    line_seqs: Vec<u64>,
     requests: serde_json::Value,
 }
 
@@ -437,7 +587,7 @@ async fn dump(State(app): State<Shared>) -> Result<Json<DumpView>, Failure> {
     let dump = app.with_store(|store| store.dump()).await?;
     let requests =
         serde_json::to_value(&*lock(&app.requests)).map_err(|e| Failure::Internal(e.to_string()))?;
-    Ok(Json(DumpView { records: dump.records, pushes: dump.pushes, requests }))
+    Ok(Json(DumpView { records: dump.records, pushes: dump.pushes, line_seqs: dump.line_seqs, requests }))
 }
 
 async fn not_found(request: Request) -> Failure {

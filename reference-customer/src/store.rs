@@ -8,7 +8,10 @@ use pushagent_proto::customer::{Conflict, FluxRecord};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 /// Numbered migrations; the schema version lives in `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_flux_records.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_flux_records.sql")),
+    (2, include_str!("../migrations/0002_push_origin.sql")),
+];
 
 const RECORD_COLUMNS: &str = "flux_dat, flux_hour, provider_id, provider_uiid, isp_id, mac, \
      v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, version, device_type";
@@ -57,11 +60,21 @@ impl AlterableField {
     }
 }
 
+/// Who sent a push: the profile's name, the access id, and the line profile's sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub profile: &'static str,
+    pub access_id: &'a str,
+    pub seq: Option<u64>,
+}
+
 /// Everything the dump shows of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dump {
     pub records: Vec<FluxRecord>,
     pub pushes: u64,
+    /// The sequence numbers of the accepted line-profile pushes, in the order they came.
+    pub line_seqs: Vec<u64>,
 }
 
 pub struct Store {
@@ -103,7 +116,12 @@ impl Store {
     ///
     /// A record whose values equal the stored ones but whose version is LOWER is accepted as a
     /// no-op too: the spec calls it a conflict only when the values differ.
-    pub fn push(&mut self, records: &[FluxRecord], received_at: i64) -> Result<PushOutcome, StoreError> {
+    pub fn push(
+        &mut self,
+        records: &[FluxRecord],
+        received_at: i64,
+        origin: Origin<'_>,
+    ) -> Result<PushOutcome, StoreError> {
         let tx = self.conn.transaction()?;
         let mut conflicts = Vec::new();
         for record in records {
@@ -123,7 +141,11 @@ impl Store {
             return Ok(PushOutcome::Conflicts(conflicts));
         }
         let count = i64::try_from(records.len()).map_err(|_| StoreError::TooLarge(records.len() as u64))?;
-        tx.execute("INSERT INTO push (received_at, records) VALUES (?1, ?2)", params![received_at, count])?;
+        let seq = origin.seq.map(to_sql_int).transpose()?;
+        tx.execute(
+            "INSERT INTO push (received_at, records, profile, access_id, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![received_at, count, origin.profile, origin.access_id, seq],
+        )?;
         tx.commit()?;
         Ok(PushOutcome::Stored)
     }
@@ -168,7 +190,10 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql)?;
         let records = stmt.query_map([], read_row)?.map(|row| row?).collect::<Result<Vec<_>, _>>()?;
         let pushes: i64 = self.conn.query_row("SELECT COUNT(*) FROM push", [], |r| r.get(0))?;
-        Ok(Dump { records, pushes: u64::try_from(pushes).unwrap_or(0) })
+        let mut stmt = self.conn.prepare("SELECT seq FROM push WHERE seq IS NOT NULL ORDER BY id")?;
+        let line_seqs = stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let line_seqs = line_seqs.into_iter().map(|seq| u64::try_from(seq).unwrap_or(0)).collect();
+        Ok(Dump { records, pushes: u64::try_from(pushes).unwrap_or(0), line_seqs })
     }
 }
 
@@ -263,6 +288,8 @@ fn read_row(row: &Row) -> rusqlite::Result<Result<FluxRecord, StoreError>> {
 mod tests {
     use super::*;
 
+    const ORIGIN: Origin<'static> = Origin { profile: "json", access_id: "AK-test", seq: None };
+
     fn record(mac: &str, hour: &str, version: u32, v0: u64) -> FluxRecord {
         let mut r = FluxRecord {
             flux_dat: hour[..8].to_owned(),
@@ -300,10 +327,10 @@ mod tests {
     fn conflicting_batch_stores_nothing_and_lists_every_conflict() {
         let (_dir, mut store) = open();
         let a = record("aa:bb:cc:dd:ee:01", "2026112400", 2, 10);
-        assert_eq!(store.push(std::slice::from_ref(&a), 1).expect("push"), PushOutcome::Stored);
+        assert_eq!(store.push(std::slice::from_ref(&a), 1, ORIGIN).expect("push"), PushOutcome::Stored);
         let fresh = record("aa:bb:cc:dd:ee:02", "2026112400", 1, 5);
         let stale = record("aa:bb:cc:dd:ee:01", "2026112400", 1, 11);
-        let outcome = store.push(&[fresh, stale], 2).expect("push");
+        let outcome = store.push(&[fresh, stale], 2, ORIGIN).expect("push");
         assert_eq!(
             outcome,
             PushOutcome::Conflicts(vec![Conflict {
@@ -321,9 +348,9 @@ mod tests {
     fn lower_version_with_the_same_values_is_a_no_op() {
         let (_dir, mut store) = open();
         let v2 = record("aa:bb:cc:dd:ee:01", "2026112400", 2, 10);
-        store.push(std::slice::from_ref(&v2), 1).expect("push");
+        store.push(std::slice::from_ref(&v2), 1, ORIGIN).expect("push");
         let v1 = record("aa:bb:cc:dd:ee:01", "2026112400", 1, 10);
-        assert_eq!(store.push(&[v1], 2).expect("push"), PushOutcome::Stored);
+        assert_eq!(store.push(&[v1], 2, ORIGIN).expect("push"), PushOutcome::Stored);
         assert_eq!(store.dump().expect("dump").records, vec![v2]);
     }
 
@@ -331,7 +358,7 @@ mod tests {
     fn alter_keeps_the_version_and_refuses_negative_points() {
         let (_dir, mut store) = open();
         let r = record("aa:bb:cc:dd:ee:01", "2026112400", 3, 10);
-        store.push(std::slice::from_ref(&r), 1).expect("push");
+        store.push(std::slice::from_ref(&r), 1, ORIGIN).expect("push");
         let v3 = AlterableField::parse("v3").expect("v3 is alterable");
         assert!(store.alter(&r.mac, &r.flux_hour, v3, 77).expect("alter"));
         assert!(!store.alter(&r.mac, "2026112401", v3, 77).expect("alter"));

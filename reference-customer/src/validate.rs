@@ -36,14 +36,22 @@ pub fn push_body(body: &[u8]) -> Result<Vec<FluxRecord>, Invalid> {
             records.len()
         )));
     }
-    records.iter().enumerate().map(|(index, value)| record(index, value)).collect()
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let Value::Object(fields) = value else {
+                return Err(invalid(format!("records[{index}]: must be an object")));
+            };
+            record(&format!("records[{index}]."), fields)
+        })
+        .collect()
 }
 
-fn record(index: usize, value: &Value) -> Result<FluxRecord, Invalid> {
-    let Value::Object(fields) = value else {
-        return Err(invalid(format!("records[{index}]: must be an object")));
-    };
-    let fields = Fields { index, fields };
+/// Check one record given as named values; `prefix` starts every message ("records[3].", or
+/// "line 2: " for the line profile), so the client learns which record and which field.
+pub fn record(prefix: &str, fields: &Map<String, Value>) -> Result<FluxRecord, Invalid> {
+    let fields = Fields { prefix, fields };
     // Fields are checked in the spec's order, so the first wrong one is the one named.
     let flux_dat = fields.string("flux_dat")?;
     let flux_hour = fields.string("flux_hour")?;
@@ -98,13 +106,13 @@ fn record(index: usize, value: &Value) -> Result<FluxRecord, Invalid> {
 }
 
 struct Fields<'a> {
-    index: usize,
+    prefix: &'a str,
     fields: &'a Map<String, Value>,
 }
 
 impl Fields<'_> {
     fn error(&self, name: &str, why: &str) -> Invalid {
-        invalid(format!("records[{}].{name}: {why}", self.index))
+        invalid(format!("{}{name}: {why}", self.prefix))
     }
 
     fn get(&self, name: &str) -> Result<&Value, Invalid> {
