@@ -33,6 +33,8 @@ pub struct Settings {
     pub seed: Option<u64>,
     /// Between the values of a line-profile record.
     pub line_separator: char,
+    /// How line pushes are answered.
+    pub line_answers: line::LineAnswers,
 }
 
 impl Settings {
@@ -45,6 +47,7 @@ impl Settings {
             faults: Faults::default(),
             seed: None,
             line_separator: line::SEPARATOR,
+            line_answers: line::LineAnswers::default(),
         }
     }
 }

@@ -51,6 +51,22 @@ pub mod ret {
     pub const SERVER_ERROR: i64 = 50001;
 }
 
+/// How this server answers line pushes. The original customer's answer is not documented: the
+/// first agent looked at the HTTP status only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineAnswers {
+    /// `ok`, or `fail: why` (with the same statuses as JSON): what the line preset's answer rule
+    /// (no result field, ok texts) takes.
+    #[default]
+    Text,
+    /// `{"ret": N, "msg": ...}`: for a profile whose answer rule has `result_field = "ret"`.
+    Json,
+}
+
+/// The text answers of [`LineAnswers::Text`].
+pub const TEXT_OK: &str = "ok";
+pub const TEXT_FAIL: &str = "fail";
+
 /// An answer of the line profile: `{"ret": N, "msg": "..."}`, plus `conflicts` or, for a
 /// query, `list` (the records under the spec's field names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::ValueEnum;
+use pushagent_customer::line::LineAnswers;
 use pushagent_customer::{Credential, Faults, Profile, Secret, Settings, DEFAULT_ACCESS_ID, DEFAULT_SECRET};
 
 /// Reference customer of PushAgent: the traffic API of customer-api.md (the signed JSON
@@ -42,6 +43,10 @@ struct Args {
     /// The separator between the values of a line.
     #[arg(long, default_value_t = pushagent_customer::line::SEPARATOR)]
     line_separator: char,
+    /// How line pushes are answered: text (`ok` / `fail: why`, what the line preset takes) or
+    /// json (`{"ret":0,"msg":"ok"}`, for an answer rule with result field `ret`).
+    #[arg(long, value_enum, default_value_t = LineAnswersArg::Text)]
+    line_answers: LineAnswersArg,
     /// Allowed distance of X-Timestamp from this server's clock; 0 disables the check.
     #[arg(long, default_value_t = pushagent_customer::DEFAULT_TIMESTAMP_WINDOW_SECS)]
     timestamp_window_secs: u64,
@@ -120,6 +125,10 @@ impl Args {
         Ok(Settings {
             credentials,
             line_separator: self.line_separator,
+            line_answers: match self.line_answers {
+                LineAnswersArg::Text => LineAnswers::Text,
+                LineAnswersArg::Json => LineAnswers::Json,
+            },
             timestamp_window_secs: self.timestamp_window_secs,
             faults,
             seed: self.seed,
@@ -132,6 +141,12 @@ impl Args {
 enum ProfileArg {
     Json,
     Line,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LineAnswersArg {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{self, Profile, Refusal, SignedRequest, Verifier};
 use crate::connection::Cut;
 use crate::faults::{Faults, FaultsUpdate, Injector};
-use crate::line::{self, LineAnswer};
+use crate::line::{self, LineAnswer, LineAnswers};
 use crate::store::{AlterableField, Origin, PushOutcome, Store, StoreError};
 use crate::validate::{self, Invalid};
 use crate::Settings;
@@ -40,6 +40,7 @@ pub(crate) struct App {
     injector: Injector,
     requests: Mutex<RequestCounts>,
     line_separator: char,
+    line_answers: LineAnswers,
 }
 
 type Shared = Arc<App>;
@@ -52,6 +53,7 @@ impl App {
             injector: Injector::new(settings.faults, seed),
             requests: Mutex::new(RequestCounts::default()),
             line_separator: settings.line_separator,
+            line_answers: settings.line_answers,
         }
     }
 
@@ -207,8 +209,12 @@ impl Failure {
         };
         match wire {
             Wire::Json => (status, Json(Answer { code, msg, conflicts, data: None })).into_response(),
-            Wire::Line => {
+            Wire::Line(LineAnswers::Json) => {
                 (status, Json(LineAnswer { ret: code, msg, conflicts, list: None })).into_response()
+            }
+            Wire::Line(LineAnswers::Text) => {
+                (status, [(header::CONTENT_TYPE, "text/plain")], format!("{}: {msg}", line::TEXT_FAIL))
+                    .into_response()
             }
         }
     }
@@ -247,15 +253,16 @@ enum Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wire {
     Json,
-    Line,
+    /// How the answers of a line push look (a query always answers JSON).
+    Line(LineAnswers),
 }
 
 impl Wire {
-    fn of(headers: &HeaderMap) -> Wire {
-        if headers.contains_key(line::HEADER_ACCESS_ID) {
-            Wire::Line
-        } else {
-            Wire::Json
+    fn of(headers: &HeaderMap, endpoint: Endpoint, answers: LineAnswers) -> Wire {
+        match (headers.contains_key(line::HEADER_ACCESS_ID), endpoint) {
+            (false, _) => Wire::Json,
+            (true, Endpoint::Report) => Wire::Line(answers),
+            (true, Endpoint::Query) => Wire::Line(LineAnswers::Json),
         }
     }
 }
@@ -264,6 +271,8 @@ impl Wire {
 enum Success {
     Json(Answer),
     Line(LineAnswer),
+    /// A line push stored, answered in text: `ok`.
+    Text,
     /// A line push stored without `need_response: true`: 200 with an empty body.
     Empty,
 }
@@ -273,6 +282,7 @@ impl IntoResponse for Success {
         match self {
             Success::Json(answer) => Json(answer).into_response(),
             Success::Line(answer) => Json(answer).into_response(),
+            Success::Text => ([(header::CONTENT_TYPE, "text/plain")], line::TEXT_OK).into_response(),
             Success::Empty => StatusCode::OK.into_response(),
         }
     }
@@ -303,7 +313,7 @@ async fn api(app: Shared, cut: Cut, request: Request, endpoint: Endpoint) -> Res
         return error.into_response();
     }
     let mut records = 0;
-    let wire = Wire::of(&parts.headers);
+    let wire = Wire::of(&parts.headers, endpoint, app.line_answers);
     let result = match (endpoint, wire) {
         (Endpoint::Report, Wire::Json) => {
             push_records(&app, &parts, body, &mut records).await.map(Success::Json)
@@ -311,8 +321,10 @@ async fn api(app: Shared, cut: Cut, request: Request, endpoint: Endpoint) -> Res
         (Endpoint::Query, Wire::Json) => {
             query_records(&app, &parts, body, &mut records).await.map(Success::Json)
         }
-        (Endpoint::Report, Wire::Line) => push_lines(&app, &parts, body, &mut records).await,
-        (Endpoint::Query, Wire::Line) => {
+        (Endpoint::Report, Wire::Line(answers)) => {
+            push_lines(&app, &parts, body, &mut records, answers).await
+        }
+        (Endpoint::Query, Wire::Line(_)) => {
             query_lines(&app, &parts, body, &mut records).await.map(Success::Line)
         }
     };
@@ -345,7 +357,13 @@ async fn push_records(app: &App, parts: &Parts, body: Body, records: &mut usize)
 
 /// A line-profile push: access id (and signature when its credential wants one), sequence
 /// number, lines; the same store rules as the JSON profile.
-async fn push_lines(app: &App, parts: &Parts, body: Body, records: &mut usize) -> Result<Success, Failure> {
+async fn push_lines(
+    app: &App,
+    parts: &Parts,
+    body: Body,
+    records: &mut usize,
+    answers: LineAnswers,
+) -> Result<Success, Failure> {
     let body = read_body(body, &parts.headers).await?;
     let access_id = check_line_auth(app, parts, &body)?;
     let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
@@ -353,11 +371,13 @@ async fn push_lines(app: &App, parts: &Parts, body: Body, records: &mut usize) -
     let batch = line::push_body(&body, app.line_separator).map_err(Failure::Invalid)?;
     *records = batch.len();
     store_batch(app, batch, access_id, Some(seq)).await?;
-    if header(line::HEADER_NEED_RESPONSE).is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) {
-        Ok(Success::Line(LineAnswer::ok(None)))
-    } else {
-        Ok(Success::Empty)
-    }
+    let need_response =
+        header(line::HEADER_NEED_RESPONSE).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    Ok(match (need_response, answers) {
+        (false, _) => Success::Empty,
+        (true, LineAnswers::Text) => Success::Text,
+        (true, LineAnswers::Json) => Success::Line(LineAnswer::ok(None)),
+    })
 }
 
 async fn store_batch(

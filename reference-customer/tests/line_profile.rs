@@ -6,7 +6,7 @@
 
 mod support;
 
-use pushagent_customer::line::render;
+use pushagent_customer::line::{render, LineAnswers};
 use pushagent_customer::{Credential, Settings};
 use pushagent_proto::customer::{FluxRecord, QUERY_PATH, REPORT_PATH};
 use serde_json::{json, Value};
@@ -17,8 +17,13 @@ const OTHER_MAC: &str = "aa:bb:cc:dd:ee:02";
 const LINE_ID: &str = "AK-line";
 const SIGNED_LINE_ID: &str = "AK-line-signed";
 
-/// One server taking both profiles: the JSON test id, an unsigned and a signed line id.
+/// One server taking both profiles: the JSON test id, an unsigned and a signed line id; line
+/// pushes answered in JSON (`ret`).
 fn server() -> (tempfile::TempDir, Server) {
+    server_answering(LineAnswers::Json)
+}
+
+fn server_answering(line_answers: LineAnswers) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         credentials: vec![
@@ -27,6 +32,7 @@ fn server() -> (tempfile::TempDir, Server) {
             Credential::line(SIGNED_LINE_ID, SECRET, true),
         ],
         seed: Some(11),
+        line_answers,
         ..Settings::new(dir.path().join("customer.sqlite"))
     };
     (dir, Server::start(settings))
@@ -134,6 +140,20 @@ fn without_need_response_a_stored_push_is_answered_200_with_an_empty_body() {
     let records = [record(MAC, "2026112400", 1, 1)];
     let reply = LinePush { need_response: false, ..LinePush::default() }.push(&server, &records);
     assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+    assert_eq!(server.stored(), records);
+}
+
+#[test]
+fn by_default_line_pushes_are_answered_in_text_as_the_line_preset_expects() {
+    let (_dir, server) = server_answering(LineAnswers::default());
+    let records = [record(MAC, "2026112400", 1, 1)];
+    let reply = push_lines(&server, &records);
+    assert_eq!((reply.status, reply.body.as_str()), (200, "ok"));
+    let bad = render(&record(MAC, "2026112401", 1, 2), ',').replace(",2,", ",-2,");
+    let reply = LinePush::default().send(&server, &bad).unwrap();
+    assert_eq!((reply.status, reply.body.as_str()), (200, "fail: line 1: v0: must be an integer >= 0"));
+    let reply = LinePush { access_id: Some("AK-nobody"), ..LinePush::default() }.push(&server, &records);
+    assert_eq!((reply.status, reply.body.as_str()), (401, "fail: unknown access id"));
     assert_eq!(server.stored(), records);
 }
 
