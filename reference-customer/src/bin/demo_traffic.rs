@@ -216,7 +216,7 @@ fn print_pushed(
         raw,
         pushed,
         stored,
-        theirs["version"]
+        theirs["version"].as_u64().unwrap_or(0)
     );
     boundaries.remove(&first);
     *printed += 1;
