@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use gumdrop::Options;
 
 mod outbox;
+pub mod stats;
 
 use crate::config::{AgentConfig, DEFAULT_PATH};
 use crate::netif::{self, HostRoot};
@@ -35,7 +36,9 @@ enum Command {
     Detect(NoArgs),
     #[options(help = "print this machine's hardware facts as JSON")]
     Info(NoArgs),
-    #[options(help = "print the 12 five-minute points of an hour, raw, with flags")]
+    #[options(
+        help = "print the 12 five-minute points of an hour, raw, with flags; --day D --stats: the day's settlement figures"
+    )]
     Points(PointsArgs),
     #[options(help = "list the reports of the outbox")]
     Outbox(outbox::OutboxArgs),
@@ -57,6 +60,13 @@ struct PointsArgs {
     help: bool,
     #[options(help = "report hour YYYYMMDDHH (default: the newest hour with a closed slot)", meta = "HOUR")]
     hour: Option<String>,
+    #[options(no_short, help = "report day YYYYMMDD (with --stats)", meta = "DAY")]
+    day: Option<String>,
+    #[options(
+        no_short,
+        help = "print the day's settlement figures (95th percentile, peak, total, coverage)"
+    )]
+    stats: bool,
     #[options(no_short, help = "print JSON instead of a table")]
     json: bool,
 }
@@ -127,6 +137,12 @@ fn info(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
 }
 
 fn points(config: &AgentConfig, args: PointsArgs) -> Result<(), String> {
+    match (&args.day, args.stats) {
+        (Some(day), true) => return stats::print_day(config, day, args.json),
+        (None, true) => return Err("--stats needs --day YYYYMMDD".into()),
+        (Some(_), false) => return Err("--day goes with --stats (an hour's points: --hour)".into()),
+        (None, false) => {}
+    }
     let tz = config.report_timezone;
     let ring = Ring::open_existing(&config.state_db_path()).map_err(|e| e.to_string())?;
     let hour_start = match &args.hour {
