@@ -161,6 +161,14 @@ try {
   await page.screenshot({ path: join(out, '12-machine-skipped.png'), animations: 'disabled' });
   console.log('wrote docs/screenshots/12-machine-skipped.png');
   await page.keyboard.press('Escape');
+  // Settlement (结算) of this month: the node table, then one node's daily 日95 with the 月95 line.
+  await page.goto(service.base + '/settlement');
+  await page.getByTestId('fig-n-bj-1-coverage').waitFor();
+  await shot('13-settlement');
+  await page.getByTestId('chart-n-bj-1').click();
+  await page.getByTestId('daily-chart').locator('.bar').first().waitFor();
+  await shot('14-settlement-chart');
+  await page.keyboard.press('Escape');
   // One page in English, to show the switch (the rest stay zh-CN, the default).
   await page.getByTestId('lang-switch').click();
   await page.goto(service.base + '/machines');

@@ -17,6 +17,7 @@ const Machines = lazy(() => import('./pages/machines'));
 const History = lazy(() => import('./pages/history'));
 const Alerts = lazy(() => import('./pages/alerts'));
 const Audit = lazy(() => import('./pages/audit'));
+const Settlement = lazy(() => import('./pages/settlement'));
 
 export default function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
@@ -78,6 +79,7 @@ export default function App() {
             <Route path="/history" element={<History />} />
             <Route path="/alerts" element={<Alerts />} />
             <Route path="/audit" element={<Audit />} />
+            <Route path="/settlement" element={<Settlement />} />
             <Route path="*" element={<Navigate to="/overview" replace />} />
           </Routes>
         </Suspense>

@@ -288,6 +288,81 @@ export interface VerificationRow {
   message: string | null;
 }
 
+/// Settlement figures (docs/settlement.md): bytes exact, Mbps = bytes × 8 / 300 / 10^6.
+export interface SettlementFigures {
+  p95_bytes: number;
+  p95_mbps: number;
+  mean_day_p95_bytes: number;
+  mean_day_p95_mbps: number;
+  max_day_p95_bytes: number;
+  max_day_p95_mbps: number;
+  peak_bytes: number;
+  peak_mbps: number;
+  total_bytes: number;
+  present: number;
+  expected: number;
+  days?: SettlementDay[];
+}
+
+export interface SettlementDay {
+  day: string;
+  p95_bytes: number;
+  p95_mbps: number;
+  peak_bytes: number;
+  peak_mbps: number;
+  total_bytes: number;
+  present: number;
+  expected: number;
+}
+
+export type CustomerStatus = 'confirmed' | 'mismatched' | 'unverified';
+
+export interface SettlementRow {
+  node: string;
+  machine_id?: number;
+  hostname?: string;
+  macs?: string[];
+  machines: number;
+  raw: SettlementFigures;
+  pushed: SettlementFigures;
+  customer: {
+    status: CustomerStatus;
+    hours: { confirmed: number; mismatched: number; unverified: number };
+    figures: SettlementFigures | null;
+  };
+  difference: { p95_bytes: number; mean_day_p95_bytes: number; max_day_p95_bytes: number; peak_bytes: number; total_bytes: number } | null;
+}
+
+export interface SettlementQuery {
+  from?: string;
+  to?: string;
+  group_by?: 'machine' | 'node';
+  node?: string;
+  machine_id?: number;
+}
+
+export interface SettlementReport {
+  from: string;
+  to: string;
+  report_timezone: string;
+  group_by: 'machine' | 'node';
+  days: string[];
+  rows: SettlementRow[];
+}
+
+export interface SettlementSeries {
+  from: string;
+  to: string;
+  report_timezone: string;
+  first_slot_at: number;
+  slot_secs: number;
+  slots_per_day: number;
+  row: SettlementRow | null;
+  raw_bytes: number[];
+  pushed_bytes: number[];
+  present: number[];
+}
+
 type Query = Record<string, string | number | boolean | undefined | null>;
 
 export function queryString(query: Query): string {
@@ -297,6 +372,13 @@ export function queryString(query: Query): string {
   }
   const text = params.toString();
   return text ? `?${text}` : '';
+}
+
+/// `node: ''` is a filter too (the machines without a node), which `queryString` would drop.
+function settlementQuery(q: SettlementQuery): string {
+  const text = queryString({ ...q });
+  if (q.node !== '') return text;
+  return text ? `${text}&node=` : '?node=';
 }
 
 /// Called when the service says the session is gone (401), so the app shows the login page.
@@ -376,4 +458,10 @@ export const api = {
     request<HourWindow<MachineHour>>('GET', `/api/machines/${id}/traffic${queryString({ hours })}`),
   audit: (page: number, page_size: number) =>
     request<Page<AuditRow>>('GET', `/api/audit${queryString({ page, page_size })}`),
+  settlement: (q: SettlementQuery) => request<SettlementReport>('GET', `/api/settlement${settlementQuery(q)}`),
+  /// One machine (`machine_id`) or node (`node`), slot by slot.
+  settlementSeries: (q: SettlementQuery) =>
+    request<SettlementSeries>('GET', `/api/settlement/series${settlementQuery(q)}`),
+  /// The table as CSV or XLSX: a link the browser downloads with the session cookie.
+  settlementExportUrl: (q: SettlementQuery, format: 'csv' | 'xlsx') => `/api/settlement.${format}${settlementQuery(q)}`,
 };

@@ -5,6 +5,7 @@ import {
   ClusterOutlined,
   DashboardOutlined,
   HistoryOutlined,
+  AccountBookOutlined,
   LogoutOutlined,
   SettingOutlined,
   TranslationOutlined,
@@ -31,6 +32,7 @@ export default function BasicLayout({
     { key: '/push-config', icon: <SettingOutlined />, label: t('menu.pushConfig') },
     { key: '/machines', icon: <ClusterOutlined />, label: t('menu.machines') },
     { key: '/history', icon: <HistoryOutlined />, label: t('menu.history') },
+    { key: '/settlement', icon: <AccountBookOutlined />, label: t('menu.settlement') },
     { key: '/alerts', icon: <AlertOutlined />, label: t('menu.alerts') },
     { key: '/audit', icon: <AuditOutlined />, label: t('menu.audit') },
   ];
