@@ -8,6 +8,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::clock::{Clock, ScaledClock, SystemClock};
 use crate::config::{AgentConfig, SharedConfig};
+use crate::health::Health;
 use crate::netif::HostRoot;
 use crate::push::client::CustomerClient;
 use crate::push::outbox::Outbox;
@@ -102,20 +103,23 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     };
     let clock: &dyn Clock = clock.as_ref();
     let shared = SharedConfig::new(config.clone());
+    // What is wrong right now, as every thread sees it; the heartbeat carries it.
+    let health = Health::new();
     // The service link first: a cached service config applies before anything starts.
     let sync = match &config.service.url {
         Some(_) => {
             let outbox = Outbox::open_existing(&config.state_db_path())
                 .map_err(|e| DaemonError::Push(e.to_string()))?;
-            Some(
-                ServiceSync::new(clock, config.clone(), shared.clone(), outbox, root.clone())
-                    .map_err(|e| DaemonError::Push(e.to_string()))?,
-            )
+            let mut sync = ServiceSync::new(clock, config.clone(), shared.clone(), outbox, root.clone())
+                .map_err(|e| DaemonError::Push(e.to_string()))?;
+            sync.health = health.clone();
+            Some(sync)
         }
         None => None,
     };
     let (_, effective) = shared.get();
-    let pusher = build_pusher(&effective, clock)?;
+    let mut pusher = build_pusher(&effective, clock)?;
+    pusher.health = health.clone();
     let source = SysfsSource::new(root, effective.interface_choice()).following(shared.clone());
     let mut sampler = Sampler::new(
         clock,
@@ -163,7 +167,7 @@ pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pu
     let ring = Ring::open_existing(&path)?;
     let outbox = Outbox::open_existing(&path).map_err(|e| DaemonError::Push(e.to_string()))?;
     let client = CustomerClient::new(&config.customer).map_err(DaemonError::Push)?;
-    Ok(Pusher { clock, config: config.clone(), ring, outbox, client })
+    Ok(Pusher { clock, config: config.clone(), ring, outbox, client, health: Health::new() })
 }
 
 /// Longest sleep of the push loop: a report re-queued by the CLI is picked up this fast.
@@ -177,8 +181,6 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
             "waiting for the config service to provide {}; reports wait in the outbox",
             missing.join(", ")
         );
-    } else if !missing.is_empty() {
-        log::warn!("{} not set: reports are built and kept in the outbox, not sent", missing.join(", "));
     }
     loop {
         if shared.generation() != seen {

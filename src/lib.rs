@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod delta;
 pub mod facts;
+pub mod health;
 pub mod netif;
 pub mod push;
 pub mod ring;

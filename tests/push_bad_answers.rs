@@ -66,7 +66,7 @@ fn pusher_against<'a>(base_url: String, dir: &tempfile::TempDir, clock: &'a SimC
     let built = report::build("aa:bb:cc:dd:ee:01", HOUR, &[], &ReportTz::default(), &rules);
     outbox.commit_hour(&[built], HOUR + 3_600_000, clock.wall_ms()).expect("commit");
     let client = CustomerClient::new(&config.customer).expect("client");
-    Pusher { clock, config, ring, outbox, client }
+    Pusher { clock, config, ring, outbox, client, health: Default::default() }
 }
 
 fn assert_retried_with(answer: fn(&mut TcpStream), expected_in_message: &str) {

@@ -90,6 +90,7 @@ fn main() {
             facts: None,
             report_timezone: None,
             identity: Default::default(),
+            health: None,
         })
         .expect("json")
     };

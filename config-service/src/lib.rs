@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod checks;
 pub mod error;
 pub mod global;
+pub mod health;
 pub mod http;
 pub mod retention;
 pub mod settings;

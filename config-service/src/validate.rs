@@ -193,6 +193,9 @@ pub fn heartbeat(req: &HeartbeatRequest) -> Result<String, Invalid> {
         crate::settings::parse_report_timezone(tz)?;
     }
     req.identity.check("identity")?;
+    if let Some(health) = &req.health {
+        crate::health::validate(health)?;
+    }
     mac("mac", &req.mac)
 }
 

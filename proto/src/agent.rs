@@ -155,6 +155,91 @@ pub struct HeartbeatRequest {
     /// As in [`RegisterRequest::identity`], on every heartbeat (the platform may rename).
     #[serde(default, skip_serializing_if = "Identity::is_empty")]
     pub identity: Identity,
+    /// Conditions that keep the agent from counting, building or sending (all absent = fine).
+    /// Absent from agents older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<AgentHealth>,
+}
+
+/// Longest text of a health condition (`why`, names): longer ones are clipped by the agent
+/// and refused by the service.
+pub const MAX_HEALTH_TEXT: usize = 500;
+
+/// What is wrong on an agent right now. Every member is a condition that holds while present;
+/// `since` is when the agent first saw it (its wall clock, unix secs: the service re-bases it
+/// on its own clock with `agent_time`). Unknown members from newer agents are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentHealth {
+    /// The kernel says the clock is not synchronised: no hour is built until it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_unsynchronised_since: Option<i64>,
+    /// The last clock step the agent saw (an event, kept until a later one replaces it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_clock_step: Option<ClockStep>,
+    /// The sampler cannot commit its readings (disk full, read-only file system, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampler_cannot_commit: Option<HealthCondition>,
+    /// The slot timeline cannot advance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline_stuck_since: Option<i64>,
+    /// A config from the service (or the file) the agent refused: it keeps the last good one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_refused: Option<ConfigRefused>,
+    /// The pinned interface does not exist: nothing is counted until it is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_missing: Option<InterfaceMissing>,
+    /// Settings without which reports are held, not sent (`report.provider_id`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_missing: Option<SettingsMissing>,
+}
+
+impl AgentHealth {
+    /// No condition holds (a past clock step is an event, not a condition).
+    pub fn is_fine(&self) -> bool {
+        self.clock_unsynchronised_since.is_none()
+            && self.sampler_cannot_commit.is_none()
+            && self.timeline_stuck_since.is_none()
+            && self.config_refused.is_none()
+            && self.interface_missing.is_none()
+            && self.settings_missing.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStep {
+    /// Size of the step: positive = the clock jumped forward.
+    pub step_ms: i64,
+    /// When it was seen (unix secs, the clock after the step).
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCondition {
+    pub since: i64,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRefused {
+    /// The key the agent refused (`offset_bp`, `customer.base_url`, ...).
+    pub key: String,
+    pub why: String,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceMissing {
+    /// The interface name the config pins.
+    pub name: String,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsMissing {
+    /// e.g. `report.provider_id`, `customer.secret`.
+    pub which: Vec<String>,
+    pub since: i64,
 }
 
 /// Pull `CONFIG_PATH` / `GLOBAL_CONFIG_PATH` when a version differs from the cached one.

@@ -9,6 +9,7 @@ use super::outbox::{Outbox, OutboxError, OutboxReport, PushAttempt, StateChange,
 use super::report::{self, BuildRules, ReportState};
 use crate::clock::Clock;
 use crate::config::{AgentConfig, MacFormat};
+use crate::health::Health;
 use crate::ring::{Ring, RingError};
 use crate::slots::ReportTz;
 
@@ -36,6 +37,8 @@ pub struct Pusher<'a> {
     pub ring: Ring,
     pub outbox: Outbox,
     pub client: CustomerClient,
+    /// Shared with the other threads: the pusher reports the settings it misses.
+    pub health: Health,
 }
 
 /// What a step did (for logs and tests).
@@ -67,7 +70,9 @@ impl<'a> Pusher<'a> {
     pub fn step(&mut self) -> Result<StepReport, PushError> {
         let mut done = StepReport { built: self.build_due()?, ..Default::default() };
         // Without credentials and ids nothing can be sent: reports wait in the outbox.
-        if self.missing_settings().is_empty() {
+        let missing = self.missing_settings();
+        self.health.settings_missing(&missing, self.clock.wall_ms() / 1000);
+        if missing.is_empty() {
             self.send_due(&mut done)?;
             self.verify_due(&mut done)?;
         }

@@ -30,20 +30,35 @@ fn offset(bp: i32, what: &str) -> Result<Offset, String> {
     Ok(Offset { basis_points: i64::from(bp) })
 }
 
-pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentConfig, String> {
+/// A service config the agent refuses: which key (as the service names it) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {why}")]
+pub struct Refused {
+    pub key: &'static str,
+    pub why: String,
+}
+
+fn at(key: &'static str) -> impl FnOnce(String) -> Refused {
+    move |why| Refused { key, why }
+}
+
+pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentConfig, Refused> {
     let g = &service.global;
     let m = &service.machine;
     let c = &g.customer;
-    check::base_url(&c.base_url)?;
-    check::api_path(&c.report_path)?;
-    check::api_path(&c.query_path)?;
-    check::time_format(&c.day_format)?;
-    check::time_format(&c.hour_format)?;
-    check::batch_size(c.batch_size as usize)?;
+    check::base_url(&c.base_url).map_err(at("customer.base_url"))?;
+    check::api_path(&c.report_path).map_err(at("customer.report_path"))?;
+    check::api_path(&c.query_path).map_err(at("customer.query_path"))?;
+    check::time_format(&c.day_format).map_err(at("customer.day_format"))?;
+    check::time_format(&c.hour_format).map_err(at("customer.hour_format"))?;
+    check::batch_size(c.batch_size as usize).map_err(at("customer.batch_size"))?;
     let mac_format: MacFormat = serde_json::from_value(serde_json::Value::from(c.mac_format.clone()))
-        .map_err(|_| format!("unknown mac_format {:?}", c.mac_format))?;
+        .map_err(|_| Refused {
+            key: "customer.mac_format",
+            why: format!("unknown mac_format {:?}", c.mac_format),
+        })?;
     if let Some(name) = &m.interface {
-        crate::netif::validate_name(name).map_err(|e| e.to_string())?;
+        crate::netif::validate_name(name).map_err(|e| Refused { key: "interface", why: e.to_string() })?;
     }
     let mut out = local.clone();
     out.customer.base_url = c.base_url.clone();
@@ -62,8 +77,9 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     out.report.provider_uiid = g.provider_uiid.clone();
     out.report.isp_id = m.isp_id.unwrap_or(g.isp_id);
     out.report.device_type = m.device_type.unwrap_or(g.device_type);
-    out.report.offset_percent = offset(g.offset_bp, "global offset")?;
-    out.report.machine_offset_percent = m.offset_bp.map(|bp| offset(bp, "machine offset")).transpose()?;
+    out.report.offset_percent = offset(g.offset_bp, "global offset").map_err(at("offset_bp"))?;
+    out.report.machine_offset_percent =
+        m.offset_bp.map(|bp| offset(bp, "machine offset")).transpose().map_err(at("machine.offset_bp"))?;
     out.push_enabled = local.push_enabled && g.push_enabled && m.push_enabled;
     out.push_off_switches = [
         (m.push_enabled, agent::SWITCH_MACHINE),
@@ -174,5 +190,9 @@ mod tests {
             bad(&mut s);
             assert!(effective(&AgentConfig::default(), &s).is_err(), "{s:?}");
         }
+        let mut s = service();
+        s.machine.offset_bp = Some(100_001);
+        let refused = effective(&AgentConfig::default(), &s).expect_err("refused");
+        assert_eq!(refused.key, "machine.offset_bp", "the refusal names the key");
     }
 }

@@ -14,7 +14,8 @@ use super::client::{ServiceClient, ServiceError};
 use super::merge::{effective, ServiceConfig};
 use crate::clock::Clock;
 use crate::config::{AgentConfig, Secret, SharedConfig};
-use crate::netif::{self, HostRoot};
+use crate::health::Health;
+use crate::netif::{self, HostRoot, NetifError};
 use crate::push::outbox::{Outbox, OutboxError};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +43,14 @@ pub struct ServiceSync<'a> {
     pub shared: SharedConfig,
     pub outbox: Outbox,
     pub root: HostRoot,
+    /// Shared with the other threads; sent with every heartbeat.
+    pub health: Health,
     client: ServiceClient,
     token: Option<Secret>,
     cached: Option<ServiceConfig>,
     last_facts: Option<String>,
+    /// The MAC of the last heartbeat: still the identity while a pinned interface is missing.
+    last_mac: Option<String>,
 }
 
 fn token_path(state_dir: &Path) -> PathBuf {
@@ -92,8 +97,19 @@ impl<'a> ServiceSync<'a> {
             },
             Err(_) => None,
         };
-        let mut sync =
-            ServiceSync { clock, local, shared, outbox, root, client, token, cached: None, last_facts: None };
+        let mut sync = ServiceSync {
+            clock,
+            local,
+            shared,
+            outbox,
+            root,
+            health: Health::new(),
+            client,
+            token,
+            cached: None,
+            last_facts: None,
+            last_mac: None,
+        };
         if let Some(c) = cached {
             match effective(&sync.local, &c) {
                 Ok(e) => {
@@ -137,6 +153,7 @@ impl<'a> ServiceSync<'a> {
             }
             other => other?,
         };
+        self.last_mac = heartbeat.get("mac").and_then(Value::as_str).map(str::to_string);
         if let Some(facts) = heartbeat.get("facts").filter(|f| !f.is_null()) {
             self.last_facts = Some(comparable_facts(facts));
         }
@@ -149,6 +166,7 @@ impl<'a> ServiceSync<'a> {
                 machine: self.client.machine_config(&token)?,
                 global: self.client.global_config(&token)?,
             };
+            let now_secs = self.clock.wall_ms() / 1000;
             match effective(&self.local, &fresh) {
                 Ok(e) => {
                     let bytes = serde_json::to_vec(&fresh).map_err(|e| SyncError::Local(e.to_string()))?;
@@ -165,10 +183,14 @@ impl<'a> ServiceSync<'a> {
                     );
                     self.shared.replace(e);
                     self.cached = Some(fresh);
+                    self.health.config_refused(None, now_secs);
                     report.config_applied = true;
                 }
-                Err(e) => {
-                    log::error!("config service sent a config we refuse (keeping the previous one): {e}")
+                Err(refused) => {
+                    log::error!(
+                        "config service sent a config we refuse (keeping the previous one): {refused}"
+                    );
+                    self.health.config_refused(Some((refused.key, &refused.why)), now_secs);
                 }
             }
         }
@@ -186,8 +208,7 @@ impl<'a> ServiceSync<'a> {
         let (_, current) = self.shared.get();
         let facts = crate::facts::collect(&self.root, None, self.clock.wall_ms() / 1000);
         let facts_json = serde_json::to_value(&facts).map_err(|e| SyncError::Local(e.to_string()))?;
-        let detection = netif::detect(&self.root, &current.interface_choice())
-            .map_err(|e| SyncError::Local(e.to_string()))?;
+        let (detection, _) = self.detect_for_heartbeat(&current).map_err(SyncError::Local)?;
         let request = agent::RegisterRequest {
             enrollment_token: enrollment.expose().to_string(),
             machine_id: registration_id(facts.machine_id.as_deref(), &detection.chosen.mac),
@@ -206,9 +227,41 @@ impl<'a> ServiceSync<'a> {
         Ok(token)
     }
 
+    /// The collected interface as the heartbeat describes it. A pinned interface that does not
+    /// exist (renamed NIC, typo) does not stop the heartbeat: it reports the pinned name, the
+    /// MAC counted under last, the interfaces there are (for the operator to choose from) and
+    /// the condition in its health.
+    fn detect_for_heartbeat(&self, current: &AgentConfig) -> Result<(netif::Detection, String), String> {
+        let choice = current.interface_choice();
+        let now_secs = self.clock.wall_ms() / 1000;
+        match (netif::detect(&self.root, &choice), &choice.interface) {
+            (Ok(d), _) => {
+                self.health.interface_missing(None, now_secs);
+                let name = d.chosen.name.clone();
+                Ok((d, name))
+            }
+            (Err(NetifError::NoSuchInterface(_)), Some(pinned)) => {
+                self.health.interface_missing(Some(pinned), now_secs);
+                let automatic = netif::InterfaceChoiceConfig { interface: None, ..choice.clone() };
+                let mut d = netif::detect(&self.root, &automatic).map_err(|e| e.to_string())?;
+                if let Some(mac) = self.last_mac.clone().or_else(|| self.ring_mac()) {
+                    d.chosen.mac = mac;
+                }
+                Ok((d, pinned.clone()))
+            }
+            (Err(e), _) => Err(e.to_string()),
+        }
+    }
+
+    /// The MAC of the last reading in the ring (the identity counted under last).
+    fn ring_mac(&self) -> Option<String> {
+        let ring = crate::ring::Ring::open_existing(&self.local.state_db_path()).ok()?;
+        ring.last_reading().ok().flatten().map(|(last, _)| last.reading.source.mac)
+    }
+
     fn heartbeat_body(&self) -> Result<Value, String> {
         let (_, current) = self.shared.get();
-        let detection = netif::detect(&self.root, &current.interface_choice()).map_err(|e| e.to_string())?;
+        let (detection, chosen_name) = self.detect_for_heartbeat(&current)?;
         let now_secs = self.clock.wall_ms() / 1000;
         let facts = crate::facts::collect(&self.root, Some(&detection.chosen.name), now_secs);
         let facts_json = serde_json::to_value(&facts).map_err(|e| e.to_string())?;
@@ -226,7 +279,7 @@ impl<'a> ServiceSync<'a> {
                     physical: c.kind == "physical",
                 })
                 .collect(),
-            chosen_interface: detection.chosen.name.clone(),
+            chosen_interface: chosen_name,
             ambiguous: detection.chosen.ambiguous,
             backlog: self.outbox.backlog().map_err(|e| e.to_string())?,
             last_push: self.outbox.last_push().map_err(|e| e.to_string())?,
@@ -234,6 +287,7 @@ impl<'a> ServiceSync<'a> {
             facts: None,
             report_timezone: Some(current.report_timezone.label()),
             identity: current.identity.to_wire(),
+            health: Some(self.health.snapshot()),
         };
         let mut body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
         if changed {

@@ -69,6 +69,15 @@ impl ConfigService {
         }
     }
 
+    /// Change the stored global config behind the admin API's checks: what an older (or
+    /// buggy) service could hand out to agents.
+    pub fn store_global_unchecked(&self, change: impl FnOnce(&mut pushagent_config::global::GlobalDoc)) {
+        let mut store = Store::open(&self.db_path).expect("store");
+        let (_, mut doc) = store.global().expect("global");
+        change(&mut doc);
+        store.update_global(&doc, "test", 0).expect("stored");
+    }
+
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.base_url);
         let auth = format!("Bearer {}", self.api_token);

@@ -37,6 +37,9 @@ pub struct MachineView {
     pub host_name_set_by: Option<String>,
     /// Who set `config.node`; None: it follows the node the agent reports.
     pub node_set_by: Option<String>,
+    /// What the agent last reported wrong with itself (times on the service's clock); None:
+    /// an agent older than health reports.
+    pub health: Option<AgentHealth>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,11 +245,23 @@ impl Store {
             )?;
         }
         let last_push = hb.last_push.as_ref().map(to_json).transpose()?;
+        // A condition that continues keeps the time the service first learnt of it.
+        let health = match &hb.health {
+            Some(h) => {
+                let old: Option<String> =
+                    tx.query_row("SELECT health FROM machines WHERE id = ?1", [machine_id], |r| r.get(0))?;
+                let old: Option<AgentHealth> = old.and_then(|o| serde_json::from_str(&o).ok());
+                let rebased = crate::health::rebase(h.clone(), hb.agent_time, now);
+                Some(to_json(&crate::health::merge(old.as_ref(), rebased))?)
+            }
+            None => None,
+        };
         tx.execute(
             "UPDATE machines SET mac = ?2, agent_version = ?3, interfaces = ?4, chosen_interface = ?5,
                  ambiguous = ?6, backlog_outbox_hours = ?7, backlog_history_items = ?8, backlog_held_hours = ?9,
                  last_push = COALESCE(?10, last_push), agent_time = ?11, last_seen_at = ?12,
-                 facts = COALESCE(?13, facts), report_timezone = COALESCE(?14, report_timezone)
+                 facts = COALESCE(?13, facts), report_timezone = COALESCE(?14, report_timezone),
+                 health = ?15
              WHERE id = ?1",
             params![
                 machine_id,
@@ -263,6 +278,7 @@ impl Store {
                 now,
                 facts_json,
                 hb.report_timezone,
+                health,
             ],
         )?;
         apply_identity(&tx, machine_id, &hb.hostname, &hb.identity, now)?;

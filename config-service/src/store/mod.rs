@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pushagent_proto::agent::{
-    Acceptance, HeartbeatRequest, HistoryBatch, Identity, MachineConfig, RegisterRequest,
+    Acceptance, AgentHealth, HeartbeatRequest, HistoryBatch, Identity, MachineConfig, RegisterRequest,
 };
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
@@ -22,6 +22,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (6, include_str!("../../migrations/0006_machine_timezone.sql")),
     (7, include_str!("../../migrations/0007_machine_identity.sql")),
     (settlement::MIGRATION, include_str!("../../migrations/0008_settlement.sql")),
+    (9, include_str!("../../migrations/0009_machine_health.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +83,7 @@ pub(super) const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac
      c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts, \
      m.duplicate_of, m.report_timezone, \
      m.os_hostname, m.ops_host_id, m.reported_host_name, m.management_ip, m.reported_node, m.host_name_set_by, \
-     c.node_set_by";
+     c.node_set_by, m.health";
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -317,6 +318,7 @@ pub(super) fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         },
         host_name_set_by: r.get(31)?,
         node_set_by: r.get(32)?,
+        health: r.get::<_, Option<String>>(33)?.and_then(|h| serde_json::from_str(&h).ok()),
     })
 }
 

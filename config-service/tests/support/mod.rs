@@ -231,6 +231,7 @@ pub fn heartbeat(hostname: &str, mac: &str, agent_time: i64) -> HeartbeatRequest
         facts: None,
         report_timezone: Some("UTC+08:00".into()),
         identity: Default::default(),
+        health: None,
     }
 }
 

@@ -71,6 +71,19 @@ export interface Machine {
   report_timezone: string | null;
   /** That zone is not the service's `report_timezone`. */
   timezone_mismatch: boolean;
+  /** What the agent reports wrong with itself (times on the service's clock); null: an agent older than health reports. */
+  health: AgentHealth | null;
+}
+
+/** Conditions an agent reports; each member present = the condition holds (since = unix secs). */
+export interface AgentHealth {
+  clock_unsynchronised_since?: number;
+  last_clock_step?: { step_ms: number; at: number };
+  sampler_cannot_commit?: { since: number; why: string };
+  timeline_stuck_since?: number;
+  config_refused?: { key: string; why: string; since: number };
+  interface_missing?: { name: string; since: number };
+  settings_missing?: { which: string[]; since: number };
 }
 
 /// A partial update: a missing key keeps the value, `null` clears it.

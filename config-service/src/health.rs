@@ -1,0 +1,139 @@
+//! The health an agent reports with its heartbeat ([`AgentHealth`]): checked, re-based on the
+//! service's clock, and merged with what the service already knew, so a condition keeps the
+//! time the service first learnt of it (an agent's clock may be the very thing that is wrong).
+
+use pushagent_proto::agent::{AgentHealth, MAX_HEALTH_TEXT};
+
+use crate::validate::{self, Invalid};
+
+/// Most settings an agent may name as missing.
+const MAX_MISSING_SETTINGS: usize = 16;
+
+pub fn validate(h: &AgentHealth) -> Result<(), Invalid> {
+    if let Some(c) = &h.sampler_cannot_commit {
+        validate::text("health.sampler_cannot_commit.why", &c.why, MAX_HEALTH_TEXT)?;
+    }
+    if let Some(c) = &h.config_refused {
+        validate::text("health.config_refused.key", &c.key, 100)?;
+        validate::text("health.config_refused.why", &c.why, MAX_HEALTH_TEXT)?;
+    }
+    if let Some(c) = &h.interface_missing {
+        validate::text("health.interface_missing.name", &c.name, 100)?;
+    }
+    if let Some(c) = &h.settings_missing {
+        if c.which.len() > MAX_MISSING_SETTINGS {
+            return Err(format!("health.settings_missing.which: at most {MAX_MISSING_SETTINGS}"));
+        }
+        for (i, w) in c.which.iter().enumerate() {
+            validate::text(&format!("health.settings_missing.which[{i}]"), w, 100)?;
+        }
+    }
+    Ok(())
+}
+
+/// `h` with every time moved from the agent's clock to the service's: a time `age` seconds
+/// before `agent_time` becomes `age` seconds before `now` (a time after `agent_time`, which a
+/// stepped clock can produce, becomes `now`).
+pub fn rebase(mut h: AgentHealth, agent_time: i64, now: i64) -> AgentHealth {
+    let at = |t: i64| now.saturating_sub(agent_time.saturating_sub(t).max(0));
+    h.clock_unsynchronised_since = h.clock_unsynchronised_since.map(at);
+    if let Some(s) = &mut h.last_clock_step {
+        s.at = at(s.at);
+    }
+    if let Some(c) = &mut h.sampler_cannot_commit {
+        c.since = at(c.since);
+    }
+    h.timeline_stuck_since = h.timeline_stuck_since.map(at);
+    if let Some(c) = &mut h.config_refused {
+        c.since = at(c.since);
+    }
+    if let Some(c) = &mut h.interface_missing {
+        c.since = at(c.since);
+    }
+    if let Some(c) = &mut h.settings_missing {
+        c.since = at(c.since);
+    }
+    h
+}
+
+/// The new report, with the `since` the service already holds for every condition that
+/// continues (same kind and same subject), so re-basing jitter or a clock step on the agent
+/// never makes an old condition look new.
+pub fn merge(old: Option<&AgentHealth>, mut new: AgentHealth) -> AgentHealth {
+    let Some(old) = old else { return new };
+    fn keep(old: Option<i64>, new: &mut Option<i64>) {
+        if let (Some(o), Some(n)) = (old, new.as_mut()) {
+            *n = (*n).min(o);
+        }
+    }
+    keep(old.clock_unsynchronised_since, &mut new.clock_unsynchronised_since);
+    keep(old.timeline_stuck_since, &mut new.timeline_stuck_since);
+    if let (Some(o), Some(n)) = (&old.sampler_cannot_commit, &mut new.sampler_cannot_commit) {
+        n.since = n.since.min(o.since);
+    }
+    if let (Some(o), Some(n)) = (&old.config_refused, &mut new.config_refused) {
+        if o.key == n.key {
+            n.since = n.since.min(o.since);
+        }
+    }
+    if let (Some(o), Some(n)) = (&old.interface_missing, &mut new.interface_missing) {
+        if o.name == n.name {
+            n.since = n.since.min(o.since);
+        }
+    }
+    if let (Some(o), Some(n)) = (&old.settings_missing, &mut new.settings_missing) {
+        n.since = n.since.min(o.since);
+    }
+    if let (Some(o), Some(n)) = (&old.last_clock_step, &new.last_clock_step) {
+        if o.step_ms == n.step_ms && (o.at - n.at).abs() < 600 {
+            new.last_clock_step = Some(o.clone());
+        }
+    }
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushagent_proto::agent::{ConfigRefused, InterfaceMissing};
+
+    #[test]
+    fn times_move_to_the_service_clock_and_conditions_keep_their_first_sighting() {
+        // The agent's clock is 8 h ahead: its "10 minutes ago" is the service's too.
+        let agent_time = 1_000_000 + 8 * 3600;
+        let h = AgentHealth {
+            clock_unsynchronised_since: Some(agent_time - 600),
+            interface_missing: Some(InterfaceMissing { name: "eth9".into(), since: agent_time + 50 }),
+            ..AgentHealth::default()
+        };
+        let r = rebase(h, agent_time, 1_000_000);
+        assert_eq!(r.clock_unsynchronised_since, Some(1_000_000 - 600));
+        assert_eq!(r.interface_missing.as_ref().map(|i| i.since), Some(1_000_000), "never in the future");
+
+        // The agent's clock stepped back: the condition is as old as the service knows it.
+        let later = AgentHealth {
+            clock_unsynchronised_since: Some(999_990),
+            interface_missing: Some(InterfaceMissing { name: "eth8".into(), since: 999_999 }),
+            config_refused: Some(ConfigRefused { key: "offset_bp".into(), why: "x".into(), since: 5 }),
+            ..AgentHealth::default()
+        };
+        let m = merge(Some(&r), later);
+        assert_eq!(m.clock_unsynchronised_since, Some(1_000_000 - 600));
+        assert_eq!(m.interface_missing.map(|i| i.since), Some(999_999), "another interface: new");
+        assert_eq!(m.config_refused.map(|c| c.since), Some(5));
+    }
+
+    #[test]
+    fn long_texts_are_refused_with_the_field_named() {
+        let h = AgentHealth {
+            config_refused: Some(ConfigRefused {
+                key: "offset_bp".into(),
+                why: "x".repeat(MAX_HEALTH_TEXT + 1),
+                since: 1,
+            }),
+            ..AgentHealth::default()
+        };
+        let err = validate(&h).expect_err("too long");
+        assert!(err.contains("health.config_refused.why"), "{err}");
+    }
+}
