@@ -55,7 +55,7 @@ fn a_misspelled_interface_never_locks_the_agent_out_and_is_fixed_from_the_consol
     let shared = SharedConfig::new(local.clone());
     let mut source = SysfsSource::new(
         fixture_root(),
-        InterfaceChoiceConfig { interface: local.interface.clone(), allow_virtual: false },
+        InterfaceChoiceConfig { interface: local.interface.clone(), ..InterfaceChoiceConfig::default() },
     )
     .following(shared.clone());
     assert!(source.read().is_err(), "nothing to count on eth9");
