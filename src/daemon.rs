@@ -166,7 +166,7 @@ pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pu
     // The state database was checked and migrated when it was first opened.
     let ring = Ring::open_existing(&path)?;
     let outbox = Outbox::open_existing(&path).map_err(|e| DaemonError::Push(e.to_string()))?;
-    let client = CustomerClient::new(&config.customer).map_err(DaemonError::Push)?;
+    let client = CustomerClient::for_agent(&config.customer, &path).map_err(DaemonError::Push)?;
     Ok(Pusher { clock, config: config.clone(), ring, outbox, client, health: Health::new() })
 }
 

@@ -225,23 +225,22 @@ pub async fn machine(
     Ok(Json(machine_out(machine, since, app.settings.report_offset())))
 }
 
+/// The values a patch sets, checked by the agent's own function (`MachineConfig::validate`).
 fn validate_patch(patch: &ConfigPatch) -> Result<(), ApiError> {
-    let check = || -> Result<(), String> {
-        if let Some(Some(name)) = &patch.interface {
-            validate::interface("interface", name)?;
-        }
-        if let Some(Some(bp)) = patch.offset_bp {
-            validate::offset_bp("offset_bp", bp)?;
-        }
-        if let Some(Some(node)) = &patch.node {
-            validate::node("node", node)?;
-        }
-        if let Some(Some(name)) = &patch.host_name {
-            validate::display_host_name("host_name", name)?;
-        }
-        Ok(())
+    if let Some(Some(name)) = &patch.host_name {
+        validate::display_host_name("host_name", name).map_err(ApiError::BadRequest)?;
+    }
+    let probe = pushagent_proto::agent::MachineConfig {
+        version: 0,
+        push_enabled: true,
+        acceptance: Default::default(),
+        interface: patch.interface.clone().flatten(),
+        offset_bp: patch.offset_bp.flatten(),
+        node: patch.node.clone().flatten(),
+        isp_id: patch.isp_id.flatten(),
+        device_type: patch.device_type.flatten(),
     };
-    check().map_err(ApiError::BadRequest)
+    validate::machine_config(&probe).map_err(ApiError::BadRequest)
 }
 
 pub async fn update_machine(
@@ -482,6 +481,11 @@ pub async fn update_global_config(
         })
         .await?;
     Ok(Json(doc.redacted(version)))
+}
+
+/// The built-in customer profiles (`proto::profile::presets`), for the push-config page.
+pub async fn profile_presets(AdminAuth(_): AdminAuth) -> Json<Vec<pushagent_proto::profile::Preset>> {
+    Json(pushagent_proto::profile::presets())
 }
 
 #[derive(Deserialize)]

@@ -73,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/history.csv"),
     ("GET", "/api/global-config"),
     ("PUT", "/api/global-config"),
+    ("GET", "/api/profile-presets"),
     ("GET", "/api/alerts"),
     ("POST", "/api/alerts/test"),
     ("GET", "/api/verifications"),
@@ -107,6 +108,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/history", get(admin_api::history))
         .route("/api/history.csv", get(admin_api::history_csv))
         .route("/api/global-config", get(admin_api::global_config).put(admin_api::update_global_config))
+        .route("/api/profile-presets", get(admin_api::profile_presets))
         .route("/api/alerts", get(admin_api::alerts))
         .route("/api/alerts/test", post(admin_api::test_alert))
         .route("/api/verifications", get(admin_api::verifications))

@@ -2,8 +2,7 @@
 //! and says what is wrong. Handlers call these before the store sees anything.
 
 use pushagent_proto::agent::{
-    HeartbeatRequest, HistoryBatch, RegisterRequest, MAX_HISTORY_BATCH, OFFSET_BP_EXCLUSIVE_MIN,
-    OFFSET_BP_MAX,
+    HeartbeatRequest, HistoryBatch, MachineConfig, RegisterRequest, MAX_HISTORY_BATCH,
 };
 
 use crate::global::{ChannelKind, GlobalDoc};
@@ -25,22 +24,10 @@ pub fn mac(field: &str, text: &str) -> Result<String, Invalid> {
     Ok(canonical)
 }
 
-/// A Linux interface name: 1..=15 bytes, no `/`, no whitespace, not `.`/`..`.
+/// A Linux interface name, by the agent's own rule (`proto::check::interface_name`).
 pub fn interface(field: &str, name: &str) -> Result<(), Invalid> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
-        && !name.contains('/')
-        && !name.contains("..")
-        && name != "."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{field}: {:?} is not an interface name (1-15 of A-Z a-z 0-9 - _ . : @, no '/' or '..')",
-            shorten(name)
-        ))
-    }
+    pushagent_proto::check::interface_name(name)
+        .map_err(|why| format!("{field}: {:?} is not an interface name: {why}", shorten(name)))
 }
 
 /// A host name (RFC 1123): dot-separated labels of letters, digits and '-'.
@@ -87,15 +74,14 @@ pub fn display_host_name(field: &str, name: &str) -> Result<(), Invalid> {
     pushagent_proto::identity::check_host_name(field, name)
 }
 
+/// An offset in basis points (`proto::check::offset_bp`).
 pub fn offset_bp(field: &str, bp: i32) -> Result<(), Invalid> {
-    if bp > OFFSET_BP_EXCLUSIVE_MIN && bp <= OFFSET_BP_MAX {
-        Ok(())
-    } else {
-        Err(format!(
-            "{field}: offset {bp} basis points ({}%) is out of range: it must be above -100% and at most 1000%",
-            bp as f64 / 100.0
-        ))
-    }
+    pushagent_proto::check::offset_bp(field, bp).map_err(|e| e.to_string())
+}
+
+/// A machine's config values as the agent checks them (`MachineConfig::validate`).
+pub fn machine_config(config: &MachineConfig) -> Result<(), Invalid> {
+    config.validate().map_err(|e| e.to_string())
 }
 
 /// `YYYYMMDDHH`, a real calendar hour.
@@ -258,22 +244,9 @@ pub fn history(mut batch: HistoryBatch) -> Result<HistoryBatch, Invalid> {
 }
 
 pub fn global(doc: &GlobalDoc) -> Result<(), Invalid> {
-    offset_bp("offset_bp", doc.offset_bp)?;
-    let url = &doc.customer.base_url;
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 {
-        return Err(format!("customer.base_url: {:?} is not an http(s) URL", shorten(url)));
-    }
-    for (field, path) in [
-        ("customer.report_path", &doc.customer.report_path),
-        ("customer.query_path", &doc.customer.query_path),
-    ] {
-        if !path.starts_with('/') || path.contains("..") || path.len() > 500 {
-            return Err(format!("{field}: {:?} must be an absolute path", shorten(path)));
-        }
-    }
-    if doc.customer.batch_size == 0 || doc.customer.batch_size > 1000 {
-        return Err("customer.batch_size: 1 to 1000".into());
-    }
+    // Everything the agents get, checked by the agent's own functions (proto): the service
+    // never stores what an agent would refuse.
+    doc.to_wire(0).validate().map_err(|e| e.to_string())?;
     let alerts = &doc.alerts;
     if alerts.failure_threshold == 0 || alerts.offline_periods == 0 {
         return Err("alerts.failure_threshold and alerts.offline_periods are at least 1".into());
@@ -318,7 +291,7 @@ mod tests {
     fn interface_names_cannot_walk_paths() {
         assert!(interface("i", "eth0").is_ok());
         assert!(interface("i", "enp3s0f1").is_ok());
-        for bad in ["", "../etc", "a/b", "..", ".", "eth0 ", "averyveryverylongname"] {
+        for bad in ["", "../etc", "a/b", "..", ".", "eth0 ", "averyveryverylongname", "eth0:1", "e\0"] {
             assert!(interface("i", bad).is_err(), "{bad}");
         }
     }

@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::{
+    self, AnswerRule, AuthSettings, Encoding, FieldError, LineFormat, ProfileParts, QueryMapping,
+};
 pub use crate::identity::Identity;
 
 /// First contact: enrollment token → per-agent token ([`RegisterRequest`] → [`RegisterResponse`]).
@@ -286,20 +289,56 @@ pub enum BilledDirection {
     Sum,
 }
 
-/// How to reach the customer (field names as the agent's `[customer]` config).
+/// How to reach the customer (field names as the agent's `[customer]` config). The parts
+/// after `batch_size` default to the reference profile, so an older service's config reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerProfile {
     pub base_url: String,
     pub report_path: String,
+    /// Empty: the customer has no query API (verification is `unavailable`).
     pub query_path: String,
     pub access_id: String,
     /// Sent only to authenticated agents; the admin API never returns it.
     pub secret: String,
     pub day_format: String,
     pub hour_format: String,
-    /// e.g. "lower-colon" (see the agent's `MacFormat`).
+    /// e.g. "lower-colon" (see [`crate::profile::MacFormat`]).
     pub mac_format: String,
+    /// Records per request in the `json` encoding (`line.lines_per_request` in `line`).
     pub batch_size: u32,
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default)]
+    pub line: LineFormat,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub answer: AnswerRule,
+    #[serde(default)]
+    pub query: QueryMapping,
+}
+
+impl CustomerProfile {
+    /// Every value, checked as the agent checks it; the error names the field.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        ProfileParts {
+            base_url: &self.base_url,
+            report_path: &self.report_path,
+            query_path: &self.query_path,
+            access_id: &self.access_id,
+            day_format: &self.day_format,
+            hour_format: &self.hour_format,
+            mac_format: &self.mac_format,
+            batch_size: u64::from(self.batch_size),
+            encoding: self.encoding,
+            line: &self.line,
+            auth: &self.auth,
+            answer: &self.answer,
+            query: &self.query,
+        }
+        .validate()?;
+        profile::secret("customer.secret", &self.secret)
+    }
 }
 
 /// `GET GLOBAL_CONFIG_PATH`.

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 
 use pushagent_proto::customer::{MAX_RECORDS_PER_PUSH, QUERY_PATH, REPORT_PATH};
+use pushagent_proto::profile::{
+    self, AnswerRule, AuthSettings, Encoding, FieldError, LineFormat, ProfileParts, QueryMapping,
+};
 
 /// A secret that never shows in logs, `Debug` output or error messages.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -84,49 +87,8 @@ impl Billing for BilledDirection {
     }
 }
 
-/// How the customer writes a MAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum MacFormat {
-    /// `aa:bb:cc:dd:ee:ff` (reference profile)
-    #[default]
-    LowerColon,
-    UpperColon,
-    LowerDash,
-    UpperDash,
-    LowerPlain,
-    UpperPlain,
-}
-
-impl MacFormat {
-    /// Render a canonical `aa:bb:cc:dd:ee:ff` MAC in this format.
-    pub fn render(self, mac: &str) -> String {
-        let (sep, upper) = match self {
-            MacFormat::LowerColon => (":", false),
-            MacFormat::UpperColon => (":", true),
-            MacFormat::LowerDash => ("-", false),
-            MacFormat::UpperDash => ("-", true),
-            MacFormat::LowerPlain => ("", false),
-            MacFormat::UpperPlain => ("", true),
-        };
-        let joined = mac.split(':').collect::<Vec<_>>().join(sep);
-        if upper {
-            joined.to_uppercase()
-        } else {
-            joined.to_lowercase()
-        }
-    }
-
-    /// Canonical form of a MAC written in any of the formats (None if it is not a MAC).
-    pub fn canonical(text: &str) -> Option<String> {
-        let hex: String = text.chars().filter(|c| *c != ':' && *c != '-').collect();
-        if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        let lower = hex.to_lowercase();
-        Some((0..6).map(|i| &lower[i * 2..i * 2 + 2]).collect::<Vec<_>>().join(":"))
-    }
-}
+/// How the customer writes a MAC (the wire type: one list of names for agent and service).
+pub use pushagent_proto::profile::MacFormat;
 
 /// Names of the id fields in a record, where a customer calls them differently.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -157,17 +119,18 @@ pub struct CustomerProfile {
     pub base_url: String,
     #[serde(deserialize_with = "api_path")]
     pub report_path: String,
-    #[serde(deserialize_with = "api_path")]
+    /// Empty: the customer has no query API (verification is `unavailable`).
+    #[serde(deserialize_with = "query_path")]
     pub query_path: String,
     pub access_id: String,
     pub secret: Secret,
     /// Read the secret from this file instead (first line, trimmed).
     pub secret_file: Option<PathBuf>,
     /// chrono format of `flux_dat`.
-    #[serde(deserialize_with = "time_format")]
+    #[serde(deserialize_with = "day_format")]
     pub day_format: String,
     /// chrono format of `flux_hour`.
-    #[serde(deserialize_with = "time_format")]
+    #[serde(deserialize_with = "hour_format")]
     pub hour_format: String,
     pub mac_format: MacFormat,
     #[serde(deserialize_with = "batch_size")]
@@ -180,6 +143,16 @@ pub struct CustomerProfile {
     /// HTTP(S) proxy, e.g. "http://proxy.internal:3128".
     pub proxy: Option<String>,
     pub fields: FieldNames,
+    /// `json` (reference profile) or `line` (one CSV line per record).
+    pub encoding: Encoding,
+    #[serde(deserialize_with = "line_format")]
+    pub line: LineFormat,
+    #[serde(deserialize_with = "auth_settings")]
+    pub auth: AuthSettings,
+    #[serde(deserialize_with = "answer_rule")]
+    pub answer: AnswerRule,
+    #[serde(deserialize_with = "query_mapping")]
+    pub query: QueryMapping,
 }
 
 impl Default for CustomerProfile {
@@ -200,6 +173,11 @@ impl Default for CustomerProfile {
             timeout_secs: 30,
             proxy: None,
             fields: FieldNames::default(),
+            encoding: Encoding::Json,
+            line: LineFormat::default(),
+            auth: AuthSettings::default(),
+            answer: AnswerRule::default(),
+            query: QueryMapping::default(),
         }
     }
 }
@@ -215,6 +193,53 @@ impl CustomerProfile {
             self.secret = secret;
         }
         Ok(())
+    }
+
+    /// The profile's values as the shared check takes them.
+    pub fn parts(&self) -> ProfileParts<'_> {
+        ProfileParts {
+            base_url: &self.base_url,
+            report_path: &self.report_path,
+            query_path: &self.query_path,
+            access_id: &self.access_id,
+            day_format: &self.day_format,
+            hour_format: &self.hour_format,
+            mac_format: self.mac_format.name(),
+            batch_size: self.batch_size as u64,
+            encoding: self.encoding,
+            line: &self.line,
+            auth: &self.auth,
+            answer: &self.answer,
+            query: &self.query,
+        }
+    }
+
+    /// The whole profile with our ids, as the config service checks it (`proto::profile`).
+    pub fn validate(&self, ids: &ReportSettings) -> Result<(), FieldError> {
+        self.parts().validate()?;
+        profile::secret("customer.secret", self.secret.expose())?;
+        profile::record_ids(
+            self.encoding,
+            &self.line.separator,
+            &ids.provider_id,
+            &ids.provider_uiid,
+            ids.isp_id,
+            ids.device_type,
+        )
+        .map_err(|e| e.within("report"))
+    }
+
+    /// Records sent in one request.
+    pub fn records_per_request(&self) -> usize {
+        match self.encoding {
+            Encoding::Json => self.batch_size,
+            Encoding::Line => self.line.lines_per_request as usize,
+        }
+    }
+
+    /// Whether the customer has a query API (else verification is `unavailable`).
+    pub fn has_query(&self) -> bool {
+        !self.query_path.is_empty()
     }
 
     fn secret_file_display(&self) -> String {
@@ -286,40 +311,16 @@ impl Offset {
     }
 }
 
-/// The checks of the profile's values, shared by the TOML loader and by values that arrive
-/// from the config service (which must never be applied unchecked).
+/// The checks of the profile's values: the shared ones of `proto::profile`, as strings.
 pub mod check {
+    use pushagent_proto::profile;
+
     pub fn base_url(url: &str) -> Result<(), String> {
-        let ok = (url.starts_with("http://") || url.starts_with("https://"))
-            && !url.ends_with('/')
-            && !url.chars().any(char::is_whitespace);
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("base_url {url:?} must be http:// or https://, without a trailing slash"))
-        }
+        profile::base_url("base_url", url).map_err(|e| e.to_string())
     }
 
     pub fn api_path(path: &str) -> Result<(), String> {
-        if !path.starts_with('/') || path.contains('?') || path.chars().any(char::is_whitespace) {
-            return Err(format!("path {path:?} must start with / and have no query"));
-        }
-        Ok(())
-    }
-
-    pub fn time_format(format: &str) -> Result<(), String> {
-        use chrono::format::{Item, StrftimeItems};
-        if format.is_empty() || StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
-            return Err(format!("{format:?} is not a valid chrono/strftime format"));
-        }
-        Ok(())
-    }
-
-    pub fn batch_size(n: usize) -> Result<(), String> {
-        if !(1..=1000).contains(&n) {
-            return Err(format!("batch_size must be between 1 and 1000, got {n}"));
-        }
-        Ok(())
+        profile::api_path("path", path).map_err(|e| e.to_string())
     }
 }
 
@@ -340,12 +341,36 @@ fn api_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     checked(d, |v: &String| check::api_path(v))
 }
 
-fn time_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    checked(d, |v: &String| check::time_format(v))
+fn query_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |v: &String| if v.is_empty() { Ok(()) } else { check::api_path(v) })
+}
+
+fn day_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |v: &String| profile::day_format("day_format", v).map_err(|e| e.to_string()))
+}
+
+fn hour_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |v: &String| profile::hour_format("hour_format", v).map_err(|e| e.to_string()))
 }
 
 fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    checked(d, |v: &usize| check::batch_size(*v))
+    checked(d, |v: &usize| profile::batch_size("batch_size", *v as u64).map_err(|e| e.to_string()))
+}
+
+fn line_format<'de, D: Deserializer<'de>>(d: D) -> Result<LineFormat, D::Error> {
+    checked(d, |v: &LineFormat| v.validate().map_err(|e| e.to_string()))
+}
+
+fn auth_settings<'de, D: Deserializer<'de>>(d: D) -> Result<AuthSettings, D::Error> {
+    checked(d, |v: &AuthSettings| v.validate().map_err(|e| e.to_string()))
+}
+
+fn answer_rule<'de, D: Deserializer<'de>>(d: D) -> Result<AnswerRule, D::Error> {
+    checked(d, |v: &AnswerRule| v.validate().map_err(|e| e.to_string()))
+}
+
+fn query_mapping<'de, D: Deserializer<'de>>(d: D) -> Result<QueryMapping, D::Error> {
+    checked(d, |v: &QueryMapping| v.validate().map_err(|e| e.to_string()))
 }
 
 fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -389,6 +414,22 @@ mod tests {
         assert_eq!(MacFormat::LowerPlain.render("aa:bb:cc:dd:ee:ff"), "aabbccddeeff");
         assert_eq!(MacFormat::canonical("AA-BB-CC-DD-EE-FF").as_deref(), Some("aa:bb:cc:dd:ee:ff"));
         assert_eq!(MacFormat::canonical("nope"), None);
+    }
+
+    #[test]
+    fn the_default_profile_is_the_reference_preset() {
+        let p = CustomerProfile::default();
+        let reference = &profile::presets()[0];
+        assert_eq!(p.encoding, reference.encoding);
+        assert_eq!(
+            (&p.line, &p.auth, &p.answer, &p.query),
+            (&reference.line, &reference.auth, &reference.answer, &reference.query)
+        );
+        assert_eq!(
+            (p.report_path.as_str(), p.query_path.as_str()),
+            (reference.report_path.as_str(), reference.query_path.as_str())
+        );
+        assert_eq!(p.records_per_request(), 100);
     }
 
     #[test]

@@ -158,6 +158,8 @@ impl AgentConfig {
         let mut config: AgentConfig =
             toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         config.customer.resolve_secret().map_err(invalid)?;
+        // The checks that span keys (a separator inside an id...), as the config service runs them.
+        config.customer.validate(&config.report).map_err(|e| invalid(e.to_string()))?;
         let service = &config.service;
         if let Some(token) = Secret::from_file(
             "service.enrollment_token",

@@ -370,26 +370,8 @@ fn colon_form(octets: &[u8]) -> Result<String, ParseError> {
 /// Kernel interface-name rules (IFNAMSIZ 16 including NUL) plus what keeps a name safe to
 /// join under /sys/class/net.
 pub fn validate_ifname(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("empty name");
-    }
-    if name.len() > 15 {
-        return Err("longer than 15 bytes");
-    }
-    if name == "." || name == ".." || name.contains("..") {
-        return Err("contains \"..\" or is \".\"");
-    }
-    if name.contains('/') {
-        return Err("contains '/'");
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("contains whitespace or control characters");
-    }
-    if name.contains(':') {
-        // "eth0:1" is an address label, not an interface; the kernel refuses ':' in names.
-        return Err("contains ':' (an address alias, not an interface)");
-    }
-    Ok(())
+    // One rule for the agent and the config service, which must never store a name we refuse.
+    pushagent_proto::check::interface_name(name)
 }
 
 /// /proc/net/vlan/config: `VLAN Dev name | VLAN ID` header lines, then

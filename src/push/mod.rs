@@ -5,3 +5,4 @@ pub mod client;
 pub mod outbox;
 pub mod pusher;
 pub mod report;
+pub mod sequence;

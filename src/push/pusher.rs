@@ -12,6 +12,7 @@ use crate::config::{AgentConfig, MacFormat};
 use crate::health::Health;
 use crate::ring::{Ring, RingError};
 use crate::slots::ReportTz;
+use pushagent_proto::profile::Signature;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -60,7 +61,7 @@ impl<'a> Pusher<'a> {
     /// gets a new HTTP client.
     pub fn reconfigure(&mut self, config: AgentConfig) -> Result<(), String> {
         if config.customer != self.config.customer {
-            self.client = CustomerClient::new(&config.customer)?;
+            self.client = CustomerClient::for_agent(&config.customer, &config.state_db_path())?;
         }
         self.config = config;
         Ok(())
@@ -99,7 +100,10 @@ impl<'a> Pusher<'a> {
         let c = &self.config;
         [
             ("customer.access_id", c.customer.access_id.is_empty()),
-            ("customer.secret", c.customer.secret.is_empty()),
+            (
+                "customer.secret",
+                c.customer.auth.signature == Signature::HmacSha256 && c.customer.secret.is_empty(),
+            ),
             ("report.provider_id", c.report.provider_id.is_empty()),
             ("report.provider_uiid", c.report.provider_uiid.is_empty()),
         ]
@@ -212,7 +216,7 @@ impl<'a> Pusher<'a> {
     pub fn send_due(&mut self, done: &mut StepReport) -> Result<(), PushError> {
         for _ in 0..MAX_PER_STEP {
             let now = self.clock.wall_ms();
-            let batch = self.outbox.due_for_push(now, self.config.customer.batch_size)?;
+            let batch = self.outbox.due_for_push(now, self.config.customer.records_per_request())?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -330,7 +334,7 @@ impl<'a> Pusher<'a> {
                 }
                 true
             }
-            Verdict::AuthRefused | Verdict::Retry => {
+            Verdict::AuthRefused | Verdict::Retry | Verdict::Unavailable => {
                 done.failed_attempts += 1;
                 log::warn!("push of {} record(s) failed: {}", batch.len(), ex.message);
                 for r in batch {
@@ -367,7 +371,8 @@ impl<'a> Pusher<'a> {
 
     /// First check: 30 to 90 minutes after the push (inside the 2 hours), spread per report.
     fn first_verify_ms(&self, r: &OutboxReport, now: i64) -> Option<i64> {
-        if self.config.verify_days == 0 {
+        // Without a query API there is nothing to verify against (`unavailable`, not a mismatch).
+        if self.config.verify_days == 0 || !self.config.customer.has_query() {
             return None;
         }
         Some(now + 30 * 60_000 + (stable_hash(&format!("{}{}", r.mac, r.flux_hour)) % (60 * 60_000)) as i64)
@@ -377,6 +382,25 @@ impl<'a> Pusher<'a> {
     pub fn verify_due(&mut self, done: &mut StepReport) -> Result<(), PushError> {
         let now = self.clock.wall_ms();
         let due = self.outbox.due_for_verify(now, MAX_PER_STEP)?;
+        if !self.config.customer.has_query() {
+            // The profile lost its query API (a new customer profile): stop checking these hours.
+            let changes: Vec<StateChange> = due
+                .iter()
+                .map(|r| StateChange::Verified {
+                    mac: r.mac.clone(),
+                    flux_hour: r.flux_hour.clone(),
+                    next_ms: None,
+                })
+                .collect();
+            if !changes.is_empty() {
+                log::info!(
+                    "{} sent hour(s) not verified: the customer profile has no query API",
+                    changes.len()
+                );
+                self.outbox.record_attempts(&[], &changes)?;
+            }
+            return Ok(());
+        }
         // One query per (MAC, day) answers for all its hours.
         let tz = self.tz();
         let mut by_day: BTreeMap<(String, String), Vec<OutboxReport>> = BTreeMap::new();

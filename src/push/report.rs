@@ -193,25 +193,28 @@ pub struct TheirRecord {
     pub version: u32,
 }
 
-/// Read a customer record (from the query API) back into canonical form.
+/// Read a customer record (from the query API) back into canonical form, by the profile's
+/// query field mapping.
 pub fn parse_their_record(
     profile: &CustomerProfile,
     tz: &ReportTz,
     value: &Value,
 ) -> Result<TheirRecord, String> {
+    let names = &profile.query;
     let obj = value.as_object().ok_or("record is not a JSON object")?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
-    let mac = crate::config::MacFormat::canonical(text("mac")?).ok_or("record mac is not a MAC")?;
-    let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text("flux_hour")?)?)?;
+    let mac = crate::config::MacFormat::canonical(text(&names.mac_field)?).ok_or("record mac is not a MAC")?;
+    let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text(&names.hour_field)?)?)?;
     let mut points = [0u64; SLOTS_PER_HOUR];
     for (i, p) in points.iter_mut().enumerate() {
+        let field = names.point_field(i);
         *p = obj
-            .get(&format!("v{i}"))
+            .get(&field)
             .and_then(Value::as_u64)
-            .ok_or_else(|| format!("record v{i} is not a byte count"))?;
+            .ok_or_else(|| format!("record {field} is not a byte count"))?;
     }
     let version = obj
-        .get("version")
+        .get(&names.version_field)
         .and_then(Value::as_u64)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or("record version is not a number")?;
@@ -309,5 +312,19 @@ mod tests {
             back,
             TheirRecord { mac: "aa:bb:cc:dd:ee:ff".into(), hour_start_ms: HOUR, points, version: 3 }
         );
+        // A query API that names its fields differently is read through the mapping.
+        profile.query.hour_field = "hour".into();
+        profile.query.point_prefix = "p".into();
+        let mut theirs = serde_json::Map::new();
+        for (key, value) in rec.as_object().expect("object") {
+            let key = match key.as_str() {
+                "flux_hour" => "hour".to_string(),
+                k if k.starts_with('v') && k[1..].parse::<u32>().is_ok() => format!("p{}", &k[1..]),
+                k => k.to_string(),
+            };
+            theirs.insert(key, value.clone());
+        }
+        let back = parse_their_record(&profile, &tz, &Value::Object(theirs)).expect("mapped");
+        assert_eq!(back.points, points);
     }
 }

@@ -11,8 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 use pushagent_proto::agent::{self, GlobalConfig, MachineConfig};
+use pushagent_proto::profile::FieldError;
 
-use crate::config::customer::check;
 use crate::config::{AgentConfig, MacFormat, Offset, Secret};
 
 /// What the service last sent, cached on disk so a restart with the service down still runs
@@ -23,43 +23,31 @@ pub struct ServiceConfig {
     pub global: GlobalConfig,
 }
 
-fn offset(bp: i32, what: &str) -> Result<Offset, String> {
-    if bp <= agent::OFFSET_BP_EXCLUSIVE_MIN || bp > agent::OFFSET_BP_MAX {
-        return Err(format!("{what} {bp} basis points is out of range (-100% < offset <= 1000%)"));
-    }
-    Ok(Offset { basis_points: i64::from(bp) })
+fn offset(bp: i32) -> Offset {
+    Offset { basis_points: i64::from(bp) }
 }
 
 /// A service config the agent refuses: which key (as the service names it) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {why}")]
 pub struct Refused {
-    pub key: &'static str,
+    pub key: String,
     pub why: String,
 }
 
-fn at(key: &'static str) -> impl FnOnce(String) -> Refused {
-    move |why| Refused { key, why }
+/// A refusal of the shared checks (`proto::check`, `proto::profile`), which name the field.
+fn refused(e: FieldError) -> Refused {
+    Refused { key: e.field, why: e.message }
 }
 
 pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentConfig, Refused> {
     let g = &service.global;
     let m = &service.machine;
     let c = &g.customer;
-    check::base_url(&c.base_url).map_err(at("customer.base_url"))?;
-    check::api_path(&c.report_path).map_err(at("customer.report_path"))?;
-    check::api_path(&c.query_path).map_err(at("customer.query_path"))?;
-    check::time_format(&c.day_format).map_err(at("customer.day_format"))?;
-    check::time_format(&c.hour_format).map_err(at("customer.hour_format"))?;
-    check::batch_size(c.batch_size as usize).map_err(at("customer.batch_size"))?;
-    let mac_format: MacFormat = serde_json::from_value(serde_json::Value::from(c.mac_format.clone()))
-        .map_err(|_| Refused {
-            key: "customer.mac_format",
-            why: format!("unknown mac_format {:?}", c.mac_format),
-        })?;
-    if let Some(name) = &m.interface {
-        crate::netif::validate_name(name).map_err(|e| Refused { key: "interface", why: e.to_string() })?;
-    }
+    // The same checks the service ran before storing these values (proto::check, ::profile).
+    g.validate().map_err(refused)?;
+    m.validate().map_err(|e| refused(e.within("machine")))?;
+    let mac_format = MacFormat::parse("customer.mac_format", &c.mac_format).map_err(refused)?;
     let mut out = local.clone();
     out.customer.base_url = c.base_url.clone();
     out.customer.report_path = c.report_path.clone();
@@ -72,14 +60,18 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     out.customer.hour_format = c.hour_format.clone();
     out.customer.mac_format = mac_format;
     out.customer.batch_size = c.batch_size as usize;
+    out.customer.encoding = c.encoding;
+    out.customer.line = c.line.clone();
+    out.customer.auth = c.auth.clone();
+    out.customer.answer = c.answer.clone();
+    out.customer.query = c.query.clone();
     out.customer.billed_direction = g.billed_direction;
     out.report.provider_id = g.provider_id.clone();
     out.report.provider_uiid = g.provider_uiid.clone();
     out.report.isp_id = m.isp_id.unwrap_or(g.isp_id);
     out.report.device_type = m.device_type.unwrap_or(g.device_type);
-    out.report.offset_percent = offset(g.offset_bp, "global offset").map_err(at("offset_bp"))?;
-    out.report.machine_offset_percent =
-        m.offset_bp.map(|bp| offset(bp, "machine offset")).transpose().map_err(at("machine.offset_bp"))?;
+    out.report.offset_percent = offset(g.offset_bp);
+    out.report.machine_offset_percent = m.offset_bp.map(offset);
     out.push_enabled = local.push_enabled && g.push_enabled && m.push_enabled;
     out.push_off_switches = [
         (m.push_enabled, agent::SWITCH_MACHINE),
@@ -92,6 +84,8 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     if m.interface.is_some() {
         out.interface = m.interface.clone();
     }
+    // The effective profile with the machine's id overrides, as the TOML loader checks it.
+    out.customer.validate(&out.report).map_err(refused)?;
     Ok(out)
 }
 
@@ -124,6 +118,11 @@ mod tests {
                     hour_format: "%Y%m%d%H".into(),
                     mac_format: "upper-dash".into(),
                     batch_size: 50,
+                    encoding: Default::default(),
+                    line: Default::default(),
+                    auth: Default::default(),
+                    answer: Default::default(),
+                    query: Default::default(),
                 },
                 provider_id: "P".into(),
                 provider_uiid: "U".into(),
@@ -185,6 +184,13 @@ mod tests {
             |s: &mut ServiceConfig| s.machine.offset_bp = Some(100_001),
             |s: &mut ServiceConfig| s.machine.interface = Some("../etc".into()),
             |s: &mut ServiceConfig| s.global.customer.batch_size = 0,
+            |s: &mut ServiceConfig| s.global.customer.hour_format = "%Y%m%d".into(),
+            |s: &mut ServiceConfig| s.global.customer.day_format = "%Q%".into(),
+            |s: &mut ServiceConfig| s.global.provider_id = "P\0".into(),
+            |s: &mut ServiceConfig| s.global.isp_id = -1,
+            |s: &mut ServiceConfig| s.machine.device_type = Some(-5),
+            |s: &mut ServiceConfig| s.machine.interface = Some("eth0:1".into()),
+            |s: &mut ServiceConfig| s.global.customer.auth.static_headers = vec![("a b".into(), "1".into())],
         ] {
             let mut s = service();
             bad(&mut s);

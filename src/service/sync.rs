@@ -190,7 +190,7 @@ impl<'a> ServiceSync<'a> {
                     log::error!(
                         "config service sent a config we refuse (keeping the previous one): {refused}"
                     );
-                    self.health.config_refused(Some((refused.key, &refused.why)), now_secs);
+                    self.health.config_refused(Some((&refused.key, &refused.why)), now_secs);
                 }
             }
         }

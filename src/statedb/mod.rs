@@ -13,6 +13,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_outbox.sql")),
     (3, include_str!("migrations/0003_history_mirror.sql")),
     (4, include_str!("migrations/0004_skipped_mirror.sql")),
+    (5, include_str!("migrations/0005_request_sequence.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

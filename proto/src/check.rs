@@ -1,0 +1,96 @@
+//! The ONE check of the machine and global config values that are not the customer profile's
+//! (interface names, node names, offsets, ids), used by the agent and the config service.
+
+use crate::agent::{GlobalConfig, MachineConfig, OFFSET_BP_EXCLUSIVE_MIN, OFFSET_BP_MAX};
+use crate::profile::{self, Checked, FieldError};
+
+/// A Linux interface name as the kernel allows it, safe to join into a /sys path.
+pub fn interface_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty name");
+    }
+    if name.len() > 15 {
+        return Err("longer than 15 bytes");
+    }
+    if name == "." || name == ".." || name.contains("..") {
+        return Err("contains \"..\" or is \".\"");
+    }
+    if name.contains('/') {
+        return Err("contains '/'");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("contains whitespace or control characters");
+    }
+    if name.contains(':') {
+        // "eth0:1" is an address label, not an interface; the kernel refuses ':' in names.
+        return Err("contains ':' (an address alias, not an interface)");
+    }
+    Ok(())
+}
+
+/// A node/group name: the rule of the agent's `[identity] node` (`identity::check_node`).
+pub fn node_name(field: &str, node: &str) -> Checked {
+    crate::identity::check_node(field, node).map_err(|message| {
+        let why = message.strip_prefix(&format!("{field}: ")).unwrap_or(&message).to_string();
+        FieldError::new(field, why)
+    })
+}
+
+/// An offset in basis points: above -100 % and at most +1000 %.
+pub fn offset_bp(field: &str, bp: i32) -> Checked {
+    if bp > OFFSET_BP_EXCLUSIVE_MIN && bp <= OFFSET_BP_MAX {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "offset {bp} basis points ({}%) is out of range: it must be above -100% and at most 1000%",
+                f64::from(bp) / 100.0
+            ),
+        ))
+    }
+}
+
+impl MachineConfig {
+    /// Every value, as the agent checks it.
+    pub fn validate(&self) -> Checked {
+        if let Some(name) = &self.interface {
+            interface_name(name).map_err(|why| {
+                FieldError::new("interface", format!("{:?} is not an interface name: {why}", clip(name)))
+            })?;
+        }
+        if let Some(bp) = self.offset_bp {
+            offset_bp("offset_bp", bp)?;
+        }
+        if let Some(node) = &self.node {
+            node_name("node", node)?;
+        }
+        if let Some(id) = self.isp_id {
+            profile::id_number("isp_id", id)?;
+        }
+        if let Some(id) = self.device_type {
+            profile::id_number("device_type", id)?;
+        }
+        Ok(())
+    }
+}
+
+impl GlobalConfig {
+    /// Every value, as the agent checks it (with the machine's id overrides, when known).
+    pub fn validate(&self) -> Checked {
+        self.customer.validate()?;
+        profile::record_ids(
+            self.customer.encoding,
+            &self.customer.line.separator,
+            &self.provider_id,
+            &self.provider_uiid,
+            self.isp_id,
+            self.device_type,
+        )?;
+        offset_bp("offset_bp", self.offset_bp)
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(80).collect()
+}
