@@ -203,7 +203,8 @@ pub fn parse_their_record(
     let names = &profile.query;
     let obj = value.as_object().ok_or("record is not a JSON object")?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
-    let mac = crate::config::MacFormat::canonical(text(&names.mac_field)?).ok_or("record mac is not a MAC")?;
+    let mac =
+        crate::config::MacFormat::canonical(text(&names.mac_field)?).ok_or("record mac is not a MAC")?;
     let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text(&names.hour_field)?)?)?;
     let mut points = [0u64; SLOTS_PER_HOUR];
     for (i, p) in points.iter_mut().enumerate() {
