@@ -9,10 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::identity::Identity;
 use crate::profile::{
     self, AnswerRule, AuthSettings, Encoding, FieldError, LineFormat, ProfileParts, QueryMapping,
 };
-pub use crate::identity::Identity;
 
 /// First contact: enrollment token → per-agent token ([`RegisterRequest`] → [`RegisterResponse`]).
 pub const REGISTER_PATH: &str = "/agent/register";
