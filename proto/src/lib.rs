@@ -7,6 +7,6 @@ pub mod agent;
 pub mod check;
 pub mod customer;
 pub mod identity;
-pub mod settlement;
 pub mod profile;
+pub mod settlement;
 pub mod signing;
