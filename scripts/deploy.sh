@@ -14,27 +14,47 @@ usage: deploy.sh [options]
   --secret-file FILE     file holding the customer's secret (copied, mode 0640)
   --provider-id ID       our provider id at the customer }
   --provider-uiid UIID   our provider uiid at the customer }
+  --ops-host-id ID       the host's id in the ops platform        } agent.toml
+  --host-name NAME       its host name there (主机名称)           } [identity];
+  --management-ip IP     the address the platform reaches it by   } default: Spug's
+  --node NODE            its node (节点名称, the host group)       } variables, below
   --upgrade              replace the installed agent by the one in --dist; keeps the config
+  --allow-downgrade      with --upgrade: also install an older version than the installed one
   --uninstall            remove the agent and its config; keeps /var/lib/pushagent
   --dry-run              say what would change, change nothing
   --dist DIR             packages and binary from scripts/package.sh (default: dist/
                          beside this script, else ../dist)
   --method M             auto (default), package, systemd (binary + unit) or sysv
   --root DIR             act on the system installed under DIR (commands run via chroot)
-  --hosts FILE           run on every host of FILE (one per line, [user@]host) over ssh,
-                         in parallel; prints a summary; exits 1 if any host failed
+  --hosts FILE           run on every host of FILE (one per line, [user@]host: letters,
+                         digits and . - _ : [ ] @; `#` starts a comment) over ssh, in
+                         parallel; prints a summary; exits 1 if any host failed
   --jobs N               hosts at a time with --hosts (default 10)
   --sudo                 with --hosts: run the remote script with `sudo -n`
   -h, --help             this text
 
+Every option taking a value may be written --option=VALUE (needed for a value that starts
+with '-'); an option followed by another option instead of its value is an error.
+
+Run by the ops platform (a Spug template, packaging/spug/): SPUG_HOST_ID, SPUG_HOST_NAME and
+SPUG_HOST_HOSTNAME (an IP, or a name resolved here) give --ops-host-id, --host-name and
+--management-ip, and _SPUG_node gives --node, when those options are not given.
+PUSHAGENT_ENROLL_TOKEN gives --enroll-token (keeps the token off the command line).
+
 agent.toml is written only when one of --interface, --customer-url, --access-id,
---secret-file, --provider-id, --provider-uiid (or, for an agent with a [service] section,
---service-url, --enroll-token) is given. The agent is started only when its config has
-customer settings (base_url and access_id) or a config service url. A second identical run
-changes nothing.
+--secret-file, --provider-id, --provider-uiid, the [identity] values (or, for an agent with
+a [service] section, --service-url, --enroll-token) is given. The agent is started only when
+its config has customer settings (base_url and access_id) or a config service url. A second
+identical run changes nothing.
 EOF
 }
 set -eu
+# sbin directories may be missing from PATH (a non-root login, sudo, an ops platform's ssh):
+# useradd, chroot, update-rc.d live there.
+for dir in /usr/local/sbin /usr/sbin /sbin; do
+    case ":$PATH:" in *":$dir:"*) ;; *) PATH=$PATH:$dir ;; esac
+done
+export PATH
 
 say() { printf 'deploy: %s\n' "$*"; }
 warn() { printf 'deploy: warning: %s\n' "$*" >&2; }
@@ -45,9 +65,14 @@ die() {
 
 # ---- options ---------------------------------------------------------------------------
 action=install method=auto dry_run=0 root="" dist="" hosts_file="" jobs=10 sudo=""
-service_url="" enroll_token="" interface="" customer_url="" access_id="" secret_file=""
-provider_id="" provider_uiid=""
-forward="" # the options passed on to each host with --hosts
+service_url="" interface="" customer_url="" access_id="" secret_file=""
+provider_id="" provider_uiid="" allow_downgrade=0
+enroll_token=${PUSHAGENT_ENROLL_TOKEN:-}
+# The ops platform's names for this host (Spug's batch-execution variables); options win.
+ops_host_id=${SPUG_HOST_ID:-} host_name=${SPUG_HOST_NAME:-} management_host=${SPUG_HOST_HOSTNAME:-}
+node=${_SPUG_node:-}
+identity_flags="" # identity options given (refused with --hosts: each host has its own)
+forward=""        # the options passed on to each host with --hosts
 
 # 'it'\''s' quoting, for a command line that a remote shell reads.
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -55,15 +80,32 @@ keep() { forward="$forward $(quote "$1")${2+ $(quote "$2")}"; }
 
 while [ $# -gt 0 ]; do
     opt=$1
+    explicit=0 # the value came as --option=VALUE: it may start with '-'
+    case "$opt" in
+    --*=*)
+        shift
+        set -- "${opt%%=*}" "${opt#*=}" "$@"
+        opt=$1 explicit=1
+        ;;
+    esac
     case "$opt" in
     -h | --help)
         usage
         exit 0
         ;;
-    --upgrade | --uninstall | --dry-run | --sudo) ;;
+    --upgrade | --uninstall | --dry-run | --sudo | --allow-downgrade)
+        [ "$explicit" = 0 ] || die "$opt takes no value"
+        ;;
     --service-url | --enroll-token | --interface | --customer-url | --access-id | --secret-file | \
-        --provider-id | --provider-uiid | --method | --root | --dist | --hosts | --jobs)
+        --provider-id | --provider-uiid | --method | --root | --dist | --hosts | --jobs | \
+        --ops-host-id | --host-name | --management-ip | --node)
         [ $# -ge 2 ] || die "$opt needs a value"
+        if [ "$explicit" = 0 ]; then
+            case "$2" in
+            '') die "$opt needs a value, got an empty one" ;;
+            -*) die "$opt needs a value, got the option $2 (write $opt=VALUE for a value that starts with '-')" ;;
+            esac
+        fi
         ;;
     *) die "unknown option: $opt (see --help)" ;;
     esac
@@ -71,6 +113,7 @@ while [ $# -gt 0 ]; do
     --upgrade) action=upgrade && keep "$opt" ;;
     --uninstall) action=uninstall && keep "$opt" ;;
     --dry-run) dry_run=1 && keep "$opt" ;;
+    --allow-downgrade) allow_downgrade=1 && keep "$opt" ;;
     --sudo) sudo="sudo -n " ;;
     --service-url) service_url=$2 && keep "$opt" "$2" ;;
     --enroll-token) enroll_token=$2 && keep "$opt" "$2" ;;
@@ -80,13 +123,17 @@ while [ $# -gt 0 ]; do
     --secret-file) secret_file=$2 ;; # shipped in the bundle with --hosts
     --provider-id) provider_id=$2 && keep "$opt" "$2" ;;
     --provider-uiid) provider_uiid=$2 && keep "$opt" "$2" ;;
+    --ops-host-id) ops_host_id=$2 identity_flags="$identity_flags $opt" ;;
+    --host-name) host_name=$2 identity_flags="$identity_flags $opt" ;;
+    --management-ip) management_host=$2 identity_flags="$identity_flags $opt" ;;
+    --node) node=$2 && keep "$opt" "$2" ;;
     --method) method=$2 && keep "$opt" "$2" ;;
     --root) root=$2 && keep "$opt" "$2" ;;
     --dist) dist=$2 ;;
     --hosts) hosts_file=$2 ;;
     --jobs) jobs=$2 ;;
     esac
-    case "$opt" in --upgrade | --uninstall | --dry-run | --sudo) shift ;; *) shift 2 ;; esac
+    case "$opt" in --upgrade | --uninstall | --dry-run | --sudo | --allow-downgrade) shift ;; *) shift 2 ;; esac
 done
 
 case "$method" in auto | package | systemd | sysv) ;; *) die "--method must be auto, package, systemd or sysv" ;; esac
@@ -100,14 +147,45 @@ if [ -z "$dist" ]; then
 fi
 nl='
 '
-for value in "$service_url" "$enroll_token" "$interface" "$customer_url" "$access_id" "$provider_id" "$provider_uiid"; do
-    case "$value" in *\"* | *\\* | *"$nl"*) die "a value may not contain a quote, a backslash or a newline: $value" ;; esac
+tab=$(printf '\t')
+for value in "$service_url" "$interface" "$customer_url" "$access_id" "$provider_id" "$provider_uiid" \
+    "$ops_host_id" "$host_name" "$management_host" "$node"; do
+    case "$value" in *\"* | *\\* | *"$nl"* | *"$tab"*) die "a value may not contain a quote, a backslash, a tab or a newline: $value" ;; esac
 done
+case "$enroll_token" in *\"* | *\\* | *"$nl"* | *"$tab"*) die "the enrollment token may not contain a quote, a backslash, a tab or a newline" ;; esac
+if [ -n "$hosts_file" ] && [ -n "$identity_flags" ]; then
+    die "with --hosts each host has its own identity:$identity_flags can only be given for one host"
+fi
+[ "$allow_downgrade" = 0 ] || [ "$action" = upgrade ] || die "--allow-downgrade goes with --upgrade"
+
 if [ -n "$secret_file" ] && [ ! -r "$secret_file" ]; then die "cannot read --secret-file $secret_file"; fi
 
 # ---- many hosts over ssh -----------------------------------------------------------------
+# The hosts of FILE, one per line, checked before any is contacted: a host name reaches ssh
+# (after `--`, so never as an option) and the log prefix, never a shell or sed.
+read_hosts() {
+    lineno=0
+    while IFS= read -r line || [ -n "$line" ]; do
+        lineno=$((lineno + 1))
+        line=${line%%#*}
+        set -f
+        # shellcheck disable=SC2086 # split the line into words
+        set -- $line
+        set +f
+        [ $# -gt 0 ] || continue
+        [ $# -eq 1 ] || die "--hosts $hosts_file line $lineno: one host per line, got $# words: $line"
+        case "$1" in
+        -*) die "--hosts $hosts_file line $lineno: a host may not start with '-': $1" ;;
+        *[!]A-Za-z0-9.:@_[-]*) die "--hosts $hosts_file line $lineno: $1 is not [user@]host (letters, digits and . - _ : [ ] @)" ;;
+        esac
+        printf '%s\n' "$1"
+    done < "$hosts_file"
+}
+
 deploy_hosts() {
     [ -r "$hosts_file" ] || die "cannot read --hosts $hosts_file"
+    hosts=$(read_hosts) || exit 1
+    [ -n "$hosts" ] || die "no host in $hosts_file"
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     mkdir "$work/bundle"
@@ -125,24 +203,24 @@ deploy_hosts() {
     cmd="rm -rf $remote && mkdir -p $remote && tar -xf - -C $remote && ${sudo}sh $remote/deploy.sh --dist $remote$extra$forward; rc=\$?; rm -rf $remote; exit \$rc"
 
     n=0
-    while read -r host _; do
-        case "$host" in '' | '#'*) continue ;; esac
+    set -f # names like [::1] are no globs
+    for host in $hosts; do
         n=$((n + 1))
         printf '%s\n' "$host" > "$work/$n.host"
         (
             set +e
-            tar -cf - -C "$work/bundle" . | ssh -o BatchMode=yes -o ConnectTimeout=10 "$host" "$cmd" > "$work/$n.log" 2>&1
+            tar -cf - -C "$work/bundle" . | ssh -o BatchMode=yes -o ConnectTimeout=10 -- "$host" "$cmd" > "$work/$n.log" 2>&1
             echo $? > "$work/$n.rc"
-        ) &
+        ) < /dev/null &
         if [ $((n % jobs)) -eq 0 ]; then wait; fi
-    done < "$hosts_file"
+    done
+    set +f
     wait
-    [ "$n" -gt 0 ] || die "no host in $hosts_file"
 
     failed=0 i=1
     while [ $i -le "$n" ]; do
         host=$(cat "$work/$i.host")
-        sed "s|^|[$host] |" "$work/$i.log"
+        while IFS= read -r line || [ -n "$line" ]; do printf '[%s] %s\n' "$host" "$line"; done < "$work/$i.log"
         i=$((i + 1))
     done
     echo "== summary"
@@ -174,6 +252,7 @@ service_in_agent=0
 if grep -q '^\[service\]' "$dist/agent.toml" 2>/dev/null; then service_in_agent=1; fi
 agent_flags=$interface$customer_url$access_id$secret_file$provider_id$provider_uiid
 if [ "$service_in_agent" = 1 ]; then agent_flags=$agent_flags$service_url$enroll_token; fi
+agent_flags=$agent_flags$ops_host_id$host_name$management_host$node
 changes=0   # what this run changed (or would change, with --dry-run)
 restart=0   # something the running agent reads changed
 R=$root     # prefix of every path we touch
@@ -235,6 +314,34 @@ if [ -n "$service_url" ] && [ "$action" != uninstall ]; then
     no) warn "config service $service_url is unreachable from here; installing anyway" ;;
     unknown) warn "no curl or wget: cannot check that $service_url is reachable" ;;
     esac
+fi
+
+# ---- identity ----------------------------------------------------------------------------
+# An IPv4 or IPv6 literal, roughly: the agent checks it exactly (and refuses a bad one).
+looks_like_ip() {
+    case "$1" in
+    *:*) case "$1" in *[!0-9A-Fa-f:.]*) return 1 ;; *) return 0 ;; esac ;;
+    *[!0-9.]*) return 1 ;;
+    *.*.*.*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+# The management IP: an address as it is; a name (Spug may reach a host by DNS name) resolved
+# on this host; none when it does not resolve (the agent then uses the default route).
+management_ip=""
+if [ -n "$management_host" ] && [ "$action" != uninstall ]; then
+    if looks_like_ip "$management_host"; then
+        management_ip=$management_host
+    elif [ "${identity_flags#*--management-ip}" != "$identity_flags" ]; then
+        die "--management-ip $management_host is not an IP address"
+    else
+        management_ip=$(in_root getent ahosts "$management_host" 2>/dev/null | awk 'NR == 1 { print $1 }') || true
+        if [ -n "$management_ip" ]; then
+            say "management address $management_host is $management_ip"
+        else
+            warn "cannot resolve $management_host (SPUG_HOST_HOSTNAME): no [identity] management_ip, the agent uses the default route"
+        fi
+    fi
 fi
 
 # ---- what is installed -------------------------------------------------------------------
@@ -314,9 +421,16 @@ start_service() {
 }
 
 # ---- install and upgrade -----------------------------------------------------------------
+# How the binary was installed (systemd unit or SysV script), for installed_by=binary.
+binary_method() {
+    if [ -f "$R/etc/systemd/system/pushagent.service" ]; then echo systemd; else echo sysv; fi
+}
+
 pick_method() {
     if [ "$method" != auto ]; then
         echo "$method"
+    elif [ "$installed_by" = binary ]; then
+        binary_method # a rerun keeps the way it was installed
     elif [ "$init" = sysv ]; then
         echo sysv # the packages carry a systemd unit only
     elif has dpkg && ls "$dist"/pushagent_*_amd64.deb >/dev/null 2>&1; then
@@ -325,6 +439,26 @@ pick_method() {
         echo package
     else
         echo systemd
+    fi
+}
+
+# True when version $1 is older than $2 (dpkg/rpm-like: numeric parts compared as numbers).
+version_lt() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        na = split(a, x, /[^0-9A-Za-z]+/); nb = split(b, y, /[^0-9A-Za-z]+/)
+        n = na > nb ? na : nb
+        for (i = 1; i <= n; i++) {
+            if (x[i] == y[i]) continue
+            if (x[i] ~ /^[0-9]+$/ && y[i] ~ /^[0-9]+$/) exit !(x[i] + 0 < y[i] + 0)
+            exit !(x[i] < y[i])
+        }
+        exit 1
+    }'
+}
+# An upgrade to an older version than the installed one only with --allow-downgrade: HAVE WANT
+refuse_downgrade() {
+    if [ -n "$1" ] && [ -n "$2" ] && version_lt "$2" "$1" && [ "$allow_downgrade" = 0 ]; then
+        die "$dist has pushagent $2, older than the installed $1: a downgrade needs --allow-downgrade"
     fi
 }
 
@@ -366,6 +500,8 @@ install_package() {
         say "pushagent $have is installed and $dist has $want: run with --upgrade to replace it"
         return 0
     fi
+    refuse_downgrade "$have" "$want"
+
     # The package's own scripts restart a running agent on upgrade.
     change "install $(basename "$file") (${have:-not installed} -> $want)" install_package_file "$kind" "$file"
 }
@@ -389,6 +525,10 @@ install_binary() {
     fi
     if [ ! -d "$R/var/lib/pushagent" ]; then
         change "create /var/lib/pushagent" in_root install -d -o pushagent -g pushagent -m 0750 /var/lib/pushagent
+    fi
+    if [ -f "$R/usr/bin/pushagent" ] && ! cmp -s "$dist/pushagent" "$R/usr/bin/pushagent"; then
+        refuse_downgrade "$(in_root /usr/bin/pushagent --version 2>/dev/null | awk '{ print $2 }')" \
+            "$("$dist/pushagent" --version 2>/dev/null | awk '{ print $2 }')"
     fi
     put_file "$dist/pushagent" /usr/bin/pushagent 0755 root
     restart=$((restart | changed))
@@ -433,6 +573,14 @@ write_config() {
                 if [ -n "$service_url" ]; then echo "url = \"$service_url\""; fi
                 if [ -n "$enroll_token" ]; then echo 'enrollment_token_file = "/etc/pushagent/enroll.token"'; fi
             fi
+            if [ -n "$ops_host_id$host_name$management_ip$node" ]; then
+                echo
+                echo "[identity]"
+                if [ -n "$ops_host_id" ]; then echo "ops_host_id = \"$ops_host_id\""; fi
+                if [ -n "$host_name" ]; then echo "host_name = \"$host_name\""; fi
+                if [ -n "$management_ip" ]; then echo "management_ip = \"$management_ip\""; fi
+                if [ -n "$node" ]; then echo "node = \"$node\""; fi
+            fi
         } > "$tmp"
         put_file "$tmp" /etc/pushagent/agent.toml 0640 pushagent
         restart=$((restart | changed))
@@ -460,8 +608,11 @@ write_config() {
 do_install() {
     how=$(pick_method)
     if [ "$action" = upgrade ] && [ -z "$installed_by" ]; then die "--upgrade: the agent is not installed here"; fi
-    if [ "$action" = install ] && [ -n "$installed_by" ] && [ "$installed_by" != binary ] && [ "$how" != package ]; then
+    if [ -n "$installed_by" ] && [ "$installed_by" != binary ] && [ "$how" != package ]; then
         die "the agent is installed as a $installed_by package; use --method package or --uninstall first"
+    fi
+    if [ "$installed_by" = binary ] && [ "$how" = package ]; then
+        die "the agent is installed as a binary with a $(binary_method) service (--method $(binary_method)); use --method $(binary_method) or --uninstall first"
     fi
     say "installing with: $how (init: $init)"
     case "$how" in

@@ -36,6 +36,20 @@ lay_out() {
     install -D -m 0644 docs/operations.md "$root/usr/share/doc/$pkg/operations.md"
 }
 
+# Debian's doc files (lintian): the copyright, and a changelog entry for this version dated
+# by the last commit (reproducible), gzip -9n.
+deb_docs() {
+    root=$1 pkg=$2
+    install -m 0644 packaging/deb/copyright "$root/usr/share/doc/$pkg/copyright"
+    when=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+    {
+        printf '%s (%s-%s) unstable; urgency=medium\n\n' "$pkg" "$version" "$release"
+        printf '  * Release %s-%s, built by scripts/package.sh.\n\n' "$version" "$release"
+        printf ' -- %s  %s\n' "$(sed -n 's/^Maintainer: //p' "packaging/deb/$pkg.control")" "$(date -u -R -d "@$when")"
+    } | gzip -9n > "$root/usr/share/doc/$pkg/changelog.Debian.gz"
+    chmod 0644 "$root/usr/share/doc/$pkg/changelog.Debian.gz"
+}
+
 # A maintainer script: the variables of packaging/maint/scriptlet.sh, then its body.
 # Args: PHASE PACKAGE CONFIG_NAME AUTOSTART
 scriptlet() {
@@ -48,6 +62,7 @@ build_deb() {
     pkg=$1 conf_src=$2 conf_name=$3 autostart=$4
     root=$stage/deb-$pkg
     lay_out "$root" "$pkg" "$conf_src" "$conf_name" /lib/systemd/system
+    deb_docs "$root" "$pkg"
     mkdir -p "$root/DEBIAN"
     for phase in postinst prerm postrm; do
         scriptlet "deb-$phase" "$pkg" "$conf_name" "$autostart" > "$root/DEBIAN/$phase"
@@ -91,5 +106,13 @@ install -m 0755 "$bin_dir/pushagent" "$dist/pushagent"
 install -m 0644 packaging/systemd/pushagent.service "$dist/pushagent.service"
 install -m 0755 packaging/sysv/pushagent.init "$dist/pushagent.init"
 install -m 0644 packaging/agent.toml "$dist/agent.toml"
+# The bundle an ops platform's template downloads (packaging/spug/): deploy.sh and, beside it,
+# dist/ with what it installs.
+mkdir -p "$stage/bundle/dist"
+cp scripts/deploy.sh "$stage/bundle/deploy.sh"
+cp "$dist/pushagent_$version-${release}_amd64.deb" "$dist/pushagent-$version-$release.x86_64.rpm" \
+    "$dist/pushagent" "$dist/pushagent.service" "$dist/pushagent.init" "$dist/agent.toml" "$stage/bundle/dist/"
+tar -czf "$dist/pushagent-deploy.tar.gz" -C "$stage/bundle" deploy.sh dist
+echo "built $dist/pushagent-deploy.tar.gz"
 rm -rf "$stage"
 ls -l "$dist"

@@ -3,11 +3,11 @@
 set -eu
 need_apt=""
 # Packaging tests (tests/packaging/): debootstrap, rpm tools, the shells deploy.sh must run
-# under, shellcheck, objdump; python3 for zig (the ziglang package) in build-release.sh.
+# under, shellcheck, objdump, lintian; python3 for zig (the ziglang package) in build-release.sh.
 # Web console tests: Debian's Chromium and fontconfig.
 for tool in ip:iproute2 cc:gcc pkg-config:pkg-config \
     debootstrap:debootstrap rpmbuild:rpm rpm2archive:rpm2cpio busybox:busybox dash:dash \
-    shellcheck:shellcheck objdump:binutils python3:python3 chromium:chromium fc-list:fontconfig; do
+    shellcheck:shellcheck objdump:binutils python3:python3 lintian:lintian chromium:chromium fc-list:fontconfig; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt="$need_apt ${tool#*:}"
 done
 # Debian's python3 refuses `pip install` outside a venv (PEP 668); a venv needs ensurepip.

@@ -25,6 +25,9 @@ own_files() {
 
 systemd_running() { [ -d /run/systemd/system ]; }
 
+# Left by prerm on `dpkg --remove` (the data directory stays), read by the next postinst.
+removed_marker=$state_dir/.package-removed
+
 # The postinst rule: an agent is started only when its config says where its customer
 # settings come from: uncommented `base_url` and `access_id` lines, or a config service `url`
 # (the [service] section of issue 4). The example config has all of them commented out.
@@ -66,11 +69,22 @@ deb-postinst)
     if [ "$1" = configure ]; then
         add_user
         own_files
-        if [ -z "${2:-}" ]; then first_install; else upgrade; fi
+        # Reinstalled after `dpkg --remove` (its conffiles kept), dpkg passes the removed
+        # version as if this were an upgrade; but remove disabled the unit: start it again
+        # like a first install when the config allows it.
+        if [ -z "${2:-}" ] || [ -e "$removed_marker" ]; then
+            rm -f "$removed_marker"
+            first_install
+        else
+            upgrade
+        fi
     fi
     ;;
 deb-prerm)
-    if [ "$1" = remove ]; then stop_unit; fi
+    if [ "$1" = remove ]; then
+        stop_unit
+        if [ -d "$state_dir" ]; then : > "$removed_marker"; fi
+    fi
     ;;
 deb-postrm)
     if [ "$1" = remove ] || [ "$1" = purge ]; then

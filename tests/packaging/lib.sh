@@ -6,6 +6,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 DIST=${DIST:-$TOP/dist}          # release 1, made by run.sh
 DIST2=${DIST2:-$TOP/dist/next}   # the same binaries as release 2, for upgrades
 CACHE=${PUSHAGENT_TEST_CACHE:-/var/cache/pushagent-test}
+# The script under test; another one (e.g. an older deploy.sh) to see a test fail on it.
+DEPLOY_SH=${DEPLOY_SH:-$TOP/scripts/deploy.sh}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 T=$(mktemp -d /tmp/pushagent-pkgtest.XXXXXX)
 MOUNTS=""
@@ -73,7 +75,7 @@ stub_dist() {
 deploy_root() {
     make_bullseye "$1"
     mkdir -p "$1/opt/deploy"
-    cp "$TOP/scripts/deploy.sh" "$1/opt/deploy/deploy.sh"
+    cp "$DEPLOY_SH" "$1/opt/deploy/deploy.sh"
     stub_dist "$1/opt/deploy/dist"
     echo "SK-test-secret" > "$1/opt/deploy/secret"
 }
@@ -94,6 +96,16 @@ deploy_in() {
 }
 # deploy_in, failing the test when deploy.sh fails.
 deploy_ok() { deploy_in "$@" || { cat "$T/out"; fail "deploy.sh $*"; }; }
+
+# Runs each named test function in a subshell (its `fail` ends only that case), then fails
+# when any did: every case is tried and reported, also against an older deploy.sh.
+run_cases() {
+    case_failures=""
+    for case_fn in "$@"; do
+        if ("$case_fn"); then :; else case_failures="$case_failures $case_fn"; fi
+    done
+    [ -z "$case_failures" ] || fail "failed cases:$case_failures"
+}
 
 # The paths that differ between two snapshots, but those a test expects: BEFORE AFTER
 snapshot_diff() {

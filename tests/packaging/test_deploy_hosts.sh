@@ -17,7 +17,7 @@ printf 'alpha\n# a comment, then a blank line\n\nbeta\ndown\n' > "$T/hosts.txt"
 flags=$(echo "$CUSTOMER_FLAGS" | sed "s|/opt/deploy/secret|$T/secret|")
 
 # shellcheck disable=SC2086 # flags is a list of words
-if PATH="$T/bin:$PATH" sh "$TOP/scripts/deploy.sh" --hosts "$T/hosts.txt" --dist "$T/dist" $flags > "$T/out" 2>&1; then
+if PATH="$T/bin:$PATH" sh "$DEPLOY_SH" --hosts "$T/hosts.txt" --dist "$T/dist" $flags > "$T/out" 2>&1; then
     cat "$T/out"
     fail "--hosts exited 0 with an unreachable host"
 fi
@@ -39,7 +39,7 @@ ok "--hosts: alpha and beta installed in parallel, down reported FAILED, exit 1"
 
 printf 'alpha\nbeta\n' > "$T/hosts.txt"
 # shellcheck disable=SC2086
-PATH="$T/bin:$PATH" sh "$TOP/scripts/deploy.sh" --hosts "$T/hosts.txt" --dist "$T/dist" $flags > "$T/out" 2>&1 ||
+PATH="$T/bin:$PATH" sh "$DEPLOY_SH" --hosts "$T/hosts.txt" --dist "$T/dist" $flags > "$T/out" 2>&1 ||
     { cat "$T/out"; fail "--hosts rerun"; }
 grep -Eq '^alpha +ok: deploy: nothing to do' "$T/out" || { cat "$T/out"; fail "alpha rerun not idempotent"; }
 grep -Eq '^beta +ok: deploy: nothing to do' "$T/out" || { cat "$T/out"; fail "beta rerun not idempotent"; }
@@ -51,13 +51,13 @@ printf '#!/bin/sh\necho aarch64\n' > "$T/bin/uname"
 chmod +x "$T/bin/id" "$T/bin/uname"
 mkdir -p "$T/fake-id" "$T/fake-uname" "$T/empty-root"
 cp "$T/bin/id" "$T/fake-id/" && cp "$T/bin/uname" "$T/fake-uname/"
-if PATH="$T/fake-id:$PATH" sh "$TOP/scripts/deploy.sh" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran as non-root"; fi
+if PATH="$T/fake-id:$PATH" sh "$DEPLOY_SH" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran as non-root"; fi
 assert_contains "$T/out" "error: must run as root" "not root"
-if PATH="$T/fake-uname:$PATH" sh "$TOP/scripts/deploy.sh" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran on aarch64"; fi
+if PATH="$T/fake-uname:$PATH" sh "$DEPLOY_SH" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran on aarch64"; fi
 assert_contains "$T/out" "error: unsupported architecture aarch64" "arch"
-if sh "$TOP/scripts/deploy.sh" --root "$T/empty-root" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran without an init system"; fi
+if sh "$DEPLOY_SH" --root "$T/empty-root" --dist "$T/dist" > "$T/out" 2>&1; then fail "ran without an init system"; fi
 assert_contains "$T/out" "error: no systemd" "no init"
 assert_contains "$T/out" "and no $T/empty-root/etc/init.d" "no init"
-if sh "$TOP/scripts/deploy.sh" --bogus > "$T/out" 2>&1; then fail "accepted --bogus"; fi
+if sh "$DEPLOY_SH" --bogus > "$T/out" 2>&1; then fail "accepted --bogus"; fi
 assert_contains "$T/out" "unknown option: --bogus" "bad option"
 ok "clear errors: not root, unsupported architecture, no systemd and no init.d, unknown option"
