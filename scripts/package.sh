@@ -41,6 +41,9 @@ lay_out() {
 deb_docs() {
     root=$1 pkg=$2
     install -m 0644 packaging/deb/copyright "$root/usr/share/doc/$pkg/copyright"
+    mkdir -p "$root/usr/share/lintian/overrides"
+    sed "s/@PKG@/$pkg/g" packaging/deb/lintian-overrides > "$root/usr/share/lintian/overrides/$pkg"
+    chmod 0644 "$root/usr/share/lintian/overrides/$pkg"
     when=$(git log -1 --format=%ct 2>/dev/null || date +%s)
     {
         printf '%s (%s-%s) unstable; urgency=medium\n\n' "$pkg" "$version" "$release"

@@ -83,7 +83,8 @@ deploy_root() {
 # The systemctl stand-in and a /run/systemd/system, so deploy.sh sees systemd: ROOT
 fake_systemd() {
     mkdir -p "$1/run/systemd/system" "$1/standin"
-    cp "$TOP/tests/packaging/fakes/systemctl" "$1/usr/local/bin/systemctl"
+    # Where Debian's own is (/bin = /usr/bin), so a PATH without /usr/local finds it too.
+    cp "$TOP/tests/packaging/fakes/systemctl" "$1/usr/bin/systemctl"
 }
 
 # Runs deploy.sh in ROOT under SHELL (busybox or dash), output in $T/out: ROOT SHELL ARGS...

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The .deb in a Debian bullseye root: it installs, the glibc-2.17 binary runs there, an edited
-# config survives an upgrade, remove keeps the data and purge removes it.
+# config survives an upgrade, remove keeps the data and purge removes it; lintian finds
+# neither an error nor a warning.
 # shellcheck disable=SC2016 # ${...} are dpkg-query fields
 # shellcheck source=tests/packaging/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -10,6 +11,14 @@ cp "$DIST"/pushagent_*_amd64.deb "$DIST"/pushagent-config_*_amd64.deb "$DIST2"/p
 v1=$(dpkg-deb -f "$DIST"/pushagent_*_amd64.deb Version)
 v2=$(dpkg-deb -f "$DIST2"/pushagent_*_amd64.deb Version)
 in_chroot() { chroot "$R" "$@"; }
+
+command -v lintian > /dev/null 2>&1 || fail "lintian is missing (sh scripts/setup.sh)"
+lintian --fail-on error,warning "$DIST"/pushagent_*_amd64.deb "$DIST"/pushagent-config_*_amd64.deb > "$T/lintian.log" 2>&1 ||
+    { cat "$T/lintian.log"; fail "lintian found errors or warnings"; }
+dpkg-deb -c "$DIST"/pushagent_*_amd64.deb > "$T/contents"
+assert_contains "$T/contents" "./usr/share/doc/pushagent/copyright" "copyright file"
+assert_contains "$T/contents" "./usr/share/doc/pushagent/changelog.Debian.gz" "changelog"
+ok "lintian: no error and no warning on both .debs (copyright, changelog; overrides each with a reason)"
 
 in_chroot dpkg -i "/tmp/pushagent_${v1}_amd64.deb" > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "dpkg -i"; }
 assert_contains "$T/install.log" "not started: /etc/pushagent/agent.toml has no customer settings" "postinst rule"
