@@ -73,9 +73,9 @@ fn main() {
         .into();
     let range = format!("from={MONTH}01&to={MONTH}30");
     println!(
-        "| settlement request ({machines} machines, {DAYS} days, 20 requests) | p50 ms | p95 ms | answer |"
+        "| settlement request ({machines} machines, {DAYS} days) | p50 ms | p95 ms | CPU ms per request | answer |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for (name, path, runs) in [
         ("node table (10 nodes)", format!("/api/settlement?{range}&group_by=node"), 20),
         ("machine table", format!("/api/settlement?{range}&group_by=machine"), 20),
