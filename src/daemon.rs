@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::clock::{Clock, ScaledClock, SystemClock};
+use crate::clock::{Clock, DemoOrigin, ScaledClock, SystemClock};
 use crate::config::{AgentConfig, SharedConfig};
 use crate::health::Health;
 use crate::netif::HostRoot;
@@ -62,6 +62,9 @@ pub fn tally_config(config: &AgentConfig) -> TallyConfig {
         sample_interval_ms: config.sample_interval_secs as i64 * 1000,
         fallback_link_bits_per_sec: config.max_link_bits_per_sec,
         counter_bits: config.counter_bits,
+        trust_unsynced_clock: config.trust_unsynced_clock,
+        max_forward_step_ms: config.clock_step_bound_secs as i64 * 1000,
+        max_backward_hold_ms: config.max_backward_hold_secs as i64 * 1000,
         ..TallyConfig::default()
     }
 }
@@ -81,7 +84,7 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|source| DaemonError::StateDir { path: config.state_dir.display().to_string(), source })?;
     let _lock = lock_state_dir(&config.state_dir)?;
-    let (ring, notice) = Ring::open(&config.state_db_path())?;
+    let (mut ring, notice) = Ring::open(&config.state_db_path())?;
     if let Some(notice) = notice {
         log::error!("{notice}; counting continues in a fresh database");
     }
@@ -97,7 +100,10 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
             "DEMO TIME SCALE x{}: the agent's clock runs fast; these points are NOT real traffic per 5 minutes",
             config.demo_time_scale
         );
-        Box::new(ScaledClock::new(config.demo_time_scale))
+        // The demo clock continues where the last run left it: a restart is no backward step.
+        let origin = DemoOrigin::resume(ring.demo_origin()?, config.demo_time_scale, SystemClock.wall_ms());
+        ring.save_demo_origin(&origin)?;
+        Box::new(ScaledClock::continuing(origin))
     } else {
         Box::new(SystemClock)
     };

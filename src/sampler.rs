@@ -2,7 +2,7 @@
 //! 5-minute boundary, tally the reading into slots, commit to the ring. It waits on nothing
 //! but the clock: no network, no other part of the agent.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSync};
 use crate::ring::{Ring, RingError, SlotRow};
 use crate::shutdown::Shutdown;
 use crate::slots::{ReportTz, SLOT_MS};
@@ -141,7 +141,8 @@ impl<'a> Sampler<'a> {
         let wall_ms = self.clock.wall_ms();
         let boot_ms = self.clock.boot_ms();
         let boundary_late_ms = due.filter(|d| d % SLOT_MS == 0).map(|d| wall_ms - d);
-        let reading = Reading { source: source_reading, wall_ms, boot_ms };
+        let clock_synced = self.clock.sync() == ClockSync::Synced;
+        let reading = Reading { source: source_reading, wall_ms, boot_ms, clock_synced };
         let observation = tally::observe(self.last.as_ref(), reading, &self.tally);
         for e in &observation.events {
             match e.kind {
@@ -160,11 +161,23 @@ impl<'a> Sampler<'a> {
         for slot in &closed {
             log::info!("{}", self.describe_point(slot, boundary_late_ms));
         }
-        if !closed.is_empty() && wall_ms >= self.next_prune_ms {
+        // Only a trusted clock says what is older than the retention (a clock a year ahead
+        // must not prune the year).
+        let trusted = self.last.as_ref().is_some_and(LastReading::clock_trusted);
+        if !closed.is_empty() && trusted && wall_ms >= self.next_prune_ms {
             self.next_prune_ms = wall_ms + 3_600_000;
             match self.ring.prune(wall_ms - self.retention_ms) {
-                Ok(0) => {}
-                Ok(n) => log::info!("pruned {n} slots older than the retention"),
+                Ok(pruned) => {
+                    if pruned.removed > 0 {
+                        log::info!("pruned {} slots older than the retention", pruned.removed)
+                    }
+                    if pruned.kept_unbuilt > 0 {
+                        log::warn!(
+                            "{} slots older than the retention are kept: their hours are not built or not pushed yet",
+                            pruned.kept_unbuilt
+                        )
+                    }
+                }
                 Err(e) => log::error!("pruning the ring failed (will retry): {e}"),
             }
         }

@@ -52,6 +52,18 @@ pub struct Reading {
     pub source: SourceReading,
     pub wall_ms: i64,
     pub boot_ms: u64,
+    /// The kernel said the wall clock was synchronised when the reading was taken.
+    #[serde(default = "yes")]
+    pub clock_synced: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A last reading from before clock trust was tracked: trusted since boot.
+fn trusted_since_boot() -> Option<u64> {
+    Some(0)
 }
 
 /// The last reading, persisted with the slots it produced, plus where the slot timeline ends.
@@ -62,6 +74,9 @@ pub struct LastReading {
     pub timeline_ms: i64,
     pub rx_bytes_per_sec: u64,
     pub tx_bytes_per_sec: u64,
+    /// Boot time since which the wall clock has been trusted (None: not trusted now).
+    #[serde(default = "trusted_since_boot")]
+    pub trusted_since_boot_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,9 +84,16 @@ pub struct TallyConfig {
     pub sample_interval_ms: i64,
     /// Wall-vs-boot clock disagreement above this is a clock step.
     pub step_tolerance_ms: i64,
-    /// Backward steps up to this hold the timeline until the wall clock catches up; larger
-    /// ones (a clock that was badly wrong) move the timeline back.
+    /// A wall clock behind slot time by up to this is waited for (slot time runs 1/16
+    /// slower until it catches up); further behind, slot time re-anchors on the synchronised
+    /// clock (the step is an event with its size). Applies on every path, reboots included.
     pub max_backward_hold_ms: i64,
+    /// A wall clock ahead of slot time by more than this is followed only once it is
+    /// synchronised and settled; until then boot time alone places the readings.
+    pub max_forward_step_ms: i64,
+    /// Believe the wall clock even when the kernel says it is not synchronised (machines
+    /// without NTP). Steps still wait `CLOCK_SETTLE_MS`.
+    pub trust_unsynced_clock: bool,
     /// Link speed to assume when the NIC reports none (for 32-bit wrap detection).
     pub fallback_link_bits_per_sec: Option<u64>,
     /// Width of the kernel's counters: only 32-bit counters can wrap.
@@ -83,7 +105,9 @@ impl Default for TallyConfig {
         TallyConfig {
             sample_interval_ms: 10_000,
             step_tolerance_ms: 1_000,
-            max_backward_hold_ms: 3_600_000,
+            max_backward_hold_ms: 600_000,
+            max_forward_step_ms: 300_000,
+            trust_unsynced_clock: false,
             fallback_link_bits_per_sec: None,
             counter_bits: CounterBits::Auto,
         }
@@ -153,9 +177,55 @@ pub struct Observation {
 /// Most zero slots written for wall time skipped by a forward clock step (one day).
 const MAX_SKIPPED_SLOTS: i64 = 288;
 
+/// Boot time the wall clock must have been synchronised without a step before slot time
+/// follows it across a large step and hours are built from it.
+pub const CLOCK_SETTLE_MS: u64 = 60_000;
+
+/// While slot time is slightly ahead of the wall clock it runs this much slower (1/16).
+const SLEW_DIVISOR: i64 = 16;
+
+/// Since when (boot time of this boot) the wall clock has been trusted: synchronised (or
+/// trusted by the operator) and not stepped. None: not trusted now.
+fn trusted_since(
+    prev: Option<&LastReading>,
+    current: &Reading,
+    continuity: Continuity,
+    stepped: bool,
+    config: &TallyConfig,
+) -> Option<u64> {
+    if !(current.clock_synced || config.trust_unsynced_clock) {
+        return None;
+    }
+    if stepped {
+        return Some(current.boot_ms);
+    }
+    match prev {
+        // After a reboot a synchronised clock has been so since boot (the unit starts after
+        // time-sync.target).
+        Some(_) if continuity == Continuity::Reboot => Some(0),
+        Some(p) if p.reading.source.boot_id == current.source.boot_id => {
+            p.trusted_since_boot_ms.or(Some(current.boot_ms))
+        }
+        _ => Some(current.boot_ms),
+    }
+}
+
+fn clock_trusted(trusted_since: Option<u64>, boot_ms: u64) -> bool {
+    trusted_since.is_some_and(|since| boot_ms.saturating_sub(since) >= CLOCK_SETTLE_MS)
+}
+
+impl LastReading {
+    /// Whether hours may be built from this reading's clock: synchronised (or trusted by the
+    /// operator) and settled since its last step.
+    pub fn clock_trusted(&self) -> bool {
+        clock_trusted(self.trusted_since_boot_ms, self.reading.boot_ms)
+    }
+}
+
 pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyConfig) -> Observation {
     let Some(prev) = previous else {
-        return baseline(current, Vec::new(), 0);
+        let trusted = trusted_since(None, &current, Continuity::Continuous, false, config);
+        return baseline(current, Vec::new(), 0, trusted);
     };
     let p = &prev.reading;
     let mut events = Vec::new();
@@ -209,51 +279,80 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     }
     if continuity == Continuity::Switched {
         // Another NIC's counters say nothing about the time since the last reading.
-        return baseline(current, events, flags | flag::PARTIAL).with_floor(prev.timeline_ms);
+        let trusted = trusted_since(Some(prev), &current, continuity, false, config);
+        return baseline(current, events, flags | flag::PARTIAL, trusted).with_floor(prev.timeline_ms);
     }
 
     // Place the interval [start, end) on the slot timeline. Boot time measures how long it
-    // was; the wall clock only says where it ends, and never pulls the timeline backwards.
-    let mut skipped = None;
-    let (start, end, elapsed_ms) = if continuity == Continuity::Reboot {
+    // was; the wall clock says where it ends only while it deserves trust (synchronised and
+    // settled), and a clock artefact never piles bytes into one slot.
+    let clock_ok = current.clock_synced || config.trust_unsynced_clock;
+    let (start, elapsed, stepped) = if continuity == Continuity::Reboot {
+        // Boot time restarted: the wall clock says when we booted, if it can be believed.
         let booted_at = at - current.boot_ms as i64;
-        let start = prev.timeline_ms.max(booted_at);
-        (start, at.max(start), current.boot_ms)
+        let start = if clock_ok { prev.timeline_ms.max(booted_at) } else { prev.timeline_ms };
+        (start, current.boot_ms, false)
     } else {
         let elapsed = current.boot_ms.saturating_sub(p.boot_ms);
         let skew = at - (p.wall_ms + elapsed as i64);
-        if skew > config.step_tolerance_ms {
-            events.push(event(at, EventKind::ClockStep, format!("wall clock stepped forward {} ms", skew)));
-            flags |= flag::CLOCK_STEP;
-            let start = prev.timeline_ms.max(at - elapsed as i64);
-            if start > prev.timeline_ms {
-                skipped = Some((prev.timeline_ms, start));
-            }
-            (start, at, elapsed)
-        } else if skew < -config.step_tolerance_ms {
-            flags |= flag::CLOCK_STEP;
-            if -skew <= config.max_backward_hold_ms || at >= prev.timeline_ms {
-                events.push(event(
-                    at,
-                    EventKind::ClockStep,
-                    format!("wall clock stepped back {} ms: slot time holds until it catches up", -skew),
-                ));
-                (prev.timeline_ms, at.max(prev.timeline_ms), elapsed)
-            } else {
-                events.push(event(
-                    at,
-                    EventKind::ClockStep,
-                    format!(
-                        "wall clock stepped back {} ms (more than the hold limit): slot time moves back",
-                        -skew
-                    ),
-                ));
-                (at - elapsed as i64, at, elapsed)
-            }
-        } else {
-            (prev.timeline_ms, at.max(prev.timeline_ms), elapsed)
+        if skew.abs() > config.step_tolerance_ms {
+            let direction = if skew > 0 { "forward" } else { "back" };
+            events.push(event(
+                at,
+                EventKind::ClockStep,
+                format!("wall clock stepped {direction} {} ms", skew.abs()),
+            ));
         }
+        (prev.timeline_ms, elapsed, skew.abs() > config.step_tolerance_ms)
     };
+    let trusted_since = trusted_since(Some(prev), &current, continuity, stepped, config);
+    let trusted = clock_trusted(trusted_since, current.boot_ms);
+    let natural_end = start + elapsed as i64;
+    let diff = at - natural_end;
+    let mut skipped = None;
+    let (start, end) = if diff.abs() <= config.step_tolerance_ms {
+        (start, at.max(start))
+    } else if diff > 0 && (diff <= config.max_forward_step_ms || trusted) {
+        // The wall clock is ahead of the timeline and believed: follow it. The interval
+        // keeps its boot-time length; the wall time it skipped gets empty slots.
+        if diff > config.max_forward_step_ms {
+            events.push(event(
+                at,
+                EventKind::ClockStep,
+                format!("slot time re-anchored forward {diff} ms to the synchronised wall clock"),
+            ));
+        }
+        flags |= flag::CLOCK_STEP;
+        let placed = start.max(at - elapsed as i64);
+        if placed > start {
+            skipped = Some((start, placed));
+        }
+        (placed, at)
+    } else if diff < 0 && trusted && -diff <= config.max_backward_hold_ms {
+        // The wall clock is a little behind the timeline: run slot time 1/16 slower until it
+        // catches up (slots hold at most 16/15 of real time; nothing piles into one slot).
+        flags |= flag::CLOCK_STEP;
+        (start, (natural_end - elapsed as i64 / SLEW_DIVISOR).max(at).max(start))
+    } else if diff < 0 && trusted {
+        // Far behind: the timeline was wrong (a clock that ran ahead). Re-anchor on the
+        // synchronised clock; slots already closed there are amended and their hours re-pushed.
+        events.push(event(
+            at,
+            EventKind::ClockStep,
+            format!(
+                "slot time re-anchored back {} ms to the synchronised wall clock (beyond the {} ms hold)",
+                -diff, config.max_backward_hold_ms
+            ),
+        ));
+        flags |= flag::CLOCK_STEP;
+        (at - elapsed as i64, at)
+    } else {
+        // The wall clock is not trusted (unsynchronised, or it just stepped): boot time alone
+        // places the interval, right after the previous one.
+        flags |= flag::CLOCK_STEP;
+        (start, natural_end)
+    };
+    let elapsed_ms = elapsed;
 
     let rates = LinkRates {
         counter_is_32_bit: config.counter_bits.may_wrap_at_32(),
@@ -346,6 +445,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     let continuous = continuity == Continuity::Continuous && !delta.reset;
     let last = LastReading {
         timeline_ms: end,
+        trusted_since_boot_ms: trusted_since,
         rx_bytes_per_sec: if continuous { per_sec(d.rx_bytes, elapsed_ms) } else { 0 },
         tx_bytes_per_sec: if continuous { per_sec(d.tx_bytes, elapsed_ms) } else { 0 },
         reading: current,
@@ -354,7 +454,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
 }
 
 /// The first reading of an interface: nothing to count yet, the slot it falls in is partial.
-fn baseline(current: Reading, mut events: Vec<Event>, flags: u32) -> Observation {
+fn baseline(current: Reading, mut events: Vec<Event>, flags: u32, trusted_since: Option<u64>) -> Observation {
     let at = current.wall_ms;
     let on_boundary = at == slot_start_ms(at);
     events.push(event(
@@ -374,7 +474,13 @@ fn baseline(current: Reading, mut events: Vec<Event>, flags: u32) -> Observation
     Observation {
         additions,
         timeline_ms: at,
-        last: LastReading { reading: current, timeline_ms: at, rx_bytes_per_sec: 0, tx_bytes_per_sec: 0 },
+        last: LastReading {
+            reading: current,
+            timeline_ms: at,
+            rx_bytes_per_sec: 0,
+            tx_bytes_per_sec: 0,
+            trusted_since_boot_ms: trusted_since,
+        },
         events,
     }
 }

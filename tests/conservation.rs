@@ -6,9 +6,14 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{FakeNic, SharedNic, GBIT, T0};
+
+const MAC: &str = "52:54:00:12:34:56";
 use pushagent::clock::{Clock, SimClock};
+use pushagent::config::{BilledDirection, ReportSettings};
 use pushagent::delta::CounterBits;
 use pushagent::netif::{IfCounters, NetifError};
+use pushagent::push::outbox::Outbox;
+use pushagent::push::report::{self, BuildRules, ReportState};
 use pushagent::ring::{Ring, SlotRow};
 use pushagent::sampler::Sampler;
 use pushagent::shutdown::Shutdown;
@@ -363,14 +368,26 @@ fn slots_older_than_the_retention_are_pruned_and_nothing_else() {
     let mut agent = h.agent();
     h.run(&mut agent, 3 * 3600, 60_000, 1_000, 1_000);
     let (mut ring, _) = Ring::open(&h.ring_path()).expect("ring");
-    let cutoff = T0 + 3_600_000;
+    let cutoff = T0 + 2 * 3_600_000;
     let before = h.slots();
-    let removed = ring.prune(cutoff).expect("prune");
+    let old = before.iter().filter(|s| s.slot_start_ms < cutoff).count();
+    // Nothing built yet: old slots are kept (never pushed as zeros), and said so.
+    let pruned = ring.prune(cutoff).expect("prune");
+    assert_eq!((pruned.removed, pruned.kept_unbuilt), (0, old));
+    // Hours 08:00 and 09:00 built; 08:00 still pending at the customer: only 09:00 goes.
+    let mut outbox = Outbox::open_existing(&h.ring_path()).expect("outbox");
+    let rules = BuildRules::from_settings(BilledDirection::Tx, &ReportSettings::default(), true, Some(GBIT));
+    let pending = report::build(MAC, T0, &before, &ReportTz::default(), &rules);
+    assert_eq!(pending.state, ReportState::Pending);
+    outbox.commit_hour(&[pending], cutoff, T0 + 3 * 3_600_000).expect("commit");
+    let pruned = ring.prune(cutoff).expect("prune");
     let after = h.slots();
-    assert_eq!(removed, before.iter().filter(|s| s.slot_start_ms < cutoff).count());
-    assert!(removed >= 11);
-    assert!(after.iter().all(|s| s.slot_start_ms >= cutoff));
-    assert_eq!(after.len(), before.len() - removed);
+    let first_hour = before.iter().filter(|s| s.slot_start_ms < T0 + 3_600_000).count();
+    assert_eq!(pruned.removed, old - first_hour);
+    assert_eq!(pruned.kept_unbuilt, first_hour);
+    assert!(pruned.removed >= 11);
+    assert!(after.iter().all(|s| s.slot_start_ms >= cutoff || s.slot_start_ms < T0 + 3_600_000));
+    assert_eq!(after.len(), before.len() - pruned.removed);
 }
 
 #[test]

@@ -41,6 +41,17 @@ pub struct AgentConfig {
     /// Width of the kernel's byte counters: "auto" (64-bit on a 64-bit kernel), "32" or "64".
     /// Only a counter known to be 32-bit is ever taken to have wrapped.
     pub counter_bits: crate::delta::CounterBits,
+    /// Build hours from the wall clock even when the kernel says it is not synchronised
+    /// (machines without NTP). Default false: readings are kept, hours wait for NTP.
+    pub trust_unsynced_clock: bool,
+    /// A wall clock ahead of slot time by more than this is a clock step, followed only once
+    /// the clock is synchronised and settled; until then boot time places the readings.
+    #[serde(deserialize_with = "clock_secs")]
+    pub clock_step_bound_secs: u64,
+    /// A wall clock behind slot time by up to this is waited for (slot time runs 1/16 slower);
+    /// further behind, slot time re-anchors on the synchronised clock.
+    #[serde(deserialize_with = "clock_secs")]
+    pub max_backward_hold_secs: u64,
     /// Local push switch (until the config service provides one). Hours built while it is
     /// off are recorded as `skipped_off` and never pushed later.
     pub push_enabled: bool,
@@ -119,6 +130,9 @@ impl Default for AgentConfig {
             retention_days: 35,
             max_link_bits_per_sec: None,
             counter_bits: crate::delta::CounterBits::Auto,
+            trust_unsynced_clock: false,
+            clock_step_bound_secs: 300,
+            max_backward_hold_secs: 600,
             push_enabled: true,
             push_spread_secs: 300,
             verify_days: 7,
@@ -227,6 +241,14 @@ fn link_speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
         )));
     }
     Ok(Some(bits))
+}
+
+fn clock_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(10..=86_400).contains(&secs) {
+        return Err(serde::de::Error::custom(format!("must be between 10 and 86400 seconds, got {secs}")));
+    }
+    Ok(secs)
 }
 
 fn service_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -353,6 +375,9 @@ mod tests {
             "retention_days",
             "max_link_bits_per_sec",
             "counter_bits",
+            "trust_unsynced_clock",
+            "clock_step_bound_secs",
+            "max_backward_hold_secs",
         ] {
             assert!(parsed.contains_key(key), "example lacks {key}");
         }

@@ -4,5 +4,6 @@
 pub mod client;
 pub mod outbox;
 pub mod pusher;
+pub mod rebuild;
 pub mod report;
 pub mod sequence;

@@ -392,6 +392,16 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// New raw and pushed points for a report, its state and version unchanged (a pending,
+    /// held or skipped hour whose slots changed before it reached the customer).
+    pub fn amend_values(&mut self, mac: &str, flux_hour: &str, v: &RepushValues) -> Result<(), OutboxError> {
+        self.conn.execute(
+            "UPDATE report SET raw_points = ?3, pushed_points = ?4, skip_mirrored = 0 WHERE mac = ?1 AND flux_hour = ?2",
+            params![mac, flux_hour, points_json(&v.raw), points_json(&v.pushed)],
+        )?;
+        Ok(())
+    }
+
     /// A re-push of the given values under a new version, due now (operator, correction).
     pub fn schedule_repush(&mut self, change: &StateChange) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;

@@ -70,6 +70,7 @@ impl<'a> Pusher<'a> {
     /// One round of everything that is due now.
     pub fn step(&mut self) -> Result<StepReport, PushError> {
         let mut done = StepReport { built: self.build_due()?, ..Default::default() };
+        done.corrected += self.rebuild_changed()?;
         // Without credentials and ids nothing can be sent: reports wait in the outbox.
         let missing = self.missing_settings();
         self.health.settings_missing(&missing, self.clock.wall_ms() / 1000);
@@ -125,6 +126,10 @@ impl<'a> Pusher<'a> {
     /// Build every hour whose boundary reading is in and whose push time has come.
     pub fn build_due(&mut self) -> Result<usize, PushError> {
         let Some((last, _)) = self.ring.last_reading()? else { return Ok(0) };
+        if !last.clock_trusted() {
+            // Unsynchronised or just stepped: readings are kept, hours wait (health says so).
+            return Ok(0);
+        }
         let now = self.clock.wall_ms();
         let tz = self.tz();
         let mut cursor = match self.outbox.cursor()? {

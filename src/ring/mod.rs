@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::clock::DemoOrigin;
 use crate::netif::IfCounters;
 use crate::slots::SLOT_MS;
 use crate::statedb::{self, StateDbError};
@@ -32,6 +33,22 @@ pub struct SlotRow {
     pub samples: u32,
     pub flags: u32,
     pub closed: bool,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub removed: usize,
+    /// Slots older than the retention kept because their hour is not built or not pushed.
+    pub kept_unbuilt: usize,
+}
+
+/// A slot changed after its hour was built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSlot {
+    pub mac: String,
+    pub slot_start_ms: i64,
+    pub changes: i64,
 }
 
 pub struct Ring {
@@ -152,14 +169,74 @@ impl Ring {
         Ok((rx as u64, tx as u64))
     }
 
-    /// Drop slots and events older than `before_ms`. Returns the slots removed.
-    pub fn prune(&mut self, before_ms: i64) -> Result<usize, RingError> {
+    /// Drop slots and events older than `before_ms`, except slots of hours not built yet or
+    /// whose report is still pending or held: those are never lost to pruning (nor pushed as
+    /// zeros). Returns the slots removed and the old slots kept for that reason.
+    pub fn prune(&mut self, before_ms: i64) -> Result<Pruned, RingError> {
+        let before = before_ms.div_euclid(1000);
         let tx = self.conn.transaction()?;
-        let n = tx
-            .execute("DELETE FROM slot WHERE slot_start < ?1 AND closed = 1", [before_ms.div_euclid(1000)])?;
+        let removed = tx.execute(
+            "DELETE FROM slot WHERE slot_start < ?1 AND closed = 1
+               AND slot_start < COALESCE((SELECT next_hour FROM push_cursor WHERE id = 1), 0)
+               AND NOT EXISTS (SELECT 1 FROM report r WHERE r.state IN ('pending', 'held') AND r.mac = slot.mac
+                               AND r.hour_start <= slot.slot_start AND slot.slot_start < r.hour_start + 3600)",
+            [before],
+        )?;
+        tx.execute(
+            "DELETE FROM slot_changed WHERE slot_start < ?1 AND NOT EXISTS
+                (SELECT 1 FROM slot s WHERE s.mac = slot_changed.mac AND s.slot_start = slot_changed.slot_start)",
+            [before],
+        )?;
+        let kept: i64 =
+            tx.query_row("SELECT COUNT(*) FROM slot WHERE slot_start < ?1", [before], |r| r.get(0))?;
         tx.execute("DELETE FROM event WHERE at_ms < ?1", [before_ms])?;
         tx.commit()?;
-        Ok(n)
+        Ok(Pruned { removed, kept_unbuilt: kept as usize })
+    }
+
+    /// Slots whose bytes changed after their hour was built, with their change counts.
+    pub fn changed_slots(&self, limit: usize) -> Result<Vec<ChangedSlot>, RingError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mac, slot_start, changes FROM slot_changed ORDER BY slot_start, mac LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(ChangedSlot { mac: r.get(0)?, slot_start_ms: r.get::<_, i64>(1)? * 1000, changes: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The hours of these changed slots were rebuilt: forget them, unless they changed again
+    /// since they were read.
+    pub fn clear_changed(&mut self, done: &[ChangedSlot]) -> Result<(), RingError> {
+        let tx = self.conn.transaction()?;
+        for c in done {
+            tx.prepare_cached(
+                "DELETE FROM slot_changed WHERE mac = ?1 AND slot_start = ?2 AND changes = ?3",
+            )?
+            .execute(params![c.mac, c.slot_start_ms.div_euclid(1000), c.changes])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The demo clock's persisted origin, if a demo agent ran on this state database.
+    pub fn demo_origin(&self) -> Result<Option<DemoOrigin>, RingError> {
+        Ok(self
+            .conn
+            .query_row("SELECT scale, origin_real_ms, origin_demo_ms FROM demo_clock WHERE id = 1", [], |r| {
+                Ok(DemoOrigin { scale: r.get(0)?, real_ms: r.get(1)?, demo_ms: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    pub fn save_demo_origin(&mut self, origin: &DemoOrigin) -> Result<(), RingError> {
+        self.conn.execute(
+            "INSERT INTO demo_clock (id, scale, origin_real_ms, origin_demo_ms) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET scale = excluded.scale, origin_real_ms = excluded.origin_real_ms,
+                origin_demo_ms = excluded.origin_demo_ms",
+            params![origin.scale, origin.real_ms, origin.demo_ms],
+        )?;
+        Ok(())
     }
 }
 

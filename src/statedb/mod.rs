@@ -14,6 +14,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_history_mirror.sql")),
     (4, include_str!("migrations/0004_skipped_mirror.sql")),
     (5, include_str!("migrations/0005_request_sequence.sql")),
+    (6, include_str!("migrations/0006_clock.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
