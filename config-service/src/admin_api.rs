@@ -111,10 +111,10 @@ pub struct MachineOut {
 
 #[derive(Serialize)]
 pub struct Page<T> {
-    total: u64,
-    page: u32,
-    page_size: u32,
-    items: Vec<T>,
+    pub(crate) total: u64,
+    pub(crate) page: u32,
+    pub(crate) page_size: u32,
+    pub(crate) items: Vec<T>,
 }
 
 /// Seen at or after this time = online.
@@ -125,7 +125,7 @@ async fn online_since(app: &Shared) -> Result<i64, ApiError> {
     Ok(app.now().saturating_sub(periods.saturating_mul(heartbeat)))
 }
 
-fn paging(page: Option<u32>, page_size: Option<u32>) -> Result<(u32, u32, u64), ApiError> {
+pub(crate) fn paging(page: Option<u32>, page_size: Option<u32>) -> Result<(u32, u32, u64), ApiError> {
     let page = page.unwrap_or(1);
     let size = page_size.unwrap_or(50);
     if page == 0 || size == 0 || size > MAX_PAGE_SIZE {

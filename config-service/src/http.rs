@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
-use crate::{admin_api, agent_api, lock, settlement_api, tokens, Clock, Settings, SharedStore};
+use crate::{admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore};
 
 pub const SESSION_COOKIE: &str = "pa_session";
 
@@ -23,13 +23,16 @@ pub struct App {
     pub store: SharedStore,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    /// The inventory job's platform session, shared with the console's "sync now".
+    pub inventory: crate::inventory::job::SharedSyncer,
 }
 
 pub type Shared = Arc<App>;
 
 impl App {
     pub fn new(store: SharedStore, settings: Settings, clock: Arc<dyn Clock>) -> App {
-        App { store, settings, clock }
+        let inventory = crate::inventory::job::shared(settings.inventory.as_ref());
+        App { store, settings, clock, inventory }
     }
 
     pub fn now(&self) -> i64 {
@@ -82,6 +85,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/settlement/series"),
     ("GET", "/api/settlement.csv"),
     ("GET", "/api/settlement.xlsx"),
+    ("GET", "/api/inventory"),
+    ("POST", "/api/inventory"),
+    ("GET", "/api/inventory/hosts"),
+    ("GET", "/api/inventory/unmatched-machines"),
+    ("PUT", "/api/inventory/links"),
+    ("POST", "/api/inventory/sync"),
     ("GET", "/metrics"),
 ];
 
@@ -117,6 +126,11 @@ pub fn router(app: Shared) -> Router {
         .route("/api/settlement/series", get(settlement_api::series))
         .route("/api/settlement.csv", get(settlement_api::csv))
         .route("/api/settlement.xlsx", get(settlement_api::xlsx))
+        .route("/api/inventory", get(inventory_api::state).post(inventory_api::import))
+        .route("/api/inventory/hosts", get(inventory_api::hosts))
+        .route("/api/inventory/unmatched-machines", get(inventory_api::unmatched_machines))
+        .route("/api/inventory/links", axum::routing::put(inventory_api::link))
+        .route("/api/inventory/sync", post(inventory_api::sync_now))
         .route("/metrics", get(admin_api::metrics))
         .fallback(crate::web_assets::fallback)
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {

@@ -20,6 +20,8 @@ pub mod error;
 pub mod global;
 pub mod health;
 pub mod http;
+pub mod inventory;
+pub mod inventory_api;
 pub mod retention;
 pub mod settings;
 pub mod settlement;
@@ -121,7 +123,8 @@ pub async fn serve_with_clock(
         settings.check_interval_secs,
     );
     let app = Arc::new(http::App::new(Arc::new(Mutex::new(store)), settings, clock));
-    let jobs = checks::spawn_jobs(Arc::clone(&app));
+    let mut jobs = checks::spawn_jobs(Arc::clone(&app));
+    jobs.extend(inventory::job::spawn(app.inventory.clone(), Arc::clone(&app.store), Arc::clone(&app.clock)));
     let router = http::router(app);
     let result = match acceptor {
         Some(acceptor) => {

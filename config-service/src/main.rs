@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Host names and nodes from the ops platform's inventory.
+    Inventory {
+        #[command(subcommand)]
+        action: InventoryAction,
+    },
     /// Enrollment tokens for the deploy step (agents exchange them for their own token).
     EnrollToken {
         #[command(subcommand)]
@@ -64,6 +69,15 @@ enum UserAction {
 enum TokenAction {
     /// Create an API token; it is printed once and stored only as a hash.
     Create { name: String },
+}
+
+#[derive(Subcommand)]
+enum InventoryAction {
+    /// One sync pass from the platform of [inventory] (logs in even if the password was
+    /// refused before): prints what it changed, exits 1 on failure.
+    Sync,
+    /// Import a CSV file (host_name, ip / mac / ops_host_id, node) instead of a platform.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +201,7 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
             eprintln!("API token {name:?} created; it is shown only this once");
             Ok(())
         }
+        Command::Inventory { action } => inventory(action, &settings, now),
         Command::EnrollToken { action: EnrollAction::Create } => {
             let store = Store::open(&settings.db_path)?;
             let token = tokens::new_token("pa_enroll_")?;
@@ -196,6 +211,29 @@ fn run(command: Command, settings: Settings) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn inventory(action: InventoryAction, settings: &Settings, now: i64) -> Result<(), Failure> {
+    use pushagent_config::inventory::job;
+    let store = Arc::new(Mutex::new(Store::open(&settings.db_path)?));
+    let applied = match action {
+        InventoryAction::Sync => {
+            let inventory = settings
+                .inventory
+                .as_ref()
+                .ok_or_else(|| Failure("no [inventory] in the settings: nothing to sync from".into()))?;
+            job::Syncer::new(inventory).pass(&store, &SystemClock, true)?
+        }
+        InventoryAction::Import { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+            job::import_csv(&mut pushagent_config::lock(&store), &text, now)?.map_err(Failure)?
+        }
+    };
+    println!(
+        "{} hosts, {} paired with a machine, {} machines changed (host name or node)",
+        applied.hosts, applied.matched, applied.changed
+    );
+    Ok(())
 }
 
 /// The first line of stdin, at least 8 characters.

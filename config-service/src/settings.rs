@@ -64,6 +64,22 @@ pub struct Settings {
     /// The report time zone the agents name hours (`flux_hour`) in, a fixed offset such as
     /// `UTC+08:00` (the agents' default): the console's hourly charts are cut in it.
     pub report_timezone: String,
+    /// The path the service is reached under behind a proxy, e.g. `/pushagent`: the console,
+    /// the admin API and the agent API are all served under it. Empty (the default): `/`.
+    pub base_path: String,
+    /// The console's look: `default` (antd blue) or `spug` (Spug's primary colour, dark side
+    /// menu, compact header), to look native inside the ops platform.
+    pub console_theme: ConsoleTheme,
+    /// Host names and nodes from the ops platform's inventory (`[inventory]`); unset: none.
+    pub inventory: Option<crate::inventory::InventorySettings>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleTheme {
+    #[default]
+    Default,
+    Spug,
 }
 
 impl Default for Settings {
@@ -85,6 +101,9 @@ impl Default for Settings {
             history_retention_days: 0,
             alert_retention_days: 180,
             report_timezone: "UTC+08:00".into(),
+            base_path: String::new(),
+            console_theme: ConsoleTheme::Default,
+            inventory: None,
         }
     }
 }
@@ -173,6 +192,26 @@ impl Settings {
         if let Some(v) = env("PUSHAGENT_REPORT_TIMEZONE") {
             self.report_timezone = v;
         }
+        if let Some(v) = env("PUSHAGENT_BASE_PATH") {
+            self.base_path = v;
+        }
+        if let Some(v) = env("PUSHAGENT_CONSOLE_THEME") {
+            self.console_theme = match v.trim() {
+                "default" => ConsoleTheme::Default,
+                "spug" => ConsoleTheme::Spug,
+                other => {
+                    return Err(SettingsError::Env {
+                        name: "PUSHAGENT_CONSOLE_THEME".into(),
+                        message: format!("{other:?} is not default or spug"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env("PUSHAGENT_INVENTORY_PASSWORD_FILE") {
+            if let Some(inventory) = &mut self.inventory {
+                inventory.password_file = Some(v.into());
+            }
+        }
         if let Some(v) = env("PUSHAGENT_ENROLLMENT_TOKEN") {
             self.enrollment_token = Some(Secret::new(v));
         }
@@ -188,10 +227,13 @@ impl Settings {
                 .map_err(|source| SettingsError::Read { path: path.clone(), source })?;
             self.enrollment_token = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
         }
+        if let Some(inventory) = &mut self.inventory {
+            inventory.resolve_password_file().map_err(SettingsError::Invalid)?;
+        }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), SettingsError> {
+    fn validate(&mut self) -> Result<(), SettingsError> {
         if self.heartbeat_interval_secs == 0
             || self.check_interval_secs == 0
             || self.delivery_interval_secs == 0
@@ -212,6 +254,10 @@ impl Settings {
             ));
         }
         parse_report_timezone(&self.report_timezone).map_err(SettingsError::Invalid)?;
+        self.base_path = normalize_base_path(&self.base_path).map_err(SettingsError::Invalid)?;
+        if let Some(inventory) = &self.inventory {
+            inventory.validate().map_err(SettingsError::Invalid)?;
+        }
         if self.delivery_max_attempts == 0 {
             return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));
         }
@@ -231,6 +277,29 @@ const DEFAULT_REPORT_OFFSET: FixedOffset = match FixedOffset::east_opt(8 * 3600)
     Some(offset) => offset,
     None => panic!("UTC+08:00 is a valid offset"),
 };
+
+/// `""` or `/` → `""`; `/pushagent/` → `/pushagent`. A base path is absolute, made of plain
+/// path segments (letters, digits, `-._~`), so it can be pasted into HTML and routes as is.
+pub fn normalize_base_path(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let segments_ok = trimmed.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        })
+    });
+    if !segments_ok || ["/api", "/agent", "/metrics", "/assets"].contains(&trimmed) {
+        return Err(format!(
+            "base_path: {text:?} is not a path like \"/pushagent\" (starts with /, segments of letters, digits, -._~; not /api, /agent, /metrics or /assets)"
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
 
 /// `UTC`, `UTC+08:00`, `+08:00`, `GMT-05:30`, `+0800` (the forms the agent's
 /// `report_timezone` takes); a whole number of 5 minutes, like every slot boundary.

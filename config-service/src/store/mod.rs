@@ -23,6 +23,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (7, include_str!("../../migrations/0007_machine_identity.sql")),
     (settlement::MIGRATION, include_str!("../../migrations/0008_settlement.sql")),
     (9, include_str!("../../migrations/0009_machine_health.sql")),
+    (10, include_str!("../../migrations/0010_inventory.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,7 @@ mod audit;
 mod config;
 mod history;
 mod identity;
+mod inventory;
 mod machines;
 mod retention;
 mod settlement;
@@ -59,6 +61,7 @@ pub use alerts::*;
 pub use audit::*;
 pub use history::*;
 pub use identity::AGENT_ACTOR;
+pub use inventory::*;
 pub use machines::*;
 pub use retention::*;
 pub use settlement::*;
