@@ -94,13 +94,21 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
 ];
 
-pub fn router(app: Shared) -> Router {
+/// The agent API: under the base path like everything, and at the root too when there is a
+/// base path, for agents that reach the service directly rather than through the proxy.
+fn agent_routes() -> Router<Shared> {
     Router::new()
         .route(REGISTER_PATH, post(agent_api::register))
         .route(HEARTBEAT_PATH, post(agent_api::heartbeat))
         .route(CONFIG_PATH, get(agent_api::machine_config))
         .route(GLOBAL_CONFIG_PATH, get(agent_api::global_config))
         .route(HISTORY_PATH, post(agent_api::history))
+}
+
+/// Every route under `settings.base_path` (`""`: at the root).
+pub fn router(app: Shared) -> Router {
+    let base = app.settings.base_path.clone();
+    let routes = agent_routes()
         .route("/api/openapi.json", get(admin_api::openapi))
         .route("/api/login", post(admin_api::login))
         .route("/api/logout", post(admin_api::logout))
@@ -135,7 +143,21 @@ pub fn router(app: Shared) -> Router {
         .fallback(crate::web_assets::fallback)
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        });
+    let routes = if base.is_empty() {
+        routes
+    } else {
+        // `nest` takes `/pushagent` and `/pushagent/x`, not `/pushagent/`: the console's home.
+        let home = |state, method| crate::web_assets::fallback(state, method, axum::http::Uri::from_static("/"));
+        Router::new()
+            .nest(&base, routes)
+            .route(&format!("{base}/"), get(home))
+            .merge(agent_routes())
+            .fallback(|method: Method, uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("no route {method} {} (the service is under its base_path)", uri.path()))
         })
+    };
+    routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(refuse_declared_large_bodies))
         // gzip for clients that ask (the console's JS: 806 KiB raw, 262 KiB gzip; CSV exports).

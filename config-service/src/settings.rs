@@ -367,6 +367,45 @@ mod tests {
     }
 
     #[test]
+    fn a_base_path_is_normalized_or_refused() {
+        for (text, expected) in [("", ""), ("/", ""), ("/pushagent", "/pushagent"), ("/ops/pushagent/", "/ops/pushagent")] {
+            assert_eq!(normalize_base_path(text).unwrap(), expected, "{text}");
+        }
+        for bad in ["pushagent", "/a b", "/a/../b", "/api", "/x\"y", "/a//b", "/<script>"] {
+            let env = move |name: &str| (name == "PUSHAGENT_BASE_PATH").then(|| bad.to_owned());
+            let error = Settings::load(None, env).unwrap_err().to_string();
+            assert!(error.contains("base_path"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn inventory_settings_are_checked_and_the_password_stays_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("spug-password");
+        std::fs::write(&password, "very-secret-spug\n").unwrap();
+        let toml_path = dir.path().join("c.toml");
+        let write = |extra: &str| {
+            std::fs::write(
+                &toml_path,
+                format!("[inventory]\nkind = \"spug\"\nurl = \"https://ops.example.com\"\nusername = \"pushagent\"\npassword_file = {:?}\n{extra}", password.display().to_string()),
+            )
+            .unwrap();
+        };
+        write("node_from = \"path\"\n");
+        let settings = Settings::load(Some(&toml_path), |_| None).unwrap();
+        let inventory = settings.inventory.as_ref().unwrap();
+        assert_eq!(inventory.node_from, crate::inventory::NodeFrom::Path);
+        assert_eq!(inventory.interval_secs, 600);
+        assert_eq!(inventory.password.as_ref().unwrap().expose(), "very-secret-spug");
+        assert!(!format!("{settings:?}").contains("very-secret-spug"));
+        for (extra, named) in [("interval_secs = 5\n", "interval_secs"), ("node_from = \"root\"\n", "node_from"), ("kind = \"cmdb\"\n", "kind")] {
+            write(extra);
+            let error = Settings::load(Some(&toml_path), |_| None).unwrap_err().to_string();
+            assert!(error.contains(named), "{extra}: {error}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let env = |name: &str| (name == "PUSHAGENT_CHECK_INTERVAL_SECS").then(|| "soon".to_owned());
         let error = Settings::load(None, env).unwrap_err().to_string();

@@ -7,10 +7,12 @@
 //!   never runs HTML as a script;
 //! - anything else is a console page: `index.html`, and the page's router takes over.
 
+use axum::extract::State;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::settings::ConsoleTheme;
 
 #[derive(rust_embed::Embed)]
 #[folder = "web/dist/"]
@@ -51,8 +53,8 @@ pub fn resolve(path: &str, has_file: impl Fn(&str) -> bool) -> Served {
     }
 }
 
-/// The router's fallback: what no route took.
-pub async fn fallback(method: Method, uri: Uri) -> Response {
+/// The router's fallback: what no route took (the path is the one under the base path).
+pub async fn fallback(State(app): State<crate::http::Shared>, method: Method, uri: Uri) -> Response {
     let path = uri.path();
     let served = resolve(path, |name| Assets::get(name).is_some());
     if served == Served::ApiNotFound || (method != Method::GET && method != Method::HEAD) {
@@ -60,7 +62,7 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
     }
     match served {
         Served::Asset(name) => file(&name, "public, max-age=31536000, immutable"),
-        Served::Index => index(),
+        Served::Index => index(&app.settings.base_path, app.settings.console_theme),
         Served::FileNotFound | Served::ApiNotFound => {
             (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found")
                 .into_response()
@@ -80,9 +82,14 @@ fn file(name: &str, cache: &'static str) -> Response {
 }
 
 /// `index.html` is never cached: it names the hashed assets of the current build.
-fn index() -> Response {
-    if Assets::get("index.html").is_some() {
-        return file("index.html", "no-cache");
+fn index(base_path: &str, theme: ConsoleTheme) -> Response {
+    if let Some(found) = Assets::get("index.html") {
+        let html = index_html(&String::from_utf8_lossy(&found.data), base_path, theme);
+        return (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+            html,
+        )
+            .into_response();
     }
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +97,21 @@ fn index() -> Response {
         NOT_BUILT_PAGE,
     )
         .into_response()
+}
+
+/// The build's `index.html` told where it lives: a `<base href>` so its relative asset paths
+/// (Vite `base: './'`) resolve under the base path from any page, and meta tags the console
+/// reads for its router, its API prefix and its theme. One build serves any base path.
+/// (`base_path` is checked by the settings: plain path segments, nothing to escape.)
+pub fn index_html(raw: &str, base_path: &str, theme: ConsoleTheme) -> String {
+    let theme = match theme {
+        ConsoleTheme::Default => "default",
+        ConsoleTheme::Spug => "spug",
+    };
+    let tags = format!(
+        "<head>\n    <base href=\"{base_path}/\" />\n    <meta name=\"pushagent-base\" content=\"{base_path}\" />\n    <meta name=\"pushagent-theme\" content=\"{theme}\" />"
+    );
+    raw.replacen("<head>", &tags, 1)
 }
 
 /// Served when the binary was built without the console (no Node at build time).

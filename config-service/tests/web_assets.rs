@@ -5,8 +5,9 @@
 
 mod support;
 
-use pushagent_config::web_assets::{resolve, Assets, Served, NOT_BUILT_PAGE};
-use support::{client, Server};
+use pushagent_config::settings::ConsoleTheme;
+use pushagent_config::web_assets::{index_html, resolve, Assets, Served, NOT_BUILT_PAGE};
+use support::{client, register_body, Server};
 
 fn built(name: &str) -> bool {
     ["index.html", "favicon.svg", "assets/index-abc123.js", "assets/index-abc123.css"].contains(&name)
@@ -71,7 +72,8 @@ fn the_real_server_follows_the_rule() {
     match Assets::get("index.html") {
         Some(index) => {
             assert_eq!(status, 200);
-            assert_eq!(body.as_bytes(), &index.data[..]);
+            assert_eq!(body, index_html(&String::from_utf8_lossy(&index.data), "", ConsoleTheme::Default));
+            assert!(body.contains("<base href=\"/\" />"), "{body}");
             // Every file of the build is served with its type.
             for name in Assets::iter() {
                 let (status, content_type, _) = get(&server, &format!("/{name}"));
@@ -119,5 +121,59 @@ fn the_real_server_follows_the_rule() {
     // Writing to a page path is not a route.
     let (status, _) = server.send("POST", "/machines", &serde_json::json!({}), None);
     assert_eq!(status, 404);
+    server.stop();
+}
+
+#[test]
+fn index_html_is_told_its_base_path_and_theme() {
+    let raw = "<!doctype html>\n<html>\n  <head>\n    <script type=\"module\" src=\"./assets/index-1.js\"></script>\n  </head>\n</html>";
+    let html = index_html(raw, "/pushagent", ConsoleTheme::Spug);
+    assert!(html.contains("<base href=\"/pushagent/\" />"), "{html}");
+    assert!(html.contains("<meta name=\"pushagent-base\" content=\"/pushagent\" />"), "{html}");
+    assert!(html.contains("<meta name=\"pushagent-theme\" content=\"spug\" />"), "{html}");
+    assert!(html.contains("./assets/index-1.js"), "asset paths stay relative to the base: {html}");
+}
+
+#[test]
+fn under_a_base_path_console_and_api_move_and_agents_reach_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = support::settings(dir.path());
+    settings.base_path = "/pushagent".into();
+    settings.console_theme = ConsoleTheme::Spug;
+    let server = Server::start_with(settings);
+
+    let (status, content_type, _) = get(&server, "/pushagent/api/openapi.json");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let (status, answer) = server.admin_get("/pushagent/api/overview");
+    assert_eq!(status, 200, "{answer}");
+    let (status, content_type, _) = get(&server, "/pushagent/api/nope");
+    assert_eq!((status, content_type.starts_with("application/json")), (404, true));
+    // The admin API is not at the root any more; nothing is but the agent API.
+    let (status, content_type, body) = get(&server, "/api/overview");
+    assert_eq!((status, content_type.starts_with("application/json")), (404, true), "{body}");
+    let (status, _, _) = get(&server, "/machines");
+    assert_eq!(status, 404);
+
+    // Agents through the proxy (service_url ending in /pushagent) and directly.
+    let (status, answer) = server.send("POST", "/pushagent/agent/register", &register_body("m-1", "h1", "02:00:00:00:00:01"), None);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.send("POST", "/agent/register", &register_body("m-2", "h2", "02:00:00:00:00:02"), None);
+    assert_eq!(status, 200, "{answer}");
+
+    for page in ["/pushagent", "/pushagent/", "/pushagent/machines", "/pushagent/inventory"] {
+        let (status, content_type, body) = get(&server, page);
+        assert!(content_type.starts_with("text/html"), "{page}: {content_type}");
+        if Assets::get("index.html").is_some() {
+            assert_eq!(status, 200, "{page}");
+            assert!(body.contains("<base href=\"/pushagent/\" />"), "{page}: {body}");
+            assert!(body.contains("content=\"spug\""), "{page}");
+        } else {
+            assert_eq!(status, 503, "{page}");
+        }
+    }
+    for name in Assets::iter().take(5) {
+        let (status, _, _) = get(&server, &format!("/pushagent/{name}"));
+        assert_eq!(status, 200, "{name}");
+    }
     server.stop();
 }
