@@ -3,6 +3,8 @@
 # embedded) on loopback, driven by playwright-core in Debian's Chromium, one of them with the
 # real agent and reference customer too (e2e/agent-obeys.mjs), the settlement page against a
 # month of known history (e2e/settlement.mjs); then the zh-CN screenshots of
+# real agent and reference customer too (e2e/agent-obeys.mjs), one under a base path with the
+# Spug theme (e2e/base-path.mjs); then the zh-CN screenshots of
 # every page into docs/screenshots/. Needs scripts/build-web.sh to have run (it installs the
 # npm packages and builds config-service/web/dist) and /usr/bin/chromium (scripts/setup.sh
 # installs it).
@@ -23,6 +25,7 @@ cargo build --locked -p pushagent-config --bin pushagent-config \
     -p pushagent --bin pushagent -p pushagent-customer --bin pushagent-customer
 cd config-service/web
 node e2e/run.mjs
+node e2e/base-path.mjs
 node e2e/agent-obeys.mjs
 node e2e/settlement.mjs
 node e2e/screenshots.mjs

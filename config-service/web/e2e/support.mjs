@@ -1,7 +1,7 @@
 // Shared by the browser tests and the screenshot script: a real `pushagent-config` binary on
 // a loopback port with a fresh store, agents registered through the agent API, and Chromium.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,23 +53,30 @@ export async function confirmDialog(page) {
 }
 
 /// `reuseDir`: serve an existing store (made by an earlier startService({ keep: true })).
-export async function startService({ keep = false, reuseDir = null } = {}) {
+/// `settingsToml`: a settings file for the service (e.g. base_path); `basePath`: the
+/// base_path it sets, so `service.root` (base + base path) is where console and API live.
+export async function startService({ keep = false, reuseDir = null, settingsToml = null, basePath = '' } = {}) {
   const bin = binaryPath();
   const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'pushagent-web-'));
+  const configArgs = [];
+  if (settingsToml) {
+    writeFileSync(join(dir, 'settings.toml'), settingsToml);
+    configArgs.push('--config', join(dir, 'settings.toml'));
+  }
   const env = {
     ...process.env,
     PUSHAGENT_DB_PATH: join(dir, 'config.sqlite'),
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
   };
   const run = (args, input) => {
-    const out = spawnSync(bin, args, { env, input, encoding: 'utf8' });
+    const out = spawnSync(bin, [...configArgs, ...args], { env, input, encoding: 'utf8' });
     if (out.status !== 0) throw new Error(`${bin} ${args.join(' ')}: ${out.stderr}`);
     return out.stdout.trim();
   };
   if (!reuseDir) run(['user', 'add', ADMIN], `${ADMIN_PASSWORD}\n`);
   const apiToken = run(['token', 'create', `e2e-${Date.now()}`]);
   const enrollToken = run(['enroll-token', 'create']);
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, [...configArgs, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const base = await new Promise((resolvePromise, reject) => {
     let seen = '';
     child.stdout.on('data', (chunk) => {
@@ -82,7 +89,7 @@ export async function startService({ keep = false, reuseDir = null } = {}) {
   /// Like `run`, without blocking this process (a loopback receiver here must answer).
   const runAsync = (args) =>
     new Promise((resolvePromise, reject) => {
-      const job = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const job = spawn(bin, [...configArgs, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       job.stdout.on('data', (c) => (stdout += c));
@@ -91,13 +98,14 @@ export async function startService({ keep = false, reuseDir = null } = {}) {
     });
   const service = {
     base,
+    root: base + basePath,
     dir,
     apiToken,
     enrollToken,
     run,
     runAsync,
     async api(method, path, body, token = apiToken) {
-      const response = await fetch(base + path, {
+      const response = await fetch(base + basePath + path, {
         method,
         headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
@@ -124,7 +132,7 @@ export async function startService({ keep = false, reuseDir = null } = {}) {
 /// Register an agent as the real one does, heartbeat it, and return its token and admin id.
 export async function addAgent(service, { uid, hostname, mac, version = '0.1.0', ambiguous = false, node = null }) {
   const post = (path, body, token) =>
-    fetch(service.base + path, {
+    fetch((service.root ?? service.base) + path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(body),
@@ -151,7 +159,7 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
 /// A heartbeat as the agent sends it; a new `mac` is how the service learns of a MAC change.
 /// `facts`: a `pushagent info` object (sent as changed facts), or null.
 export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null, reportTimezone = 'UTC+08:00' }) {
-  const response = await fetch(service.base + '/agent/heartbeat', {
+  const response = await fetch((service.root ?? service.base) + '/agent/heartbeat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: JSON.stringify({

@@ -9,6 +9,8 @@ import { api, setUnauthorizedHandler } from './api/client';
 import { I18nContext, initialLang, translator, type Lang } from './i18n';
 import BasicLayout from './layouts/BasicLayout';
 import LoginPage from './pages/login';
+import { theme as consoleTheme } from './base';
+import { themeConfig } from './theme';
 
 // Pages load on demand: the first page ships only the layout and the login form.
 const Overview = lazy(() => import('./pages/overview'));
@@ -18,6 +20,7 @@ const History = lazy(() => import('./pages/history'));
 const Alerts = lazy(() => import('./pages/alerts'));
 const Audit = lazy(() => import('./pages/audit'));
 const Settlement = lazy(() => import('./pages/settlement'));
+const Inventory = lazy(() => import('./pages/inventory'));
 
 export default function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
@@ -80,6 +83,7 @@ export default function App() {
             <Route path="/alerts" element={<Alerts />} />
             <Route path="/audit" element={<Audit />} />
             <Route path="/settlement" element={<Settlement />} />
+            <Route path="/inventory" element={<Inventory />} />
             <Route path="*" element={<Navigate to="/overview" replace />} />
           </Routes>
         </Suspense>
@@ -88,7 +92,7 @@ export default function App() {
   }
   return (
     <I18nContext.Provider value={i18n}>
-      <ConfigProvider locale={lang === 'zh-CN' ? antdZhCN : antdEnUS} theme={{ token: { colorPrimary: '#1677ff' } }}>
+      <ConfigProvider locale={lang === 'zh-CN' ? antdZhCN : antdEnUS} theme={themeConfig(consoleTheme)}>
         <AntApp>{body}</AntApp>
       </ConfigProvider>
     </I18nContext.Provider>

@@ -2,6 +2,8 @@
 // config-service/src/admin_api.rs and /api/openapi.json). Every call goes through `request`,
 // which turns a refusal into an `ApiError` carrying the service's own message.
 
+import { basePath } from '../base';
+
 export class ApiError extends Error {
   constructor(
     public status: number,
@@ -289,6 +291,68 @@ export interface AuditRow {
   new_value: string | null;
 }
 
+export type InventorySource = 'spug' | 'csv';
+
+export interface InventoryRun {
+  source: InventorySource;
+  started_at: number;
+  finished_at: number;
+  ok: boolean;
+  /// wrong_password, account_disabled, login_refused, token_refused, error_answer, unreachable, bad_answer, settings
+  error_code: string | null;
+  error: string | null;
+  hosts: number;
+  matched: number;
+  changed: number;
+  last_ok_at: number | null;
+}
+
+export interface InventoryState {
+  configured: { kind: 'spug'; url: string; username: string; interval_secs: number; node_from: 'leaf' | 'path' } | null;
+  runs: InventoryRun[];
+  hosts: number;
+  unmatched_hosts: number;
+  unmatched_machines: number;
+}
+
+export interface InventoryHost {
+  source: InventorySource;
+  host_key: string;
+  ops_host_id: string | null;
+  name: string;
+  management_ip: string | null;
+  other_ips: string[];
+  mac: string | null;
+  node: string | null;
+  /// Several groups (which one was used), a group that cannot be a node...
+  note: string | null;
+  machine_id: number | null;
+  matched_by: 'manual' | 'ops_host_id' | 'management_ip' | 'ip' | 'mac' | null;
+  unmatched_reason: string | null;
+  seen_at: number;
+}
+
+export interface UnmatchedMachine {
+  id: number;
+  hostname: string;
+  mac: string;
+  ips: string[];
+  node: string | null;
+  last_seen_at: number;
+}
+
+export interface InventoryApplied {
+  hosts: number;
+  matched: number;
+  changed: number;
+}
+
+export interface InventorySync extends InventoryApplied {
+  ok: boolean;
+  error_code: string | null;
+  error: string | null;
+}
+
 export interface VerificationRow {
   id: number;
   machine_id: number;
@@ -400,14 +464,24 @@ export function setUnauthorizedHandler(handler: () => void) {
   onUnauthorized = handler;
 }
 
+/// A body sent as is (a file), with its content type.
+export class RawBody {
+  constructor(
+    public contentType: string,
+    public text: string,
+  ) {}
+}
+
+/// `path` is the API path (`/api/...`); the service's base path goes in front.
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, {
+    const raw = body instanceof RawBody;
+    response = await fetch(basePath + path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { 'Content-Type': raw ? body.contentType : 'application/json' },
+      body: body === undefined ? undefined : raw ? body.text : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, 'network', String(e));
@@ -450,7 +524,7 @@ export const api = {
   /// The CSV of the filtered set (no paging): a link the browser downloads with the session cookie.
   historyCsvUrl: (q: HistoryQuery) => {
     const { page: _page, page_size: _size, ...filter } = q;
-    return `/api/history.csv${queryString(filter)}`;
+    return `${basePath}/api/history.csv${queryString(filter)}`;
   },
   globalConfig: () => request<GlobalConfig>('GET', '/api/global-config'),
   updateGlobalConfig: (doc: GlobalConfig) => request<GlobalConfig>('PUT', '/api/global-config', doc),
@@ -477,4 +551,14 @@ export const api = {
     request<SettlementSeries>('GET', `/api/settlement/series${settlementQuery(q)}`),
   /// The table as CSV or XLSX: a link the browser downloads with the session cookie.
   settlementExportUrl: (q: SettlementQuery, format: 'csv' | 'xlsx') => `/api/settlement.${format}${settlementQuery(q)}`,
+  inventory: () => request<InventoryState>('GET', '/api/inventory'),
+  inventoryHosts: (q: { source?: InventorySource; matched?: boolean; q?: string; page: number; page_size: number }) =>
+    request<Page<InventoryHost>>('GET', `/api/inventory/hosts${queryString({ ...q })}`),
+  unmatchedMachines: (page: number, page_size: number) =>
+    request<Page<UnmatchedMachine>>('GET', `/api/inventory/unmatched-machines${queryString({ page, page_size })}`),
+  /// `machine_id` null removes an operator's link.
+  linkInventoryHost: (source: InventorySource, host_key: string, machine_id: number | null) =>
+    request<InventoryApplied>('PUT', '/api/inventory/links', { source, host_key, machine_id }),
+  syncInventory: () => request<InventorySync>('POST', '/api/inventory/sync', {}),
+  importInventoryCsv: (csv: string) => request<InventoryApplied>('POST', '/api/inventory', new RawBody('text/csv; charset=utf-8', csv)),
 };

@@ -2,6 +2,7 @@ import { Button, Layout, Menu, Space, Typography } from 'antd';
 import {
   AlertOutlined,
   AuditOutlined,
+  CloudSyncOutlined,
   ClusterOutlined,
   DashboardOutlined,
   HistoryOutlined,
@@ -14,6 +15,7 @@ import {
 import { useLocation, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useI18n } from '../i18n';
+import { layoutLook } from '../theme';
 
 export default function BasicLayout({
   user,
@@ -34,13 +36,15 @@ export default function BasicLayout({
     { key: '/history', icon: <HistoryOutlined />, label: t('menu.history') },
     { key: '/settlement', icon: <AccountBookOutlined />, label: t('menu.settlement') },
     { key: '/alerts', icon: <AlertOutlined />, label: t('menu.alerts') },
+    { key: '/inventory', icon: <CloudSyncOutlined />, label: t('menu.inventory') },
     { key: '/audit', icon: <AuditOutlined />, label: t('menu.audit') },
   ];
+  const look = layoutLook();
   const current = items.find((item) => location.pathname.startsWith(item.key))?.key ?? '/overview';
   return (
     <Layout style={{ minHeight: '100vh' }}>
-      <Layout.Sider width={208} theme="dark" breakpoint="lg" collapsedWidth={64}>
-        <div style={{ color: '#fff', fontWeight: 600, fontSize: 16, padding: '18px 20px', whiteSpace: 'nowrap' }}>
+      <Layout.Sider width={208} theme="dark" breakpoint="lg" collapsedWidth={64} style={look.sider}>
+        <div style={look.logo}>
           PushAgent
         </div>
         <Menu
@@ -53,9 +57,10 @@ export default function BasicLayout({
       </Layout.Sider>
       <Layout>
         <Layout.Header
-          style={{ background: '#fff', padding: '0 24px', display: 'flex', justifyContent: 'space-between', alignItems: 'center', borderBottom: '1px solid #f0f0f0' }}
+          style={look.header}
+          data-theme={look.name}
         >
-          <Typography.Title level={4} style={{ margin: 0 }}>
+          <Typography.Title level={look.titleLevel} style={{ margin: 0 }}>
             {items.find((item) => item.key === current)?.label}
           </Typography.Title>
           <Space size="middle">
@@ -80,7 +85,7 @@ export default function BasicLayout({
             </Button>
           </Space>
         </Layout.Header>
-        <Layout.Content style={{ margin: 24 }}>{children}</Layout.Content>
+        <Layout.Content style={look.content}>{children}</Layout.Content>
       </Layout>
     </Layout>
   );
