@@ -148,14 +148,18 @@ pub fn router(app: Shared) -> Router {
         routes
     } else {
         // `nest` takes `/pushagent` and `/pushagent/x`, not `/pushagent/`: the console's home.
-        let home = |state, method| crate::web_assets::fallback(state, method, axum::http::Uri::from_static("/"));
+        let home =
+            |state, method| crate::web_assets::fallback(state, method, axum::http::Uri::from_static("/"));
         Router::new()
             .nest(&base, routes)
             .route(&format!("{base}/"), get(home))
             .merge(agent_routes())
             .fallback(|method: Method, uri: axum::http::Uri| async move {
-            ApiError::NotFound(format!("no route {method} {} (the service is under its base_path)", uri.path()))
-        })
+                ApiError::NotFound(format!(
+                    "no route {method} {} (the service is under its base_path)",
+                    uri.path()
+                ))
+            })
     };
     routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

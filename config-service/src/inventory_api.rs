@@ -40,7 +40,10 @@ pub struct InventoryState {
     unmatched_machines: u64,
 }
 
-pub async fn state(State(app): State<Shared>, AdminAuth(_): AdminAuth) -> Result<Json<InventoryState>, ApiError> {
+pub async fn state(
+    State(app): State<Shared>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<InventoryState>, ApiError> {
     let configured = app.settings.inventory.as_ref().map(|i| Configured {
         kind: i.kind,
         url: i.url.clone(),
@@ -51,7 +54,9 @@ pub async fn state(State(app): State<Shared>, AdminAuth(_): AdminAuth) -> Result
     let (runs, hosts, unmatched_hosts, unmatched_machines) = app
         .with_store(|s| {
             let runs = s.inventory_runs()?;
-            let count = |matched| s.list_inventory_hosts(&InventoryFilter { matched, limit: 0, ..InventoryFilter::default() });
+            let count = |matched| {
+                s.list_inventory_hosts(&InventoryFilter { matched, limit: 0, ..InventoryFilter::default() })
+            };
             Ok((runs, count(None)?.0, count(Some(false))?.0, s.unmatched_machines(0, 0)?.0))
         })
         .await?;
@@ -146,9 +151,12 @@ pub async fn sync_now(State(app): State<Shared>, AdminAuth(_): AdminAuth) -> Res
     match outcome {
         None => Err(ApiError::Conflict("no [inventory] is configured on the service".into())),
         Some(Ok(applied)) => Ok(Json(SyncOut { ok: true, applied, error_code: None, error: None })),
-        Some(Err(PassError::Sync(e))) => {
-            Ok(Json(SyncOut { ok: false, applied: Applied::default(), error_code: Some(e.code()), error: Some(e.to_string()) }))
-        }
+        Some(Err(PassError::Sync(e))) => Ok(Json(SyncOut {
+            ok: false,
+            applied: Applied::default(),
+            error_code: Some(e.code()),
+            error: Some(e.to_string()),
+        })),
         Some(Err(PassError::Store(e))) => Err(e.into()),
     }
 }

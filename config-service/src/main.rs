@@ -225,7 +225,8 @@ fn inventory(action: InventoryAction, settings: &Settings, now: i64) -> Result<(
             job::Syncer::new(inventory).pass(&store, &SystemClock, true)?
         }
         InventoryAction::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
             job::import_csv(&mut pushagent_config::lock(&store), &text, now)?.map_err(Failure)?
         }
     };

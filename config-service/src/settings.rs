@@ -368,7 +368,9 @@ mod tests {
 
     #[test]
     fn a_base_path_is_normalized_or_refused() {
-        for (text, expected) in [("", ""), ("/", ""), ("/pushagent", "/pushagent"), ("/ops/pushagent/", "/ops/pushagent")] {
+        for (text, expected) in
+            [("", ""), ("/", ""), ("/pushagent", "/pushagent"), ("/ops/pushagent/", "/ops/pushagent")]
+        {
             assert_eq!(normalize_base_path(text).unwrap(), expected, "{text}");
         }
         for bad in ["pushagent", "/a b", "/a/../b", "/api", "/x\"y", "/a//b", "/<script>"] {
@@ -398,7 +400,11 @@ mod tests {
         assert_eq!(inventory.interval_secs, 600);
         assert_eq!(inventory.password.as_ref().unwrap().expose(), "very-secret-spug");
         assert!(!format!("{settings:?}").contains("very-secret-spug"));
-        for (extra, named) in [("interval_secs = 5\n", "interval_secs"), ("node_from = \"root\"\n", "node_from"), ("kind = \"cmdb\"\n", "kind")] {
+        for (extra, named) in [
+            ("interval_secs = 5\n", "interval_secs"),
+            ("node_from = \"root\"\n", "node_from"),
+            ("kind = \"cmdb\"\n", "kind"),
+        ] {
             write(extra);
             let error = Settings::load(Some(&toml_path), |_| None).unwrap_err().to_string();
             assert!(error.contains(named), "{extra}: {error}");

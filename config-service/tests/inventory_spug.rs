@@ -64,7 +64,9 @@ fn host(id: i64, name: &str, hostname: &str, group_ids: &[i64], private: &[&str]
 fn platform() -> Spug {
     let mut spug = Spug::default();
     spug.add_user("pushagent", "spug-password-1");
-    for (id, name, parent_id) in [(1, "华北", 0), (3, "北京-联通", 1), (2, "北京-电信", 1), (4, "华东", 0), (5, "上海-电信", 4)] {
+    for (id, name, parent_id) in
+        [(1, "华北", 0), (3, "北京-联通", 1), (2, "北京-电信", 1), (4, "华东", 0), (5, "上海-电信", 4)]
+    {
         spug.groups.push(StandinGroup { id, name: name.into(), parent_id, sort_id: id });
     }
     spug.hosts = vec![
@@ -122,12 +124,17 @@ fn a_pass_pairs_hosts_sets_names_and_nodes_audited_and_keeps_no_key() {
     let [a, b, c, d] = f.machines;
     assert_eq!(node(&f.store, a).as_deref(), Some("北京-联通"), "by management IP");
     // In groups 3 and 2: the lowest-id leaf (2) by the documented rule, and flagged.
-    assert_eq!(node(&f.store, b).as_deref(), Some("北京-电信"), "by a private IP (its hostname is a DNS name)");
+    assert_eq!(
+        node(&f.store, b).as_deref(),
+        Some("北京-电信"),
+        "by a private IP (its hostname is a DNS name)"
+    );
     assert_eq!(node(&f.store, c).as_deref(), Some("上海-电信"));
     assert_eq!(node(&f.store, d), None);
 
     let store = pushagent_config::lock(&f.store);
-    let (_, rows) = store.list_inventory_hosts(&InventoryFilter { limit: 100, ..Default::default() }).unwrap();
+    let (_, rows) =
+        store.list_inventory_hosts(&InventoryFilter { limit: 100, ..Default::default() }).unwrap();
     let by_name = |n: &str| rows.iter().find(|r| r.name == n).unwrap().clone();
     assert_eq!(by_name("bj-cu-01").matched_by.as_deref(), Some("management_ip"));
     assert_eq!(by_name("bj-ct-02").matched_by.as_deref(), Some("ip"));
@@ -138,7 +145,8 @@ fn a_pass_pairs_hosts_sets_names_and_nodes_audited_and_keeps_no_key() {
 
     let (_, audit) = store.list_audit(100, 0).unwrap();
     assert!(!audit.is_empty() && audit.iter().all(|r| r.actor == "inventory:spug"), "{audit:?}");
-    assert!(audit.iter().any(|r| r.field == "host_name" && r.entity_id == a.to_string()
+    assert!(audit.iter().any(|r| r.field == "host_name"
+        && r.entity_id == a.to_string()
         && r.new_value.as_deref() == Some("\"bj-cu-01\"")));
     assert!(audit.iter().any(|r| r.field == "node" && r.entity_id == b.to_string()));
     drop(store);
@@ -154,7 +162,10 @@ fn a_pass_pairs_hosts_sets_names_and_nodes_audited_and_keeps_no_key() {
         let path = format!("{}{suffix}", f.db_path.display());
         if let Ok(bytes) = std::fs::read(&path) {
             assert!(!String::from_utf8_lossy(&bytes).contains(PKEY_MARKER), "{path} holds a pkey");
-            assert!(!String::from_utf8_lossy(&bytes).contains("spug-password-1"), "{path} holds the password");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("spug-password-1"),
+                "{path} holds the password"
+            );
         }
     }
 }
@@ -171,7 +182,9 @@ fn node_from_path_uses_the_group_path_and_a_renamed_host_is_followed() {
     assert_eq!(applied.changed, 1);
     assert_eq!(node(&f.store, f.machines[0]).as_deref(), Some("华东/上海-电信"));
     let (_, audit) = pushagent_config::lock(&f.store).list_audit(10, 0).unwrap();
-    assert!(audit.iter().any(|r| r.field == "host_name" && r.new_value.as_deref() == Some("\"bj-cu-01-renamed\"")));
+    assert!(audit
+        .iter()
+        .any(|r| r.field == "host_name" && r.new_value.as_deref() == Some("\"bj-cu-01-renamed\"")));
 }
 
 #[test]
@@ -221,7 +234,9 @@ fn a_disabled_account_is_named() {
     let mut spug = platform();
     spug.users.get_mut("pushagent").unwrap().is_active = false;
     let f = fixture(spug);
-    let e = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf)).pass(&f.store, &f.clock, false).unwrap_err();
+    let e = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf))
+        .pass(&f.store, &f.clock, false)
+        .unwrap_err();
     assert!(matches!(e, PassError::Sync(SyncError::AccountDisabled(_))), "{e}");
     assert!(e.to_string().contains("disabled"));
 }
@@ -247,7 +262,9 @@ fn a_token_bound_to_another_ip_is_explained() {
     let mut spug = platform();
     spug.login_ip_override = Some("192.0.2.200".into());
     let f = fixture(spug);
-    let e = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf)).pass(&f.store, &f.clock, false).unwrap_err();
+    let e = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf))
+        .pass(&f.store, &f.clock, false)
+        .unwrap_err();
     assert!(matches!(e, PassError::Sync(SyncError::TokenRefused)), "{e}");
     assert!(e.to_string().contains("IP"), "{e}");
     assert_eq!(f.standin.spug().logins, 1, "one login, no loop");
@@ -273,7 +290,9 @@ fn an_unreachable_platform_is_a_failed_pass_not_a_crash() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let e = Syncer::new(&settings(&url, &f.password_file, NodeFrom::Leaf)).pass(&f.store, &f.clock, false).unwrap_err();
+    let e = Syncer::new(&settings(&url, &f.password_file, NodeFrom::Leaf))
+        .pass(&f.store, &f.clock, false)
+        .unwrap_err();
     assert!(matches!(e, PassError::Sync(SyncError::Unreachable { .. })), "{e}");
     assert_eq!(open_incidents(&f.store), 1);
 }
@@ -293,7 +312,13 @@ fn an_operator_links_an_unmatched_host_and_the_link_holds() {
     assert_eq!(node(&f.store, d).as_deref(), Some("上海-电信"));
     syncer.pass(&f.store, &f.clock, false).unwrap();
     let store = pushagent_config::lock(&f.store);
-    let (_, rows) = store.list_inventory_hosts(&InventoryFilter { search: Some("no-agent".into()), limit: 10, ..Default::default() }).unwrap();
+    let (_, rows) = store
+        .list_inventory_hosts(&InventoryFilter {
+            search: Some("no-agent".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!((rows[0].machine_id, rows[0].matched_by.as_deref()), (Some(d), Some("manual")));
     assert_eq!(store.unmatched_machines(10, 0).unwrap().0, 0);
 }

@@ -155,9 +155,15 @@ fn under_a_base_path_console_and_api_move_and_agents_reach_both() {
     assert_eq!(status, 404);
 
     // Agents through the proxy (service_url ending in /pushagent) and directly.
-    let (status, answer) = server.send("POST", "/pushagent/agent/register", &register_body("m-1", "h1", "02:00:00:00:00:01"), None);
+    let (status, answer) = server.send(
+        "POST",
+        "/pushagent/agent/register",
+        &register_body("m-1", "h1", "02:00:00:00:00:01"),
+        None,
+    );
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = server.send("POST", "/agent/register", &register_body("m-2", "h2", "02:00:00:00:00:02"), None);
+    let (status, answer) =
+        server.send("POST", "/agent/register", &register_body("m-2", "h2", "02:00:00:00:00:02"), None);
     assert_eq!(status, 200, "{answer}");
 
     for page in ["/pushagent", "/pushagent/", "/pushagent/machines", "/pushagent/inventory"] {

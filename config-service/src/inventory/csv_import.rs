@@ -22,7 +22,8 @@ pub const COLUMNS: [&str; 5] = ["host_name", "ip", "mac", "ops_host_id", "node"]
 
 pub fn parse(text: &str) -> Result<Vec<InventoryHost>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text); // Excel's BOM
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| format!("row 1: {e}"))?.clone();
     let mut index = [None; 5];
     for (i, name) in header.iter().enumerate() {
@@ -51,7 +52,11 @@ pub fn parse(text: &str) -> Result<Vec<InventoryHost>, String> {
         let name = cell(0).ok_or_else(|| format!("{}: required", at("host_name")))?;
         host_name(&at("host_name"), name)?;
         let ip = cell(1)
-            .map(|ip| ip.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| format!("{}: {ip:?} is not an IP address", at("ip"))))
+            .map(|ip| {
+                ip.parse::<IpAddr>()
+                    .map(|ip| ip.to_string())
+                    .map_err(|_| format!("{}: {ip:?} is not an IP address", at("ip")))
+            })
             .transpose()?;
         let mac = cell(2).map(|mac| validate::mac(&at("mac"), mac)).transpose()?;
         let ops = cell(3)
@@ -60,10 +65,13 @@ pub fn parse(text: &str) -> Result<Vec<InventoryHost>, String> {
                 Ok::<_, String>(ops.to_owned())
             })
             .transpose()?;
-        let node = cell(4).map(|node| validate::node(&at("node"), node).map(|()| node.to_owned())).transpose()?;
-        let key = ops.clone().or_else(|| ip.clone()).or_else(|| mac.clone()).ok_or_else(|| {
-            format!("row {row}: give at least one of ip, mac or ops_host_id")
-        })?;
+        let node =
+            cell(4).map(|node| validate::node(&at("node"), node).map(|()| node.to_owned())).transpose()?;
+        let key = ops
+            .clone()
+            .or_else(|| ip.clone())
+            .or_else(|| mac.clone())
+            .ok_or_else(|| format!("row {row}: give at least one of ip, mac or ops_host_id"))?;
         if !keys.insert(key.clone()) {
             return Err(format!("row {row}: {key} appears on an earlier row too"));
         }
@@ -96,7 +104,10 @@ mod tests {
 
     #[test]
     fn a_file_with_columns_in_any_order_is_read() {
-        let hosts = parse("\u{feff}node,Host_Name,ip,mac\n北京-联通,bj-cu-01,203.0.113.10,\n,sh-07,,AA-BB-CC-DD-EE-07\n").unwrap();
+        let hosts = parse(
+            "\u{feff}node,Host_Name,ip,mac\n北京-联通,bj-cu-01,203.0.113.10,\n,sh-07,,AA-BB-CC-DD-EE-07\n",
+        )
+        .unwrap();
         assert_eq!(hosts.len(), 2);
         assert_eq!(hosts[0].key, "203.0.113.10");
         assert_eq!(hosts[0].node.as_deref(), Some("北京-联通"));

@@ -48,7 +48,12 @@ pub enum PassError {
 
 impl Syncer {
     pub fn new(settings: &InventorySettings) -> Syncer {
-        Syncer { settings: settings.clone(), client: SpugClient::new(settings), refused_password: None, refused_error: None }
+        Syncer {
+            settings: settings.clone(),
+            client: SpugClient::new(settings),
+            refused_password: None,
+            refused_error: None,
+        }
     }
 
     /// The password as of now: the file is read again at each pass.
@@ -82,7 +87,12 @@ impl Syncer {
     }
 
     /// One whole pass: pull, pair, store, record, alert.
-    pub fn pass(&mut self, store: &SharedStore, clock: &dyn Clock, retry_refused: bool) -> Result<Applied, PassError> {
+    pub fn pass(
+        &mut self,
+        store: &SharedStore,
+        clock: &dyn Clock,
+        retry_refused: bool,
+    ) -> Result<Applied, PassError> {
         let source = self.settings.source();
         let started_at = clock.now();
         let pulled = self.pull(retry_refused);
@@ -102,7 +112,12 @@ impl Syncer {
 }
 
 /// Pair `hosts` with the machines and store them.
-pub fn apply(store: &mut Store, source: &str, hosts: &[InventoryHost], now: i64) -> Result<Applied, StoreError> {
+pub fn apply(
+    store: &mut Store,
+    source: &str,
+    hosts: &[InventoryHost],
+    now: i64,
+) -> Result<Applied, StoreError> {
     let machines = store.inventory_machine_keys()?;
     let links = store.inventory_links(source)?;
     let matches: Vec<HostMatch> = match_hosts(hosts, &machines, &links);
@@ -169,7 +184,10 @@ fn finish(
             let (title, body) = if zh {
                 ("资产同步恢复", format!("从 {source} 同步主机名称和节点已恢复"))
             } else {
-                ("Inventory sync recovered", format!("syncing host names and nodes from {source} works again"))
+                (
+                    "Inventory sync recovered",
+                    format!("syncing host names and nodes from {source} works again"),
+                )
             };
             store.resolve_incident(incident.id, now)?;
             store.add_alert(Some(incident.id), "recovered", None, title, &body, &channels, now)?;
@@ -180,7 +198,11 @@ fn finish(
 }
 
 /// The `inventory` job of `serve`: a pass every `interval_secs`, the first at start.
-pub fn spawn(syncer: SharedSyncer, store: SharedStore, clock: Arc<dyn Clock>) -> Option<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    syncer: SharedSyncer,
+    store: SharedStore,
+    clock: Arc<dyn Clock>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let period = lock_syncer(&syncer).as_ref().map(|s| Duration::from_secs(s.settings.interval_secs))?;
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);
@@ -193,9 +215,16 @@ pub fn spawn(syncer: SharedSyncer, store: SharedStore, clock: Arc<dyn Clock>) ->
             });
             match pass.await {
                 Ok(Some(Ok(a))) if a.changed > 0 => {
-                    log::info!("inventory: {} hosts, {} paired, {} machines changed", a.hosts, a.matched, a.changed)
+                    log::info!(
+                        "inventory: {} hosts, {} paired, {} machines changed",
+                        a.hosts,
+                        a.matched,
+                        a.changed
+                    )
                 }
-                Ok(Some(Err(PassError::Store(e)))) => log::error!("inventory pass failed (retried next period): {e}"),
+                Ok(Some(Err(PassError::Store(e)))) => {
+                    log::error!("inventory pass failed (retried next period): {e}")
+                }
                 Ok(_) => {}
                 Err(e) => log::error!("job inventory panicked: {e}"),
             }

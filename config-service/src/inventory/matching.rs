@@ -52,7 +52,11 @@ pub enum HostMatch {
 }
 
 /// `links`: host key → machine id, set by an operator.
-pub fn match_hosts(hosts: &[InventoryHost], machines: &[MachineKeys], links: &HashMap<String, i64>) -> Vec<HostMatch> {
+pub fn match_hosts(
+    hosts: &[InventoryHost],
+    machines: &[MachineKeys],
+    links: &HashMap<String, i64>,
+) -> Vec<HostMatch> {
     let known: HashSet<i64> = machines.iter().map(|m| m.id).collect();
     let mut by_ops: HashMap<&str, Vec<i64>> = HashMap::new();
     let mut by_ip: HashMap<&str, Vec<i64>> = HashMap::new();
@@ -83,7 +87,10 @@ pub fn match_hosts(hosts: &[InventoryHost], machines: &[MachineKeys], links: &Ha
                     Err(format!("linked by hand to machine {id}, which no longer exists"))
                 };
             }
-            let one = |ids: Option<&Vec<i64>>, by: MatchedBy, what: &str| -> Option<Result<(i64, MatchedBy), String>> {
+            let one = |ids: Option<&Vec<i64>>,
+                       by: MatchedBy,
+                       what: &str|
+             -> Option<Result<(i64, MatchedBy), String>> {
                 let ids: Vec<i64> = ids?.iter().copied().filter(|id| !linked.contains(id)).collect();
                 match ids.as_slice() {
                     [] => None,
@@ -91,19 +98,32 @@ pub fn match_hosts(hosts: &[InventoryHost], machines: &[MachineKeys], links: &Ha
                     many => Some(Err(format!("{what} is shared by machines {many:?}: link it by hand"))),
                 }
             };
-            if let Some(r) = host.ops_host_id.as_deref().and_then(|ops| one(by_ops.get(ops), MatchedBy::OpsHostId, &format!("platform host id {ops}"))) {
+            if let Some(r) = host.ops_host_id.as_deref().and_then(|ops| {
+                one(by_ops.get(ops), MatchedBy::OpsHostId, &format!("platform host id {ops}"))
+            }) {
                 return r;
             }
-            if let Some(r) = host.management_ip.as_deref().and_then(|ip| one(by_ip.get(ip), MatchedBy::ManagementIp, &format!("management IP {ip}"))) {
+            if let Some(r) = host
+                .management_ip
+                .as_deref()
+                .and_then(|ip| one(by_ip.get(ip), MatchedBy::ManagementIp, &format!("management IP {ip}")))
+            {
                 return r;
             }
-            let mut via_ips: Vec<i64> = host.other_ips.iter().filter_map(|ip| by_ip.get(ip.as_str())).flatten().copied().collect();
+            let mut via_ips: Vec<i64> =
+                host.other_ips.iter().filter_map(|ip| by_ip.get(ip.as_str())).flatten().copied().collect();
             via_ips.sort_unstable();
             via_ips.dedup();
-            if let Some(r) = one(Some(&via_ips), MatchedBy::Ip, &format!("the addresses {:?}", host.other_ips)) {
+            if let Some(r) =
+                one(Some(&via_ips), MatchedBy::Ip, &format!("the addresses {:?}", host.other_ips))
+            {
                 return r;
             }
-            if let Some(r) = host.mac.as_deref().and_then(|mac| one(by_mac.get(mac), MatchedBy::Mac, &format!("MAC {mac}"))) {
+            if let Some(r) = host
+                .mac
+                .as_deref()
+                .and_then(|mac| one(by_mac.get(mac), MatchedBy::Mac, &format!("MAC {mac}")))
+            {
                 return r;
             }
             Err("no machine reports its platform host id or any of its addresses".into())
@@ -127,7 +147,10 @@ pub fn match_hosts(hosts: &[InventoryHost], machines: &[MachineKeys], links: &Ha
         let names: Vec<&str> = claimants.iter().map(|(i, _)| hosts[*i].name.as_str()).collect();
         for (n, (i, _)) in claimants.iter().enumerate() {
             if n > 0 || tied {
-                found[*i] = Err(format!("machine {id} is claimed by several hosts ({}): link it by hand", names.join(", ")));
+                found[*i] = Err(format!(
+                    "machine {id} is claimed by several hosts ({}): link it by hand",
+                    names.join(", ")
+                ));
             }
         }
     }
@@ -170,7 +193,11 @@ mod tests {
 
     #[test]
     fn rules_apply_strongest_first() {
-        let hosts = [host("1", Some("10.0.0.1"), &[]), host("2", Some("203.0.113.9"), &["10.0.0.2"]), host("3", None, &["10.9.9.9"])];
+        let hosts = [
+            host("1", Some("10.0.0.1"), &[]),
+            host("2", Some("203.0.113.9"), &["10.0.0.2"]),
+            host("3", None, &["10.9.9.9"]),
+        ];
         // Machine 10 reports host id 1 but holds host 2's management IP too; 11 holds 10.0.0.2.
         let machines = [machine(10, Some("1"), &["203.0.113.9"]), machine(11, None, &["10.0.0.2"])];
         let got = match_hosts(&hosts, &machines, &HashMap::new());
@@ -187,7 +214,10 @@ mod tests {
         let got = match_hosts(&hosts, &machines, &HashMap::new());
         assert!(matches!(&got[0], HostMatch::Unmatched { reason } if reason.contains("shared")));
         let links = HashMap::from([("1".to_owned(), 11)]);
-        assert_eq!(match_hosts(&hosts, &machines, &links)[0], HostMatch::Matched { machine_id: 11, by: MatchedBy::Manual });
+        assert_eq!(
+            match_hosts(&hosts, &machines, &links)[0],
+            HostMatch::Matched { machine_id: 11, by: MatchedBy::Manual }
+        );
     }
 
     #[test]

@@ -124,8 +124,12 @@ pub struct Group {
 pub fn group_paths(tree: &[GroupNode]) -> HashMap<i64, Group> {
     fn walk(nodes: &[GroupNode], prefix: &str, out: &mut HashMap<i64, Group>) {
         for node in nodes {
-            let path = if prefix.is_empty() { node.title.clone() } else { format!("{prefix}/{}", node.title) };
-            out.insert(node.key, Group { name: node.title.clone(), path: path.clone(), leaf: node.children.is_empty() });
+            let path =
+                if prefix.is_empty() { node.title.clone() } else { format!("{prefix}/{}", node.title) };
+            out.insert(
+                node.key,
+                Group { name: node.title.clone(), path: path.clone(), leaf: node.children.is_empty() },
+            );
             walk(&node.children, &path, out);
         }
     }
@@ -137,7 +141,11 @@ pub fn group_paths(tree: &[GroupNode]) -> HashMap<i64, Group> {
 /// The node of a host from its groups. A host in several groups gets, by rule, the leaf group
 /// with the lowest id (the oldest leaf: where it was first placed), else the inner group with the
 /// lowest id; the note lists the others so an operator sees the choice.
-pub fn node_of(group_ids: &[i64], groups: &HashMap<i64, Group>, from: NodeFrom) -> (Option<String>, Option<String>) {
+pub fn node_of(
+    group_ids: &[i64],
+    groups: &HashMap<i64, Group>,
+    from: NodeFrom,
+) -> (Option<String>, Option<String>) {
     let mut known: Vec<(i64, &Group)> =
         group_ids.iter().filter_map(|id| groups.get(id).map(|g| (*id, g))).collect();
     known.sort_by_key(|(id, g)| (!g.leaf, *id));
@@ -153,7 +161,12 @@ pub fn node_of(group_ids: &[i64], groups: &HashMap<i64, Group>, from: NodeFrom) 
     let mut notes = Vec::new();
     if known.len() > 1 {
         let others: Vec<&str> = known[1..].iter().map(|(_, g)| g.path.as_str()).collect();
-        notes.push(format!("in {} groups: {} (used, lowest-id leaf), {}", known.len(), chosen.path, others.join(", ")));
+        notes.push(format!(
+            "in {} groups: {} (used, lowest-id leaf), {}",
+            known.len(),
+            chosen.path,
+            others.join(", ")
+        ));
     }
     if let Err(e) = crate::validate::node("node", &name) {
         notes.push(format!("group {:?} cannot be a node ({e})", chosen.path));
@@ -163,7 +176,11 @@ pub fn node_of(group_ids: &[i64], groups: &HashMap<i64, Group>, from: NodeFrom) 
 }
 
 /// Spug's hosts and groups → inventory hosts.
-pub fn to_inventory(hosts: Vec<SpugHost>, groups: &HashMap<i64, Group>, from: NodeFrom) -> Vec<InventoryHost> {
+pub fn to_inventory(
+    hosts: Vec<SpugHost>,
+    groups: &HashMap<i64, Group>,
+    from: NodeFrom,
+) -> Vec<InventoryHost> {
     hosts
         .into_iter()
         .map(|h| {
@@ -253,7 +270,10 @@ impl SpugClient {
             Data::Value(LoginData { required_mfa: true, .. }) => Err(SyncError::LoginRefused(
                 "the account needs a second factor (MFA): give the service an account without MFA".into(),
             )),
-            _ => Err(SyncError::BadAnswer { path: LOGIN_PATH.into(), message: "no access_token in data".into() }),
+            _ => Err(SyncError::BadAnswer {
+                path: LOGIN_PATH.into(),
+                message: "no access_token in data".into(),
+            }),
         }
     }
 
@@ -290,7 +310,9 @@ impl SpugClient {
             }
             return match answer.data {
                 Data::Value(value) => Ok(value),
-                Data::Empty => Err(SyncError::BadAnswer { path: path.into(), message: "data is empty".into() }),
+                Data::Empty => {
+                    Err(SyncError::BadAnswer { path: path.into(), message: "data is empty".into() })
+                }
             };
         }
     }
@@ -305,8 +327,15 @@ impl SpugClient {
 }
 
 /// Parse an answer as it streams (a key in a host is skipped, never buffered whole).
-fn parse<T: DeserializeOwned>(response: &mut ureq::http::Response<ureq::Body>, path: &str, status: u16) -> Result<Answer<T>, SyncError> {
-    let reader = BufReader::with_capacity(64 * 1024, response.body_mut().with_config().limit(MAX_ANSWER_BYTES).reader());
+fn parse<T: DeserializeOwned>(
+    response: &mut ureq::http::Response<ureq::Body>,
+    path: &str,
+    status: u16,
+) -> Result<Answer<T>, SyncError> {
+    let reader = BufReader::with_capacity(
+        64 * 1024,
+        response.body_mut().with_config().limit(MAX_ANSWER_BYTES).reader(),
+    );
     serde_json::from_reader(reader).map_err(|e| SyncError::BadAnswer {
         path: path.into(),
         message: if (200..300).contains(&status) {

@@ -68,7 +68,8 @@ pub struct InventoryFilter {
     pub offset: u64,
 }
 
-const HOST_COLUMNS: &str = "source, host_key, ops_host_id, name, management_ip, other_ips, mac, node, note, machine_id, \
+const HOST_COLUMNS: &str =
+    "source, host_key, ops_host_id, name, management_ip, other_ips, mac, node, note, machine_id, \
      matched_by, unmatched_reason, seen_at";
 
 fn host_from_row(r: &Row<'_>) -> rusqlite::Result<InventoryHostRow> {
@@ -133,7 +134,9 @@ impl Store {
         let actor = format!("inventory:{source}");
         let tx = self.conn.transaction()?;
         let old_names: HashMap<i64, String> = tx
-            .prepare("SELECT machine_id, name FROM inventory_hosts WHERE source = ?1 AND machine_id IS NOT NULL")?
+            .prepare(
+                "SELECT machine_id, name FROM inventory_hosts WHERE source = ?1 AND machine_id IS NOT NULL",
+            )?
             .query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let nodes: HashMap<i64, Option<String>> = tx
@@ -174,9 +177,16 @@ impl Store {
                 new_names.insert(id, &host.name);
                 let mut changed = false;
                 if old_names.get(&id).map(String::as_str) != Some(host.name.as_str()) {
-                    audit(&tx, now, &actor, "machine", &id.to_string(), "host_name",
+                    audit(
+                        &tx,
+                        now,
+                        &actor,
+                        "machine",
+                        &id.to_string(),
+                        "host_name",
                         old_names.get(&id).map(|n| serde_json::Value::from(n.as_str()).to_string()),
-                        Some(serde_json::Value::from(host.name.as_str()).to_string()))?;
+                        Some(serde_json::Value::from(host.name.as_str()).to_string()),
+                    )?;
                     changed = true;
                 }
                 if let Some(node) = &host.node {
@@ -191,8 +201,16 @@ impl Store {
         // Machines whose host left the inventory lose its name (the agent's shows again).
         for (id, old) in &old_names {
             if !new_names.contains_key(id) {
-                audit(&tx, now, &actor, "machine", &id.to_string(), "host_name",
-                    Some(serde_json::Value::from(old.as_str()).to_string()), None)?;
+                audit(
+                    &tx,
+                    now,
+                    &actor,
+                    "machine",
+                    &id.to_string(),
+                    "host_name",
+                    Some(serde_json::Value::from(old.as_str()).to_string()),
+                    None,
+                )?;
                 applied.changed += 1;
             }
         }
@@ -245,7 +263,10 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn list_inventory_hosts(&self, f: &InventoryFilter) -> Result<(u64, Vec<InventoryHostRow>), StoreError> {
+    pub fn list_inventory_hosts(
+        &self,
+        f: &InventoryFilter,
+    ) -> Result<(u64, Vec<InventoryHostRow>), StoreError> {
         let mut clauses = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(source) = &f.source {
@@ -265,7 +286,8 @@ impl Store {
                   OR other_ips LIKE ?{n} ESCAPE '\\' OR mac LIKE ?{n} ESCAPE '\\' OR node LIKE ?{n} ESCAPE '\\')"
             ));
         }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let filter =
+            if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let total: i64 = self.conn.query_row(
             &format!("SELECT COUNT(*) FROM inventory_hosts {filter}"),
             params_from_iter(args.iter()),
@@ -283,7 +305,11 @@ impl Store {
     }
 
     /// Machines no inventory host is paired with, by host name.
-    pub fn unmatched_machines(&self, limit: u32, offset: u64) -> Result<(u64, Vec<UnmatchedMachine>), StoreError> {
+    pub fn unmatched_machines(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<UnmatchedMachine>), StoreError> {
         let from = "FROM machines m JOIN machine_config c ON c.machine_id = m.id
              WHERE NOT EXISTS (SELECT 1 FROM inventory_hosts h WHERE h.machine_id = m.id)";
         let total: i64 = self.conn.query_row(&format!("SELECT COUNT(*) {from}"), [], |r| r.get(0))?;
@@ -347,12 +373,23 @@ impl Store {
                 )?;
             }
             None => {
-                tx.execute("DELETE FROM inventory_links WHERE source = ?1 AND host_key = ?2", params![source, host_key])?;
+                tx.execute(
+                    "DELETE FROM inventory_links WHERE source = ?1 AND host_key = ?2",
+                    params![source, host_key],
+                )?;
             }
         }
         if old != machine_id {
-            audit(&tx, now, actor, "inventory_link", &format!("{source}:{host_key}"), "machine_id",
-                old.map(|v| v.to_string()), machine_id.map(|v| v.to_string()))?;
+            audit(
+                &tx,
+                now,
+                actor,
+                "inventory_link",
+                &format!("{source}:{host_key}"),
+                "machine_id",
+                old.map(|v| v.to_string()),
+                machine_id.map(|v| v.to_string()),
+            )?;
         }
         tx.commit()?;
         Ok(())

@@ -85,7 +85,13 @@ impl Spug {
     pub fn add_user(&mut self, name: &str, password: &str) {
         self.users.insert(
             name.into(),
-            User { password: password.into(), is_active: true, access_token: None, token_expired: 0, last_ip: String::new() },
+            User {
+                password: password.into(),
+                is_active: true,
+                access_token: None,
+                token_expired: 0,
+                last_ip: String::new(),
+            },
         );
     }
 
@@ -220,7 +226,11 @@ fn authenticate(spug: &mut Spug, headers: &HeaderMap, peer: SocketAddr) -> Resul
     Err(response)
 }
 
-async fn hosts(State(state): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn hosts(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let mut spug = state.lock().unwrap();
     if let Err(refused) = authenticate(&mut spug, &headers, peer) {
         return refused;
@@ -260,7 +270,11 @@ fn host_view(h: &StandinHost) -> Value {
     view
 }
 
-async fn groups(State(state): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn groups(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let mut spug = state.lock().unwrap();
     if let Err(refused) = authenticate(&mut spug, &headers, peer) {
         return refused;
@@ -304,7 +318,12 @@ pub fn fleet(hosts: usize, groups: usize) -> Spug {
         spug.groups.push(StandinGroup { id: 1 + r, name: format!("区域{r}"), parent_id: 0, sort_id: r });
     }
     for g in 0..groups as i64 {
-        spug.groups.push(StandinGroup { id: 100 + g, name: format!("节点-{g}"), parent_id: 1 + g % 10, sort_id: g });
+        spug.groups.push(StandinGroup {
+            id: 100 + g,
+            name: format!("节点-{g}"),
+            parent_id: 1 + g % 10,
+            sort_id: g,
+        });
     }
     for h in 0..hosts as i64 {
         let g = 100 + h % groups as i64;
