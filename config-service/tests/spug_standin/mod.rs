@@ -210,7 +210,7 @@ fn rand_u128(now: i64, salt: &str) -> u128 {
 }
 
 /// `AuthenticationMiddleware.process_request`.
-fn authenticate(spug: &mut Spug, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
+fn authenticate(spug: &mut Spug, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Box<Response>> {
     let token = headers.get("x-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let now = spug.now;
     if token.len() == 32 {
@@ -223,7 +223,7 @@ fn authenticate(spug: &mut Spug, headers: &HeaderMap, peer: SocketAddr) -> Resul
     }
     let mut response = json_response(json!(""), "验证失败，请重新登录");
     *response.status_mut() = StatusCode::UNAUTHORIZED;
-    Err(response)
+    Err(Box::new(response))
 }
 
 async fn hosts(
@@ -233,7 +233,7 @@ async fn hosts(
 ) -> Response {
     let mut spug = state.lock().unwrap();
     if let Err(refused) = authenticate(&mut spug, &headers, peer) {
-        return refused;
+        return *refused;
     }
     spug.host_requests += 1;
     if let Some(error) = &spug.host_error {
@@ -277,7 +277,7 @@ async fn groups(
 ) -> Response {
     let mut spug = state.lock().unwrap();
     if let Err(refused) = authenticate(&mut spug, &headers, peer) {
-        return refused;
+        return *refused;
     }
     // GroupView.get: top-level groups, children filled level by level, ordered by -sort_id.
     let mut groups = spug.groups.clone();
