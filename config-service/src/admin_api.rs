@@ -70,8 +70,10 @@ pub async fn login(
     let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
     app.with_store(move |s| s.login_succeeded(user.id, &hash, expires_at)).await?;
     let secure = if app.settings.cookie_secure { "; Secure" } else { "" };
+    // Under a base path the cookie stays there: the ops platform on the same origin never gets it.
+    let path = format!("{}/", app.settings.base_path);
     let cookie =
-        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={ttl}{secure}");
+        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={ttl}{secure}");
     let mut response = Json(serde_json::json!({ "username": login.username })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -87,7 +89,8 @@ pub async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Result<Res
         let hash = tokens::token_hash(&session);
         app.with_store(move |s| s.delete_session(&hash)).await?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie =
+        format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path={}/; Max-Age=0", app.settings.base_path);
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 

@@ -154,6 +154,17 @@ fn under_a_base_path_console_and_api_move_and_agents_reach_both() {
     let (status, _, _) = get(&server, "/machines");
     assert_eq!(status, 404);
 
+    // The session cookie stays under the base path (the platform on the same origin never
+    // sees it).
+    let response = client()
+        .post(server.url("/pushagent/api/login"))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({"username": support::ADMIN, "password": support::ADMIN_PASSWORD}).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Path=/pushagent/;"), "{cookie}");
+
     // Agents through the proxy (service_url ending in /pushagent) and directly.
     let (status, answer) = server.send(
         "POST",
