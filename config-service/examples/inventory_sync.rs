@@ -73,7 +73,8 @@ fn main() {
             agent_version: "0.1.0".into(),
             facts: Facts::default(),
         };
-        let facts = serde_json::json!({"addresses": [{"name": "eth0", "ipv4": [{"address": ip, "prefix": 24}]}]});
+        let facts =
+            serde_json::json!({"addresses": [{"name": "eth0", "ipv4": [{"address": ip, "prefix": 24}]}]});
         store.register_machine(&req, &mac, &facts.to_string(), &format!("h-{uid}"), 0, 0).unwrap();
     }
     println!("setup: {hosts} machines registered in {:.1} s", started.elapsed().as_secs_f64());

@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
-use crate::{admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore};
+use crate::{
+    admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore,
+};
 
 pub const SESSION_COOKIE: &str = "pa_session";
 

@@ -14,6 +14,7 @@ use pushagent_config::inventory::{InventoryKind, InventorySettings, NodeFrom, Sy
 use pushagent_config::store::{InventoryFilter, Store};
 use pushagent_config::{ManualClock, SharedStore};
 use pushagent_proto::agent::{Facts, RegisterRequest};
+use pushagent_proto::identity::Identity;
 use serde_json::json;
 use spug_standin::{Spug, Standin, StandinGroup, StandinHost, PKEY_MARKER};
 
@@ -34,7 +35,20 @@ fn settings(url: &str, password_file: &Path, node_from: NodeFrom) -> InventorySe
 }
 
 fn register(store: &mut Store, uid: &str, hostname: &str, mac: &str, ips: &[&str]) -> i64 {
+    register_as(store, uid, hostname, mac, ips, Identity::default())
+}
+
+/// A machine whose agent reports `identity` (written by the deploy template from Spug).
+fn register_as(
+    store: &mut Store,
+    uid: &str,
+    hostname: &str,
+    mac: &str,
+    ips: &[&str],
+    identity: Identity,
+) -> i64 {
     let req = RegisterRequest {
+        identity,
         enrollment_token: String::new(),
         machine_id: uid.into(),
         hostname: hostname.into(),
@@ -104,7 +118,7 @@ fn fixture(spug: Spug) -> Fixture {
         db_path,
         password_file,
         store: Arc::new(Mutex::new(store)),
-        clock: ManualClock::new(T0),
+        clock: ManualClock::new(T0 + 60),
         standin: Standin::start(spug),
         machines,
         _dir: dir,
@@ -144,6 +158,7 @@ fn a_pass_pairs_hosts_sets_names_and_nodes_audited_and_keeps_no_key() {
     assert_eq!((total, unmatched[0].id), (1, d));
 
     let (_, audit) = store.list_audit(100, 0).unwrap();
+    let audit: Vec<_> = audit.into_iter().filter(|r| r.at > T0).collect();
     assert!(!audit.is_empty() && audit.iter().all(|r| r.actor == "inventory:spug"), "{audit:?}");
     assert!(audit.iter().any(|r| r.field == "host_name"
         && r.entity_id == a.to_string()
@@ -321,4 +336,66 @@ fn an_operator_links_an_unmatched_host_and_the_link_holds() {
         .unwrap();
     assert_eq!((rows[0].machine_id, rows[0].matched_by.as_deref()), (Some(d), Some("manual")));
     assert_eq!(store.unmatched_machines(10, 0).unwrap().0, 0);
+}
+
+#[test]
+fn the_platform_host_id_an_agent_reports_pairs_first_and_an_operators_choice_stays() {
+    let f = fixture(platform());
+    // A fifth machine deployed by the Spug template: it reports host id 14 and no address Spug has.
+    let e = {
+        let mut store = pushagent_config::lock(&f.store);
+        let identity = Identity {
+            ops_host_id: Some("14".into()),
+            host_name: Some("old-name".into()),
+            ..Identity::default()
+        };
+        register_as(&mut store, "m-e", "e", "02:00:00:00:00:0e", &["192.168.50.5"], identity)
+    };
+    // An operator set machine A's node by hand: the inventory leaves it.
+    pushagent_config::lock(&f.store)
+        .update_machine_configs(
+            &[f.machines[0]],
+            &serde_json::from_value(json!({"node": "手工节点"})).unwrap(),
+            "alice",
+            T0,
+        )
+        .unwrap();
+    let mut syncer = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf));
+    syncer.pass(&f.store, &f.clock, false).unwrap();
+    let store = pushagent_config::lock(&f.store);
+    let (_, rows) = store
+        .list_inventory_hosts(&InventoryFilter {
+            search: Some("no-agent".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((rows[0].machine_id, rows[0].matched_by.as_deref()), (Some(e), Some("ops_host_id")));
+    let machine = store.machine(e).unwrap();
+    assert_eq!(machine.hostname, "no-agent-yet", "the platform's name wins over the agent's report");
+    assert_eq!(machine.config.node.as_deref(), Some("上海-电信"));
+    assert_eq!(
+        store.machine(f.machines[0]).unwrap().config.node.as_deref(),
+        Some("手工节点"),
+        "an operator's node stays"
+    );
+    assert_eq!(
+        store.machine(f.machines[0]).unwrap().hostname,
+        "bj-cu-01",
+        "its name still follows the platform"
+    );
+}
+
+#[test]
+fn a_host_that_leaves_the_platform_gives_the_machine_its_agents_name_back() {
+    let f = fixture(platform());
+    let mut syncer = Syncer::new(&settings(&f.standin.url, &f.password_file, NodeFrom::Leaf));
+    syncer.pass(&f.store, &f.clock, false).unwrap();
+    assert_eq!(pushagent_config::lock(&f.store).machine(f.machines[2]).unwrap().hostname, "sh-ct-03");
+    f.standin.spug().hosts.retain(|h| h.id != 13);
+    let applied = syncer.pass(&f.store, &f.clock, false).unwrap();
+    assert_eq!(applied.changed, 1);
+    let store = pushagent_config::lock(&f.store);
+    assert_eq!(store.machine(f.machines[2]).unwrap().hostname, "sh03");
+    assert_eq!(store.unmatched_machines(10, 0).unwrap().0, 2);
 }

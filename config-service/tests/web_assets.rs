@@ -159,7 +159,11 @@ fn under_a_base_path_console_and_api_move_and_agents_reach_both() {
     let response = client()
         .post(server.url("/pushagent/api/login"))
         .header("Content-Type", "application/json")
-        .send(serde_json::json!({"username": support::ADMIN, "password": support::ADMIN_PASSWORD}).to_string().as_bytes())
+        .send(
+            serde_json::json!({"username": support::ADMIN, "password": support::ADMIN_PASSWORD})
+                .to_string()
+                .as_bytes(),
+        )
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();

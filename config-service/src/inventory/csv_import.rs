@@ -50,7 +50,7 @@ pub fn parse(text: &str) -> Result<Vec<InventoryHost>, String> {
         let cell = |c: usize| index[c].and_then(|i| record.get(i)).filter(|v| !v.is_empty());
         let at = |column: &str| format!("row {row}, {column}");
         let name = cell(0).ok_or_else(|| format!("{}: required", at("host_name")))?;
-        host_name(&at("host_name"), name)?;
+        validate::display_host_name(&at("host_name"), name)?;
         let ip = cell(1)
             .map(|ip| {
                 ip.parse::<IpAddr>()
@@ -87,14 +87,6 @@ pub fn parse(text: &str) -> Result<Vec<InventoryHost>, String> {
         });
     }
     Ok(hosts)
-}
-
-/// 主机名称 as the platform shows it: 1-100 printable characters (Spug's limit).
-pub fn host_name(field: &str, name: &str) -> Result<(), String> {
-    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(format!("{field}: a host name is 1-100 printable characters"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -184,7 +184,16 @@ pub fn to_inventory(
     hosts
         .into_iter()
         .map(|h| {
-            let (node, note) = node_of(&h.group_ids, groups, from);
+            let (node, mut note) = node_of(&h.group_ids, groups, from);
+            if let Err(e) = crate::validate::display_host_name("name", h.name.trim()) {
+                note = Some(
+                    [note.as_deref(), Some(&format!("its name cannot be a host name ({e})"))]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
             let management_ip = h.hostname.trim().parse::<IpAddr>().ok().map(|ip| ip.to_string());
             let mut other_ips: Vec<String> = h
                 .private_ip_address

@@ -1,7 +1,7 @@
 //! The ops platform's inventory: hosts as last pulled, operators' links, sync passes. Host
 //! names and nodes it sets on machines are audited as made by `inventory:<source>`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::*;
 use crate::inventory::matching::{HostMatch, MachineKeys};
@@ -96,13 +96,13 @@ impl Store {
     pub fn inventory_machine_keys(&self) -> Result<Vec<MachineKeys>, StoreError> {
         let rows = self
             .conn
-            .prepare("SELECT id, ips, mac FROM machines")?
+            .prepare("SELECT id, ips, mac, ops_host_id, management_ip FROM machines")?
             .query_map([], |r| {
                 let ips: String = r.get(1)?;
                 Ok(MachineKeys {
                     id: r.get(0)?,
-                    ops_host_id: None,
-                    management_ip: None,
+                    ops_host_id: r.get(3)?,
+                    management_ip: r.get(4)?,
                     ips: ips.split_whitespace().map(str::to_owned).collect(),
                     mac: r.get(2)?,
                 })
@@ -123,7 +123,8 @@ impl Store {
 
     /// Replace `source`'s hosts with `hosts` (paired as `matches` says) and set the host name
     /// and node of each paired machine, in one transaction; each change is audited as made by
-    /// `inventory:<source>`.
+    /// `inventory:<source>`. A name or node someone else set (an operator: `*_set_by`) is left
+    /// as it is; one this source set and whose host left the inventory goes back to the agent's.
     pub fn apply_inventory(
         &mut self,
         source: &str,
@@ -133,19 +134,17 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         let actor = format!("inventory:{source}");
         let tx = self.conn.transaction()?;
-        let old_names: HashMap<i64, String> = tx
+        // machine id → (host name shown, who set it, node, who set it)
+        let current: HashMap<i64, (String, Option<String>, Option<String>, Option<String>)> = tx
             .prepare(
-                "SELECT machine_id, name FROM inventory_hosts WHERE source = ?1 AND machine_id IS NOT NULL",
+                "SELECT m.id, m.hostname, m.host_name_set_by, c.node, c.node_set_by
+                 FROM machines m JOIN machine_config c ON c.machine_id = m.id",
             )?
-            .query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let nodes: HashMap<i64, Option<String>> = tx
-            .prepare("SELECT machine_id, node FROM machine_config")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?
             .collect::<Result<_, _>>()?;
         tx.execute("DELETE FROM inventory_hosts WHERE source = ?1", [source])?;
         let mut applied = Applied { hosts: hosts.len() as i64, ..Applied::default() };
-        let mut new_names: HashMap<i64, &str> = HashMap::new();
+        let mut paired: HashSet<i64> = HashSet::new();
         {
             let mut insert = tx.prepare(
                 "INSERT INTO inventory_hosts (source, host_key, ops_host_id, name, management_ip, other_ips, mac, node,
@@ -173,46 +172,50 @@ impl Store {
                     now
                 ])?;
                 let Some(id) = machine_id else { continue };
+                let Some((name, name_by, node, node_by)) = current.get(&id) else { continue };
                 applied.matched += 1;
-                new_names.insert(id, &host.name);
+                paired.insert(id);
+                let ours = |by: &Option<String>| by.as_deref().is_none_or(|by| by == actor);
                 let mut changed = false;
-                if old_names.get(&id).map(String::as_str) != Some(host.name.as_str()) {
-                    audit(
-                        &tx,
-                        now,
-                        &actor,
-                        "machine",
-                        &id.to_string(),
-                        "host_name",
-                        old_names.get(&id).map(|n| serde_json::Value::from(n.as_str()).to_string()),
-                        Some(serde_json::Value::from(host.name.as_str()).to_string()),
-                    )?;
-                    changed = true;
+                if ours(name_by)
+                    && crate::validate::display_host_name("name", &host.name).is_ok()
+                    && (name != &host.name || name_by.is_none())
+                {
+                    changed |= name != &host.name;
+                    super::identity::set_host_name(&tx, id, Some(&host.name), &actor, now)?;
                 }
-                if let Some(node) = &host.node {
-                    if nodes.get(&id).is_some_and(|old| old.as_ref() != Some(node)) {
-                        set_node(&tx, id, nodes.get(&id).cloned().flatten(), node, &actor, now)?;
-                        changed = true;
+                if let Some(new_node) = &host.node {
+                    if ours(node_by) && (node.as_ref() != Some(new_node) || node_by.is_none()) {
+                        if node.as_ref() != Some(new_node) {
+                            set_node(&tx, id, node.clone(), new_node, &actor, now)?;
+                            changed = true;
+                        }
+                        tx.execute(
+                            "UPDATE machine_config SET node_set_by = ?2 WHERE machine_id = ?1",
+                            params![id, actor],
+                        )?;
                     }
                 }
                 applied.changed += i64::from(changed);
             }
         }
-        // Machines whose host left the inventory lose its name (the agent's shows again).
-        for (id, old) in &old_names {
-            if !new_names.contains_key(id) {
-                audit(
-                    &tx,
-                    now,
-                    &actor,
-                    "machine",
-                    &id.to_string(),
-                    "host_name",
-                    Some(serde_json::Value::from(old.as_str()).to_string()),
-                    None,
-                )?;
-                applied.changed += 1;
+        // Machines this source had named but no host pairs with any more: back to the agent's.
+        for (id, (name, name_by, _, node_by)) in &current {
+            if paired.contains(id) {
+                continue;
             }
+            let mut changed = false;
+            if name_by.as_deref() == Some(actor.as_str()) {
+                super::identity::set_host_name(&tx, *id, None, &actor, now)?;
+                let after: String =
+                    tx.query_row("SELECT hostname FROM machines WHERE id = ?1", [id], |r| r.get(0))?;
+                changed |= &after != name;
+            }
+            if node_by.as_deref() == Some(actor.as_str()) {
+                // The node stays (nodes are never cleared by a sync) but follows the agent again.
+                tx.execute("UPDATE machine_config SET node_set_by = NULL WHERE machine_id = ?1", [id])?;
+            }
+            applied.changed += i64::from(changed);
         }
         tx.commit()?;
         Ok(applied)
