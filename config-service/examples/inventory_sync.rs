@@ -72,6 +72,7 @@ fn main() {
             mac: mac.clone(),
             agent_version: "0.1.0".into(),
             facts: Facts::default(),
+            identity: Default::default(),
         };
         let facts =
             serde_json::json!({"addresses": [{"name": "eth0", "ipv4": [{"address": ip, "prefix": 24}]}]});

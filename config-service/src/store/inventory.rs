@@ -49,6 +49,9 @@ pub struct InventoryRun {
     pub changed: i64,
 }
 
+/// A machine's host name shown, who set it, its node, who set that.
+type Named = (String, Option<String>, Option<String>, Option<String>);
+
 /// What one pass stored.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Applied {
@@ -134,8 +137,7 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         let actor = format!("inventory:{source}");
         let tx = self.conn.transaction()?;
-        // machine id → (host name shown, who set it, node, who set it)
-        let current: HashMap<i64, (String, Option<String>, Option<String>, Option<String>)> = tx
+        let current: HashMap<i64, Named> = tx
             .prepare(
                 "SELECT m.id, m.hostname, m.host_name_set_by, c.node, c.node_set_by
                  FROM machines m JOIN machine_config c ON c.machine_id = m.id",
