@@ -2,10 +2,8 @@
 # Browser tests of the web console: the real pushagent-config binary (with the console
 # embedded) on loopback, driven by playwright-core in Debian's Chromium, one of them with the
 # real agent and reference customer too (e2e/agent-obeys.mjs), the settlement page against a
-# month of known history (e2e/settlement.mjs); then the zh-CN screenshots of
-# real agent and reference customer too (e2e/agent-obeys.mjs), one under a base path with the
-# Spug theme (e2e/base-path.mjs); then the zh-CN screenshots of
-# every page into docs/screenshots/. Needs scripts/build-web.sh to have run (it installs the
+# month of known history (e2e/settlement.mjs), one under a base path with the Spug theme
+# (e2e/base-path.mjs); then the zh-CN screenshots of every page into docs/screenshots/. Needs scripts/build-web.sh to have run (it installs the
 # npm packages and builds config-service/web/dist) and /usr/bin/chromium (scripts/setup.sh
 # installs it).
 set -eu
