@@ -135,7 +135,9 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
         config.report_timezone,
         config.retention_days,
         shutdown.clone(),
-    )?;
+    )?
+    .following_push_switch(shared.clone());
+    sampler.health = health.clone();
     // The sampler runs on this thread and waits on nothing but the clock; the push side has
     // its own thread and its own database connection.
     std::thread::scope(|scope| {

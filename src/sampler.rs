@@ -3,6 +3,8 @@
 //! but the clock: no network, no other part of the agent.
 
 use crate::clock::{Clock, ClockSync};
+use crate::config::SharedConfig;
+use crate::health::Health;
 use crate::ring::{Ring, RingError, SlotRow};
 use crate::shutdown::Shutdown;
 use crate::slots::{ReportTz, SLOT_MS};
@@ -18,6 +20,12 @@ pub struct Sampler<'a> {
     pub retention_ms: i64,
     pub shutdown: Shutdown,
     last: Option<LastReading>,
+    /// The effective config whose push switch each reading records (None: not followed).
+    push_switch: Option<(SharedConfig, u64, bool)>,
+    /// What is wrong, for the heartbeat: clock, commits, a timeline that does not advance.
+    pub health: Health,
+    /// The timeline end last seen advance, and the boot time when it did.
+    timeline_seen: (Option<i64>, u64),
     failures_in_a_row: u64,
     commit_failures: u64,
     next_prune_ms: i64,
@@ -59,10 +67,30 @@ impl<'a> Sampler<'a> {
             retention_ms: i64::from(retention_days) * 86_400_000,
             shutdown,
             last,
+            push_switch: None,
+            health: Health::new(),
+            timeline_seen: (None, clock.boot_ms()),
             failures_in_a_row: 0,
             commit_failures: 0,
             next_prune_ms: 0,
         })
+    }
+
+    /// Record the effective push switch with every reading: the switch applies to the slots
+    /// it covered, not to the moment an hour is built.
+    pub fn following_push_switch(mut self, shared: SharedConfig) -> Self {
+        self.push_switch = Some((shared, u64::MAX, true));
+        self
+    }
+
+    fn push_on(&mut self) -> Option<bool> {
+        let (shared, seen, on) = self.push_switch.as_mut()?;
+        let generation = shared.generation();
+        if generation != *seen {
+            *seen = generation;
+            *on = shared.get().1.push_enabled;
+        }
+        Some(*on)
     }
 
     /// Run until shutdown: read now, then at every due time; a final reading on the way out.
@@ -86,7 +114,9 @@ impl<'a> Sampler<'a> {
     /// A reading that cannot be committed (disk full, database locked) is not lost: the last
     /// committed reading stays the base, so the next reading that commits carries its bytes.
     fn sample_or_log(&mut self, due: Option<i64>) {
-        if let Err(e) = self.sample(due) {
+        let result = self.sample(due);
+        self.report_health(result.as_ref().err());
+        if let Err(e) = result {
             self.commit_failures += 1;
             if self.commit_failures % 60 == 1 {
                 log::error!(
@@ -97,6 +127,20 @@ impl<'a> Sampler<'a> {
         } else {
             self.commit_failures = 0;
         }
+    }
+
+    /// Tell the health state whether this reading committed and whether the slot timeline
+    /// advances (it stands still while readings fail or cannot be committed).
+    pub fn report_health(&mut self, failure: Option<&RingError>) {
+        let now_secs = self.clock.wall_ms().div_euclid(1000);
+        self.health.sampler_commit(failure.map(|e| e.to_string()).as_deref(), now_secs);
+        let boot = self.clock.boot_ms();
+        let timeline = self.last.as_ref().map(|l| l.timeline_ms);
+        if timeline != self.timeline_seen.0 {
+            self.timeline_seen = (timeline, boot);
+        }
+        let patience_ms = (3 * self.tally.sample_interval_ms + SLOT_MS) as u64;
+        self.health.timeline_stuck(boot.saturating_sub(self.timeline_seen.1) > patience_ms, now_secs);
     }
 
     /// Sleep until the wall clock reaches `due`, in chunks no longer than one sample interval
@@ -142,7 +186,9 @@ impl<'a> Sampler<'a> {
         let boot_ms = self.clock.boot_ms();
         let boundary_late_ms = due.filter(|d| d % SLOT_MS == 0).map(|d| wall_ms - d);
         let clock_synced = self.clock.sync() == ClockSync::Synced;
-        let reading = Reading { source: source_reading, wall_ms, boot_ms, clock_synced };
+        self.health.clock_unsynchronised(!clock_synced, wall_ms.div_euclid(1000));
+        let push_on = self.push_on();
+        let reading = Reading { source: source_reading, wall_ms, boot_ms, clock_synced, push_on };
         let observation = tally::observe(self.last.as_ref(), reading, &self.tally);
         for e in &observation.events {
             match e.kind {
@@ -154,6 +200,9 @@ impl<'a> Sampler<'a> {
         }
         // On failure `last` stays as it was, so the next reading re-counts this delta: no loss.
         let closed = self.ring.apply(&observation)?;
+        if let Some(step_ms) = observation.clock_step_ms {
+            self.health.clock_stepped(step_ms, wall_ms.div_euclid(1000));
+        }
         self.last = Some(observation.last);
         if let Some(late) = boundary_late_ms {
             log::debug!("boundary reading at {} late_ms={late}", self.tz.hhmm(wall_ms));

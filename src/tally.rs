@@ -55,6 +55,9 @@ pub struct Reading {
     /// The kernel said the wall clock was synchronised when the reading was taken.
     #[serde(default = "yes")]
     pub clock_synced: bool,
+    /// The effective push switch when the reading was taken (None: not followed).
+    #[serde(default)]
+    pub push_on: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -124,6 +127,23 @@ pub struct SlotAddition {
     pub covered_ms: i64,
     pub samples: u32,
     pub flags: u32,
+    /// The push switch while the bytes were measured ([`switch`] bits; 0 = not known).
+    pub push_switch: u8,
+}
+
+/// The push switch in effect while a slot was measured (bits, OR-ed per slot).
+pub mod switch {
+    pub const ON: u8 = 1;
+    pub const OFF: u8 = 2;
+
+    /// The bits of one reading: `None` when the sampler does not follow the switch.
+    pub fn bits(push_on: Option<bool>) -> u8 {
+        match push_on {
+            Some(true) => ON,
+            Some(false) => OFF,
+            None => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,6 +192,8 @@ pub struct Observation {
     pub timeline_ms: i64,
     pub last: LastReading,
     pub events: Vec<Event>,
+    /// The wall clock stepped by this much (ms, + forward) since the previous reading.
+    pub clock_step_ms: Option<i64>,
 }
 
 /// Most zero slots written for wall time skipped by a forward clock step (one day).
@@ -287,6 +309,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
     // was; the wall clock says where it ends only while it deserves trust (synchronised and
     // settled), and a clock artefact never piles bytes into one slot.
     let clock_ok = current.clock_synced || config.trust_unsynced_clock;
+    let mut clock_step_ms = None;
     let (start, elapsed, stepped) = if continuity == Continuity::Reboot {
         // Boot time restarted: the wall clock says when we booted, if it can be believed.
         let booted_at = at - current.boot_ms as i64;
@@ -302,6 +325,9 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
                 EventKind::ClockStep,
                 format!("wall clock stepped {direction} {} ms", skew.abs()),
             ));
+        }
+        if skew.abs() > config.step_tolerance_ms {
+            clock_step_ms = Some(skew);
         }
         (prev.timeline_ms, elapsed, skew.abs() > config.step_tolerance_ms)
     };
@@ -415,6 +441,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
                     covered_ms: 0,
                     samples: 0,
                     flags: flag::CLOCK_STEP,
+                    push_switch: 0,
                 });
             }
             slot += SLOT_MS;
@@ -440,6 +467,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             covered_ms: share.covered_ms,
             samples: u32::from(i == last_index),
             flags,
+            push_switch: switch::bits(current.push_on),
         });
     }
     let continuous = continuity == Continuity::Continuous && !delta.reset;
@@ -450,7 +478,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
         tx_bytes_per_sec: if continuous { per_sec(d.tx_bytes, elapsed_ms) } else { 0 },
         reading: current,
     };
-    Observation { additions, timeline_ms: end, last, events }
+    Observation { additions, timeline_ms: end, last, events, clock_step_ms }
 }
 
 /// The first reading of an interface: nothing to count yet, the slot it falls in is partial.
@@ -470,6 +498,7 @@ fn baseline(current: Reading, mut events: Vec<Event>, flags: u32, trusted_since:
         covered_ms: 0,
         samples: 1,
         flags: if on_boundary { flags & !flag::PARTIAL } else { flags | flag::PARTIAL },
+        push_switch: 0,
     }];
     Observation {
         additions,
@@ -482,6 +511,7 @@ fn baseline(current: Reading, mut events: Vec<Event>, flags: u32, trusted_since:
             trusted_since_boot_ms: trusted_since,
         },
         events,
+        clock_step_ms: None,
     }
 }
 
@@ -513,6 +543,7 @@ pub fn stopping(last: &LastReading) -> Option<SlotAddition> {
         covered_ms: 0,
         samples: 0,
         flags: flag::PARTIAL,
+        push_switch: 0,
     })
 }
 

@@ -167,6 +167,7 @@ mod tests {
             samples: 5,
             flags: 0,
             closed: true,
+            push_switch: 0,
         }
     }
 

@@ -182,8 +182,8 @@ impl Outbox {
             tx.prepare_cached(
                 "INSERT INTO report (mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source,
                     direction, slot_flags, missing_slots, version, state, reason, next_attempt_at, created_at, updated_at,
-                    off_switches)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13, ?14)
+                    off_switches, off_slots)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13, ?14, ?15)
                  ON CONFLICT (mac, flux_hour) DO NOTHING",
             )?
             .execute(params![
@@ -201,6 +201,7 @@ impl Outbox {
                 r.reason,
                 now_ms,
                 r.off_switches,
+                r.off_slots,
             ])?;
         }
         tx.execute(
@@ -400,6 +401,20 @@ impl Outbox {
             params![mac, flux_hour, points_json(&v.raw), points_json(&v.pushed)],
         )?;
         Ok(())
+    }
+
+    /// Slots of a report pushed as 0 because the push switch was off while they were measured
+    /// (bit i = v_i).
+    pub fn off_slots(&self, mac: &str, flux_hour: &str) -> Result<u16, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT off_slots FROM report WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
     }
 
     /// A re-push of the given values under a new version, due now (operator, correction).

@@ -161,8 +161,14 @@ impl<'a> Pusher<'a> {
                 macs.iter().map(|mac| report::build(mac, cursor, &slots, &tz, &rules)).collect();
             for r in reports.iter_mut().filter(|r| r.state == ReportState::SkippedOff) {
                 // Which switch (machine, global, local) said no: the service shows it.
+                // The slots say the switch was off while they were measured; the config may
+                // be on again by now.
                 let off = self.config.off_switches().join(",");
-                r.reason = Some(format!("push switch off ({off}) when the hour was built"));
+                r.reason = Some(if off.is_empty() {
+                    "push switch off while the hour was measured".into()
+                } else {
+                    format!("push switch off ({off}) when the hour was built")
+                });
                 r.off_switches = off;
             }
             for r in &reports {

@@ -79,6 +79,8 @@ pub struct BuiltReport {
     /// For `SkippedOff`: the switches that were off, comma-separated (set by the pusher, which
     /// knows them; empty = not known).
     pub off_switches: String,
+    /// Slots pushed as 0 because the push switch was off while they were measured (bit i = v_i).
+    pub off_slots: u16,
 }
 
 /// Build the report of `mac` for the hour starting at `hour_start_ms` from that hour's slots
@@ -92,6 +94,7 @@ pub fn build(
 ) -> BuiltReport {
     let mut raw = [0u64; SLOTS_PER_HOUR];
     let mut present = [false; SLOTS_PER_HOUR];
+    let mut off = [false; SLOTS_PER_HOUR];
     let mut slot_flags = 0;
     let mut impossible = Vec::new();
     let capacity = rules.link_bits_per_sec.map(|bits| u128::from(bits) * SLOT_SECS as u128 / 8);
@@ -103,6 +106,13 @@ pub fn build(
         let i = (offset_ms / SLOT_MS) as usize;
         raw[i] = rules.direction.pick(slot.counters.rx_bytes, slot.counters.tx_bytes);
         present[i] = true;
+        // The switch while the slot was measured; not known (older slots): the switch now.
+        // A slot the switch was off for any part of is not reported.
+        off[i] = if slot.push_switch == 0 {
+            !rules.push_enabled
+        } else {
+            slot.push_switch & crate::tally::switch::OFF != 0
+        };
         slot_flags |= slot.flags;
         let busiest = u128::from(slot.counters.rx_bytes.max(slot.counters.tx_bytes));
         if let Some(cap) = capacity {
@@ -111,7 +121,20 @@ pub fn build(
             }
         }
     }
-    let pushed = raw.map(|v| rules.offset.apply(v));
+    let any_present = present.iter().any(|p| *p);
+    let all_off = if any_present {
+        (0..SLOTS_PER_HOUR).filter(|i| present[*i]).all(|i| off[i])
+    } else {
+        !rules.push_enabled
+    };
+    let mut pushed = raw.map(|v| rules.offset.apply(v));
+    let mut off_slots = 0u16;
+    if !all_off {
+        for i in (0..SLOTS_PER_HOUR).filter(|i| present[*i] && off[*i]) {
+            pushed[i] = 0;
+            off_slots |= 1 << i;
+        }
+    }
     let (state, reason) = if !impossible.is_empty() {
         let bits = rules.link_bits_per_sec.unwrap_or(0);
         (
@@ -123,8 +146,8 @@ pub fn build(
                 bits
             )),
         )
-    } else if !rules.push_enabled {
-        (ReportState::SkippedOff, Some("push switch off when the hour was built".into()))
+    } else if all_off {
+        (ReportState::SkippedOff, Some("push switch off while the hour was measured".into()))
     } else {
         (ReportState::Pending, None)
     };
@@ -142,6 +165,7 @@ pub fn build(
         state,
         reason,
         off_switches: String::new(),
+        off_slots,
     }
 }
 
@@ -239,6 +263,7 @@ mod tests {
             samples: 30,
             flags: 0,
             closed: true,
+            push_switch: 0,
         }
     }
 

@@ -33,6 +33,8 @@ pub struct SlotRow {
     pub samples: u32,
     pub flags: u32,
     pub closed: bool,
+    /// The push switch while the slot was measured (`tally::switch` bits; 0 = not known).
+    pub push_switch: u8,
 }
 
 /// What a prune did.
@@ -241,7 +243,7 @@ impl Ring {
 }
 
 const SELECT_SLOT: &str = "SELECT mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets, \
-     rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, closed FROM slot";
+     rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, closed, push_switch FROM slot";
 
 fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
     let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
@@ -263,6 +265,7 @@ fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
         samples: r.get(12)?,
         flags: r.get(13)?,
         closed: r.get(14)?,
+        push_switch: r.get(15)?,
     })
 }
 
@@ -275,8 +278,8 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
     let carries_bytes = c.rx_bytes > 0 || c.tx_bytes > 0;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO slot (mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets,
-                           rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                           rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, push_switch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17)
          ON CONFLICT (mac, slot_start) DO UPDATE SET
             ifname = excluded.ifname,
             rx_bytes = rx_bytes + excluded.rx_bytes,
@@ -289,7 +292,8 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
             tx_dropped = tx_dropped + excluded.tx_dropped,
             covered_ms = covered_ms + excluded.covered_ms,
             samples = samples + excluded.samples,
-            flags = flags | excluded.flags | (CASE WHEN closed = 1 AND ?15 THEN ?16 ELSE 0 END)",
+            flags = flags | excluded.flags | (CASE WHEN closed = 1 AND ?15 THEN ?16 ELSE 0 END),
+            push_switch = push_switch | excluded.push_switch",
     )?;
     stmt.execute(params![
         a.mac,
@@ -308,6 +312,7 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
         a.flags,
         carries_bytes,
         flag::AMENDED,
+        a.push_switch,
     ])?;
     Ok(())
 }
