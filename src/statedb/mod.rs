@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_skipped_mirror.sql")),
     (5, include_str!("migrations/0005_request_sequence.sql")),
     (6, include_str!("migrations/0006_clock.sql")),
+    (7, include_str!("migrations/0007_slot_switch.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,14 +8,6 @@ CREATE TABLE demo_clock (
     origin_demo_ms INTEGER NOT NULL    -- ... that was this demo unix ms
 );
 
--- The push switch in effect while each slot was measured (bits: 1 = on, 2 = off; 0 = not
--- known, measured before this migration or by a sampler that does not follow the config):
--- the switch applies to the slots it covered, not to the moment the hour is built.
-ALTER TABLE slot ADD COLUMN push_switch INTEGER NOT NULL DEFAULT 0;
--- Slots of a report pushed as 0 because the switch was off while they were measured
--- (bit i = v_i); the raw points keep what was measured.
-ALTER TABLE report ADD COLUMN off_slots INTEGER NOT NULL DEFAULT 0;
-
 -- Slots whose bytes changed after their hour was built (late data after a clock correction,
 -- a restart gap spread over a built hour): the pusher rebuilds those hours and re-pushes a
 -- pushed one as version + 1, so the customer always holds what the ring holds. Filled by
