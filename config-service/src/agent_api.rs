@@ -14,6 +14,15 @@ use crate::{tokens, validate};
 /// Facts above this size are refused (a real `pushagent info` is a few KiB).
 const MAX_FACTS_BYTES: usize = 64 * 1024;
 
+/// The agent API takes only the documented objects: serde would read a struct from a JSON
+/// array too (by position), which no agent sends.
+fn require_object(body: &[u8]) -> Result<(), ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError::BadRequest("invalid JSON body: expected a JSON object".into())),
+    }
+}
+
 /// The `facts` member of the body exactly as sent (the typed `Facts` reads only a few fields).
 fn raw_facts(body: &[u8]) -> Result<Option<String>, ApiError> {
     let value: serde_json::Value =
@@ -35,6 +44,7 @@ pub async fn register(
     State(app): State<Shared>,
     JsonBody(req, body): JsonBody<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
+    require_object(&body)?;
     let mac = validate::register(&req).map_err(ApiError::BadRequest)?;
     let facts = raw_facts(&body)?.unwrap_or_else(|| "{}".into());
     let presented = tokens::token_hash(&req.enrollment_token);
@@ -42,14 +52,12 @@ pub async fn register(
     let agent_token = tokens::new_token("pa_agent_").map_err(ApiError::Internal)?;
     let agent_hash = tokens::token_hash(&agent_token);
     let now = app.now();
-    // Alive = heard from within three heartbeat periods.
-    let alive_after = now.saturating_sub(
-        i64::try_from(app.settings.heartbeat_interval_secs.saturating_mul(3)).unwrap_or(i64::MAX),
-    );
-    let machine_id = app
+    let alive_after = app.alive_after(now);
+    let claimed_mac = mac.clone();
+    let (machine_id, claim) = app
         .with_store(move |s| {
             let known =
-                fixed.as_deref() == Some(presented.as_str()) || s.enrollment_token_exists(&presented)?;
+                fixed.as_deref() == Some(presented.as_str()) || s.enrollment_token_valid(&presented)?;
             if !known {
                 return Ok(None);
             }
@@ -57,7 +65,11 @@ pub async fn register(
         })
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown enrollment token".into()))?;
-    log::info!("machine {machine_id} registered");
+    match claim.refusal(&claimed_mac) {
+        // Registered (a clone, or a squatter): the refusal is alerted, its heartbeats refused.
+        Some(refusal) => log::warn!("machine {machine_id} registered without its MAC: {refusal}"),
+        None => log::info!("machine {machine_id} registered"),
+    }
     Ok(Json(RegisterResponse {
         agent_token,
         machine_id: machine_id.to_string(),
@@ -70,11 +82,15 @@ pub async fn heartbeat(
     AgentAuth(machine_id): AgentAuth,
     JsonBody(req, body): JsonBody<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
+    require_object(&body)?;
     let mac = validate::heartbeat(&req).map_err(ApiError::BadRequest)?;
     let facts = raw_facts(&body)?;
     let now = app.now();
-    let (machine_config_version, global_config_version) =
-        app.with_store(move |s| s.record_heartbeat(machine_id, &req, &mac, facts.as_deref(), now)).await?;
+    let alive_after = app.alive_after(now);
+    let (machine_config_version, global_config_version) = app
+        .with_store(move |s| s.record_heartbeat(machine_id, &req, &mac, facts.as_deref(), now, alive_after))
+        .await?
+        .map_err(ApiError::Conflict)?;
     Ok(Json(HeartbeatResponse {
         machine_config_version,
         global_config_version,
@@ -102,23 +118,24 @@ pub async fn global_config(
 pub async fn history(
     State(app): State<Shared>,
     AgentAuth(machine_id): AgentAuth,
-    JsonBody(batch, _): JsonBody<HistoryBatch>,
+    JsonBody(batch, body): JsonBody<HistoryBatch>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
+    require_object(&body)?;
     let batch = validate::history(batch).map_err(ApiError::BadRequest)?;
     let skipped = batch.skipped.len() as u64;
     let now = app.now();
     let (inserted, duplicates) = app
         .with_store(move |s| {
-            // Another machine's MAC would put rows in its history (and, with the same hour,
-            // version and attempt, keep its own rows out): refused, nothing stored.
+            // Only MACs this machine held: another's would put rows in its history (and keep its
+            // own rows out), an unreported one would squat it. Refused whole, nothing stored.
             let mut macs: Vec<&str> = batch.pushes.iter().map(|p| p.mac.as_str()).collect();
             macs.extend(batch.verifications.iter().map(|v| v.mac.as_str()));
             macs.extend(batch.held.iter().map(|h| h.mac.as_str()));
             macs.extend(batch.skipped.iter().map(|k| k.mac.as_str()));
             macs.sort_unstable();
             macs.dedup();
-            if let Some((mac, owner)) = s.foreign_macs(machine_id, &macs)?.into_iter().next() {
-                return Ok(Err(format!("mac {mac} belongs to another machine ({owner}), not to this agent")));
+            if let Some(refusal) = s.unowned_history_mac(machine_id, &macs, now)? {
+                return Ok(Err(refusal));
             }
             s.insert_history(machine_id, &batch, now).map(Ok)
         })

@@ -330,6 +330,7 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
     }
 
     mac_changes(store, &doc, &subjects, &channels, now, &mut report)?;
+    evidence_events(store, zh, &channels, now, &mut report)?;
     Ok(report)
 }
 
@@ -392,6 +393,73 @@ fn mac_changes(
             report.events.push(body);
         }
         store.duplicate_alerted(dup.machine_id)?;
+    }
+    Ok(())
+}
+
+/// Attacks on the evidence and disagreeing copies of it: one notice each, whatever the
+/// switches (they are not about pushing).
+fn evidence_events(
+    store: &mut Store,
+    zh: bool,
+    channels: &[String],
+    now: i64,
+    report: &mut CheckReport,
+) -> Result<(), StoreError> {
+    for r in store.unalerted_claim_refusals()? {
+        let at = crate::admin_api::format_time(r.first_at);
+        let (title, body) = if zh {
+            (
+                "MAC 归属被拒绝",
+                format!(
+                    "机器 {}（id {}）在{}中报告了 MAC {}，该 MAC 属于在线机器 {}（id {}），已拒绝（{at} UTC 起 {} 次）。若该 MAC 确已换到这台机器，请在控制台释放它。",
+                    r.hostname,
+                    r.machine_id,
+                    match r.what.as_str() {
+                        "heartbeat" => "心跳",
+                        "register" => "注册",
+                        _ => "推送历史",
+                    },
+                    r.mac,
+                    r.owner_hostname,
+                    r.owner_id,
+                    r.times
+                ),
+            )
+        } else {
+            (
+                "MAC claim refused",
+                format!(
+                    "machine {} (id {}) reported MAC {} in a {}, but the live machine {} (id {}) holds it: refused ({} times since {at} UTC). If the MAC really moved to this machine, release it in the console.",
+                    r.hostname, r.machine_id, r.mac, r.what, r.owner_hostname, r.owner_id, r.times
+                ),
+            )
+        };
+        store.add_alert(None, "event", Some(r.machine_id), title, &body, channels, now)?;
+        store.claim_refusal_alerted(r.id)?;
+        report.events.push(body);
+    }
+    for c in store.unalerted_history_conflicts()? {
+        let (title, body) = if zh {
+            (
+                "推送历史冲突",
+                format!(
+                    "机器 {}（id {}）对 MAC {} 小时 {} 再次上报的{}记录与已存记录（机器 id {}）不一致；已存记录保留，新记录另存为冲突：{}",
+                    c.hostname, c.machine_id, c.mac, c.flux_hour, c.kind, c.stored_machine_id, c.sent
+                ),
+            )
+        } else {
+            (
+                "Push history conflict",
+                format!(
+                    "machine {} (id {}) sent a {} record of MAC {} hour {} that differs from the stored one (machine id {}); the stored one is kept, the new one is kept as a conflict: {}",
+                    c.hostname, c.machine_id, c.kind, c.mac, c.flux_hour, c.stored_machine_id, c.sent
+                ),
+            )
+        };
+        store.add_alert(None, "event", Some(c.machine_id), title, &body, channels, now)?;
+        store.history_conflict_alerted(c.id)?;
+        report.events.push(body);
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
 use crate::{
-    admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore,
+    access_api, admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore,
 };
 
 pub const SESSION_COOKIE: &str = "pa_session";
@@ -39,6 +39,14 @@ impl App {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Alive = heard from within three heartbeat periods: a MAC held by a machine silent for
+    /// longer can be claimed by another, a machine-id registered again.
+    pub fn alive_after(&self, now: i64) -> i64 {
+        now.saturating_sub(
+            i64::try_from(self.settings.heartbeat_interval_secs.saturating_mul(3)).unwrap_or(i64::MAX),
+        )
     }
 
     /// Run `job` on the store off the async workers (SQLite blocks).
@@ -93,6 +101,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/inventory/unmatched-machines"),
     ("PUT", "/api/inventory/links"),
     ("POST", "/api/inventory/sync"),
+    ("POST", "/api/mac-claims/release"),
+    ("GET", "/api/enrollment-tokens"),
+    ("POST", "/api/enrollment-tokens"),
+    ("POST", "/api/enrollment-tokens/{id}/revoke"),
     ("GET", "/metrics"),
 ];
 
@@ -141,6 +153,12 @@ pub fn router(app: Shared) -> Router {
         .route("/api/inventory/unmatched-machines", get(inventory_api::unmatched_machines))
         .route("/api/inventory/links", axum::routing::put(inventory_api::link))
         .route("/api/inventory/sync", post(inventory_api::sync_now))
+        .route("/api/mac-claims/release", post(access_api::release_mac))
+        .route(
+            "/api/enrollment-tokens",
+            get(access_api::enrollment_tokens).post(access_api::create_enrollment_token),
+        )
+        .route("/api/enrollment-tokens/{id}/revoke", post(access_api::revoke_enrollment_token))
         .route("/metrics", get(admin_api::metrics))
         .fallback(crate::web_assets::fallback)
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub mod access_api;
 pub mod admin_api;
 pub mod agent_api;
 pub mod alerts;

@@ -263,10 +263,10 @@ fn history_under_another_machines_mac_is_refused() {
     let (status, answer) =
         server.send("POST", HISTORY_PATH, &json!(batch("aa:bb:cc:dd:ee:02")), Some(&token_b));
     assert_eq!(status, 200, "{answer}");
-    // A MAC no machine has reported (hours pushed before registering) is accepted.
+    // A MAC this machine never reported is refused: it would squat it (issue 11).
     let (status, answer) =
         server.send("POST", HISTORY_PATH, &json!(batch("aa:bb:cc:dd:ee:09")), Some(&token_b));
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 400, "{answer}");
 }
 
 #[test]

@@ -51,8 +51,11 @@ impl World {
         let req: RegisterRequest =
             serde_json::from_value(register_body(uid, &format!("host-{uid}"), mac)).unwrap();
         let mut store = lock(&self.store);
-        let id = store.register_machine(&req, mac, "{}", &format!("hash-{uid}"), now, now).unwrap();
-        store.record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now).unwrap();
+        let id = store.register_machine(&req, mac, "{}", &format!("hash-{uid}"), now, now).unwrap().0;
+        store
+            .record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now, now)
+            .unwrap()
+            .unwrap();
         id
     }
 
@@ -65,7 +68,8 @@ impl World {
 
     fn heartbeat(&self, id: i64, uid: &str, mac: &str, now: i64) {
         lock(&self.store)
-            .record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now)
+            .record_heartbeat(id, &heartbeat(&format!("host-{uid}"), mac, now), mac, None, now, now)
+            .unwrap()
             .unwrap();
     }
 
@@ -315,7 +319,7 @@ fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_al
     );
     let mut hb = heartbeat("host-m1", "aa:bb:cc:dd:ee:09", T0 + 5);
     hb.ambiguous = true;
-    lock(&w.store).record_heartbeat(id, &hb, "aa:bb:cc:dd:ee:09", None, T0 + 5).unwrap();
+    lock(&w.store).record_heartbeat(id, &hb, "aa:bb:cc:dd:ee:09", None, T0 + 5, T0 + 5).unwrap().unwrap();
     let report = w.check(T0 + 10);
     assert_eq!(report.opened.len(), 3, "{report:?}");
     assert_eq!(report.events.len(), 1, "{report:?}");

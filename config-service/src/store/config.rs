@@ -33,7 +33,7 @@ impl Store {
         if &old == doc {
             return Ok(version);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let new_version = version + 1;
         tx.execute(
             "INSERT INTO global_config (version, doc, changed_at, changed_by) VALUES (?1, ?2, ?3, ?4)",

@@ -118,15 +118,16 @@ pub struct SkippedHourRow {
 
 impl Store {
     /// Store a batch of push results, verifications, held and skipped hours in one
-    /// transaction; an item already stored (same identity) is skipped. Returns (inserted,
-    /// duplicates), all kinds together.
+    /// transaction; an item already stored (same identity) is skipped, and when it differs
+    /// from the stored one (other values, or another machine) it is kept as a conflict for the
+    /// checks to alert. Returns (inserted, duplicates), all kinds together.
     pub fn insert_history(
         &mut self,
         machine_id: i64,
         batch: &HistoryBatch,
         now: i64,
     ) -> Result<(u64, u64), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let (mut inserted, mut duplicates) = (0u64, 0u64);
         {
             let mut push = tx.prepare(
@@ -155,6 +156,37 @@ impl Store {
                     now,
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
+                if n == 0 {
+                    let stored: PushValues =
+                        tx.query_row(
+                            "SELECT machine_id, raw_bytes, pushed_bytes, raw_points, pushed_points, offset_bp, status,
+                                 http_status, code, message, attempted_at
+                             FROM push_history WHERE mac = ?1 AND flux_hour = ?2 AND version = ?3 AND attempt = ?4",
+                            params![p.mac, p.flux_hour, p.version, p.attempt],
+                            |r| {
+                                Ok((
+                                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
+                                    r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?,
+                                ))
+                            },
+                        )?;
+                    let sent = (
+                        machine_id,
+                        clamp(p.raw_bytes),
+                        clamp(p.pushed_bytes),
+                        to_json(&p.raw_points)?,
+                        to_json(&p.pushed_points)?,
+                        i64::from(p.offset_bp),
+                        p.status.as_str().to_owned(),
+                        p.http_status.map(i64::from),
+                        p.code,
+                        p.message.clone(),
+                        p.attempted_at,
+                    );
+                    if stored != sent {
+                        conflict(&tx, "push", machine_id, &p.mac, &p.flux_hour, stored.0, &to_json(p)?, now)?;
+                    }
+                }
             }
             let mut verification = tx.prepare(
                 "INSERT INTO verifications (machine_id, mac, flux_hour, version, matched, corrected, verified_at, message)
@@ -173,6 +205,26 @@ impl Store {
                     v.message
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
+                if n == 0 {
+                    let stored: (i64, bool, bool, Option<String>) = tx.query_row(
+                        "SELECT machine_id, matched, corrected, message FROM verifications
+                         WHERE mac = ?1 AND flux_hour = ?2 AND version = ?3 AND verified_at = ?4",
+                        params![v.mac, v.flux_hour, v.version, v.verified_at],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?;
+                    if stored != (machine_id, v.matched, v.corrected, v.message.clone()) {
+                        conflict(
+                            &tx,
+                            "verification",
+                            machine_id,
+                            &v.mac,
+                            &v.flux_hour,
+                            stored.0,
+                            &to_json(v)?,
+                            now,
+                        )?;
+                    }
+                }
             }
             let mut held = tx.prepare(
                 "INSERT INTO held_hours (machine_id, mac, flux_hour, reason, held_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -181,6 +233,16 @@ impl Store {
             for h in &batch.held {
                 let n = held.execute(params![machine_id, h.mac, h.flux_hour, h.reason, h.held_at])?;
                 count(n, &mut inserted, &mut duplicates);
+                if n == 0 {
+                    let stored: i64 = tx.query_row(
+                        "SELECT machine_id FROM held_hours WHERE mac = ?1 AND flux_hour = ?2",
+                        params![h.mac, h.flux_hour],
+                        |r| r.get(0),
+                    )?;
+                    if stored != machine_id {
+                        conflict(&tx, "held", machine_id, &h.mac, &h.flux_hour, stored, &to_json(h)?, now)?;
+                    }
+                }
             }
             let mut skipped = tx.prepare(
                 "INSERT INTO skipped_hours (machine_id, mac, flux_hour, reason, switches, raw_bytes, decided_at, received_at)
@@ -199,11 +261,35 @@ impl Store {
                     now
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
+                if n == 0 {
+                    let stored: (i64, i64) = tx.query_row(
+                        "SELECT machine_id, raw_bytes FROM skipped_hours WHERE mac = ?1 AND flux_hour = ?2",
+                        params![k.mac, k.flux_hour],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
+                    if stored != (machine_id, clamp(k.raw_bytes)) {
+                        conflict(
+                            &tx,
+                            "skipped",
+                            machine_id,
+                            &k.mac,
+                            &k.flux_hour,
+                            stored.0,
+                            &to_json(k)?,
+                            now,
+                        )?;
+                    }
+                }
             }
         }
         settlement::apply_batch(&tx, machine_id, batch)?;
         tx.commit()?;
         Ok((inserted, duplicates))
+    }
+
+    /// How many history items were kept as conflicts (all time).
+    pub fn history_conflict_count(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM history_conflicts", [], |r| r.get(0))?)
     }
 
     pub fn list_history(&self, f: &HistoryFilter) -> Result<(u64, Vec<HistoryRow>), StoreError> {
@@ -482,4 +568,28 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+}
+
+/// What a stored push attempt says, to compare with one sent again under its identity:
+/// (machine, raw, pushed, raw points, pushed points, offset, status, http, code, message, at).
+type PushValues = (i64, i64, i64, String, String, i64, String, Option<i64>, Option<i64>, Option<String>, i64);
+
+/// Keep `sent`, which disagrees with the item stored under the same identity.
+#[allow(clippy::too_many_arguments)]
+fn conflict(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    machine_id: i64,
+    mac: &str,
+    flux_hour: &str,
+    stored_machine_id: i64,
+    sent: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO history_conflicts (kind, machine_id, mac, flux_hour, stored_machine_id, sent, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![kind, machine_id, mac, flux_hour, stored_machine_id, sent, now],
+    )?;
+    Ok(())
 }

@@ -124,14 +124,14 @@ pub struct MacHistoryRow {
 }
 
 impl Store {
-    /// Register (or re-register) a machine by its machine-id; its previous token stops working.
-    /// Returns the machine's id.
-    /// Register (or re-register) the machine `req` describes; returns its id. Identity is
-    /// /etc/machine-id, but cloned images share it: when the machine under that id is alive
-    /// (seen at or after `alive_after`) with another MAC, the newcomer is a clone and gets a
-    /// machine of its own (`<machine-id>#2`, ...) marked as a duplicate (an alert says so),
-    /// instead of taking the other's token. A machine under that id not seen lately, with
-    /// another MAC, is the same machine re-installed with a new NIC: its MAC change is kept.
+    /// Register (or re-register) the machine `req` describes; returns its id and whether it
+    /// holds its MAC. Identity is /etc/machine-id, but cloned images share it: when the machine
+    /// under that id is alive (seen at or after `alive_after`) with another MAC, or with the
+    /// same MAC and its token in use (heartbeats since `alive_after`), the newcomer is a clone
+    /// and gets a machine of its own (`<machine-id>#2`, ...) marked as a duplicate (an alert
+    /// says so), instead of taking the other's token. A machine under that id not seen lately,
+    /// with another MAC, is the same machine re-installed with a new NIC: its MAC change is
+    /// kept. The MAC is claimed like a heartbeat's (see `claims`).
     pub fn register_machine(
         &mut self,
         req: &RegisterRequest,
@@ -140,16 +140,18 @@ impl Store {
         token_hash: &str,
         now: i64,
         alive_after: i64,
-    ) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction()?;
+    ) -> Result<(i64, Claim), StoreError> {
+        let tx = self.write_tx()?;
         let uid = &req.machine_id;
-        // The same id and MAC: this machine (or one of its clones) registering again.
-        let same: Option<i64> = tx
+        // The same id and MAC: this machine (or one of its clones) registering again; a live
+        // one (its token in use) is not taken over.
+        let same: Option<(i64, bool)> = tx
             .query_row(
-                "SELECT id FROM machines WHERE (machine_uid = ?1 OR machine_uid LIKE ?2 ESCAPE '\\') AND mac = ?3
+                "SELECT id, COALESCE(token_used_at, 0) >= ?4 FROM machines
+                 WHERE (machine_uid = ?1 OR machine_uid LIKE ?2 ESCAPE '\\') AND mac = ?3
                  ORDER BY id LIMIT 1",
-                params![uid, format!("{}#%", escape_like(uid)), mac],
-                |r| r.get(0),
+                params![uid, format!("{}#%", escape_like(uid)), mac, alive_after],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         let under_id: Option<(i64, String, i64)> = tx
@@ -158,17 +160,20 @@ impl Store {
             })
             .optional()?;
         let reuse = match (same, &under_id) {
-            (Some(id), _) => Some(id),
+            (Some((id, false)), _) => Some(id),
+            (Some((_, true)), _) => None,
             (None, Some((id, _, last_seen))) if *last_seen < alive_after => Some(*id),
             _ => None,
         };
-        let id = match reuse {
+        let (id, claim) = match reuse {
             Some(id) => {
                 let old_mac: String =
                     tx.query_row("SELECT mac FROM machines WHERE id = ?1", [id], |r| r.get(0))?;
+                let claim = claims::claim_mac(&tx, id, mac, "register", now, alive_after)?;
+                let mac = if claim == Claim::Held { mac } else { old_mac.as_str() };
                 tx.execute(
                     "UPDATE machines SET mac = ?2, agent_version = ?3, facts = ?4, token_hash = ?5,
-                         last_seen_at = ?6 WHERE id = ?1",
+                         last_seen_at = ?6, token_used_at = NULL WHERE id = ?1",
                     params![id, mac, req.agent_version, facts_json, token_hash, now],
                 )?;
                 if old_mac != mac {
@@ -177,12 +182,12 @@ impl Store {
                         params![id, old_mac, mac, now],
                     )?;
                 }
-                id
+                (id, claim)
             }
             None => {
                 // A clone of a live machine gets the first free `#n` id.
-                let (machine_uid, duplicate_of) = match &under_id {
-                    Some((other, _, _)) => {
+                let (machine_uid, duplicate_of) = match (under_id.as_ref().map(|u| u.0), same) {
+                    (Some(other), _) | (None, Some((other, _))) => {
                         let mut n = 2;
                         loop {
                             let candidate = format!("{uid}#{n}");
@@ -192,12 +197,12 @@ impl Store {
                                 |r| r.get(0),
                             )?;
                             if !taken {
-                                break (candidate, Some(*other));
+                                break (candidate, Some(other));
                             }
                             n += 1;
                         }
                     }
-                    None => (uid.clone(), None),
+                    (None, None) => (uid.clone(), None),
                 };
                 tx.execute(
                     "INSERT INTO machines (machine_uid, hostname, mac, agent_version, facts, first_seen_at, last_seen_at,
@@ -210,12 +215,12 @@ impl Store {
                      VALUES (?1, 1, 1, 'accepted', ?2)",
                     params![id, now],
                 )?;
-                id
+                (id, claims::claim_mac(&tx, id, mac, "register", now, alive_after)?)
             }
         };
         apply_identity(&tx, id, &req.hostname, &req.identity, now)?;
         tx.commit()?;
-        Ok(id)
+        Ok((id, claim))
     }
 
     pub fn machine_by_token(&self, token_hash: &str) -> Result<Option<i64>, StoreError> {
@@ -226,7 +231,8 @@ impl Store {
     }
 
     /// Store a heartbeat; a new MAC is recorded in the MAC history. Returns the machine and
-    /// global config versions.
+    /// global config versions, or the refusal of its MAC: another live machine holds it (the
+    /// refusal is recorded, nothing else of the heartbeat is).
     pub fn record_heartbeat(
         &mut self,
         machine_id: i64,
@@ -234,8 +240,14 @@ impl Store {
         mac: &str,
         facts_json: Option<&str>,
         now: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let tx = self.conn.transaction()?;
+        alive_after: i64,
+    ) -> Result<Result<(i64, i64), String>, StoreError> {
+        let tx = self.write_tx()?;
+        let claim = claims::claim_mac(&tx, machine_id, mac, "heartbeat", now, alive_after)?;
+        if let Some(refusal) = claim.refusal(mac) {
+            tx.commit()?;
+            return Ok(Err(refusal));
+        }
         let old_mac: String =
             tx.query_row("SELECT mac FROM machines WHERE id = ?1", [machine_id], |r| r.get(0))?;
         if old_mac != mac {
@@ -261,7 +273,7 @@ impl Store {
                  ambiguous = ?6, backlog_outbox_hours = ?7, backlog_history_items = ?8, backlog_held_hours = ?9,
                  last_push = COALESCE(?10, last_push), agent_time = ?11, last_seen_at = ?12,
                  facts = COALESCE(?13, facts), report_timezone = COALESCE(?14, report_timezone),
-                 health = ?15
+                 health = ?15, token_used_at = ?12
              WHERE id = ?1",
             params![
                 machine_id,
@@ -288,7 +300,7 @@ impl Store {
             })?;
         let global_version: i64 = tx.query_row("SELECT MAX(version) FROM global_config", [], |r| r.get(0))?;
         tx.commit()?;
-        Ok((machine_version, global_version))
+        Ok(Ok((machine_version, global_version)))
     }
 
     pub fn list_machines(&self, f: &MachineFilter) -> Result<(u64, Vec<MachineView>), StoreError> {
@@ -369,7 +381,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<Vec<MachineConfig>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let mut updated = Vec::new();
         for &id in ids {
             let old = tx
@@ -524,25 +536,5 @@ impl Store {
             .query_map([], |r| Ok(VersionCount { version: r.get(0)?, count: r.get(1)? }))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
-    }
-
-    /// Of `macs`, those that belong to another machine (its MAC now or once) and never to
-    /// `machine_id`: (mac, the other machine's hostname). History under them is refused.
-    pub fn foreign_macs(&self, machine_id: i64, macs: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
-        let mut owners = self.conn.prepare(
-            "SELECT m.id, m.hostname FROM machines m WHERE m.mac = ?1
-             UNION SELECT m.id, m.hostname FROM mac_history h JOIN machines m ON m.id = h.machine_id
-                 WHERE h.old_mac = ?1 OR h.new_mac = ?1",
-        )?;
-        let mut foreign = Vec::new();
-        for mac in macs {
-            let found = owners
-                .query_map([mac], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            if !found.is_empty() && found.iter().all(|(id, _)| *id != machine_id) {
-                foreign.push(((*mac).to_owned(), found[0].1.clone()));
-            }
-        }
-        Ok(foreign)
     }
 }

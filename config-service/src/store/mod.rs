@@ -24,6 +24,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (settlement::MIGRATION, include_str!("../../migrations/0008_settlement.sql")),
     (9, include_str!("../../migrations/0009_machine_health.sql")),
     (10, include_str!("../../migrations/0010_inventory.sql")),
+    (11, include_str!("../../migrations/0011_security.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,7 @@ pub struct Store {
 
 mod alerts;
 mod audit;
+mod claims;
 mod config;
 mod history;
 mod identity;
@@ -59,6 +61,7 @@ mod tokens;
 
 pub use alerts::*;
 pub use audit::*;
+pub use claims::*;
 pub use history::*;
 pub use identity::AGENT_ACTOR;
 pub use inventory::*;
@@ -150,6 +153,14 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// A write transaction that takes the write lock before it reads (BEGIN IMMEDIATE): a
+    /// deferred one that reads first and writes later fails at once with "database is locked"
+    /// when another connection (a `runcheck` beside `serve`) wrote in between, whatever the
+    /// busy timeout; an immediate one waits its turn.
+    pub(super) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
     pub fn schema_version(&self) -> Result<u32, StoreError> {

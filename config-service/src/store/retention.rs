@@ -63,7 +63,7 @@ impl Store {
                     |r| r.get(0),
                 )?;
                 let Some(hour) = oldest else { break };
-                let tx = self.conn.transaction()?;
+                let tx = self.write_tx()?;
                 let rows = tx.execute("DELETE FROM push_history WHERE flux_hour = ?1", [&hour])?;
                 tx.execute("DELETE FROM history_latest WHERE flux_hour = ?1", [&hour])?;
                 tx.execute("DELETE FROM history_hour_counts WHERE flux_hour = ?1", [&hour])?;
@@ -79,7 +79,7 @@ impl Store {
                 self.conn.execute("DELETE FROM skipped_hours WHERE decided_at < ?1", [before])? as u64;
         }
         if let Some(before) = alerts_before {
-            let tx = self.conn.transaction()?;
+            let tx = self.write_tx()?;
             // Alerts of incidents still open are kept whatever their age.
             let old_alerts = "SELECT a.id FROM alerts a WHERE a.created_at < ?1 AND NOT EXISTS (
                  SELECT 1 FROM incidents i WHERE i.id = a.incident_id AND i.resolved_at IS NULL)";

@@ -17,7 +17,7 @@ fn history_totals_from_the_kept_counts_equal_counting_the_rows() {
         facts: Facts::default(),
         identity: Default::default(),
     };
-    let id = store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "hash", 0, 0).unwrap();
+    let id = store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "hash", 0, 0).unwrap().0;
     let item = |hour: u32, attempt: u32, ok: bool| HistoryItem {
         mac: "aa:bb:cc:dd:ee:01".into(),
         flux_hour: format!("20261124{hour:02}"),
@@ -66,7 +66,7 @@ fn history_pages_equal_a_plain_query_for_every_filter() {
             facts: Facts::default(),
             identity: Default::default(),
         };
-        ids.push(store.register_machine(&req, mac, "{}", &format!("hash{n}"), 0, 0).unwrap());
+        ids.push(store.register_machine(&req, mac, "{}", &format!("hash{n}"), 0, 0).unwrap().0);
     }
     store.conn.execute("UPDATE machine_config SET node = 'n1' WHERE machine_id = ?1", [ids[1]]).unwrap();
     // Per machine and hour a varying number of attempts and versions, inserted out of
@@ -290,7 +290,7 @@ fn an_older_store_with_data_is_migrated_with_it() {
             ..Identity::default()
         },
     };
-    assert_eq!(store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "h", 1, 0).unwrap(), 1);
+    assert_eq!(store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "h", 1, 0).unwrap().0, 1);
     let m = store.machine(1).unwrap();
     assert_eq!((m.hostname.as_str(), m.config.node.as_deref()), ("北京-电信-01", Some("北京-1")));
 }

@@ -11,7 +11,94 @@ pub struct UserLogin {
     pub locked_until: i64,
 }
 
+/// A stored enrollment token as the console lists it (never the token).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollmentTokenRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub revoked_at: Option<i64>,
+}
+
 impl Store {
+    pub fn enrollment_tokens(&self) -> Result<Vec<EnrollmentTokenRow>, StoreError> {
+        let rows = self
+            .conn
+            .prepare("SELECT id, created_at, created_by, revoked_at FROM enrollment_tokens ORDER BY id DESC")?
+            .query_map([], |r| {
+                Ok(EnrollmentTokenRow {
+                    id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    created_by: r.get(2)?,
+                    revoked_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Store a new enrollment token (its hash), revoking the others when `revoke_others`
+    /// (a rotation); audited. Returns its id and the ids revoked.
+    pub fn create_enrollment_token(
+        &mut self,
+        token_hash: &str,
+        actor: &str,
+        revoke_others: bool,
+        now: i64,
+    ) -> Result<(i64, Vec<i64>), StoreError> {
+        let tx = self.write_tx()?;
+        let revoked = if revoke_others {
+            tx.prepare("UPDATE enrollment_tokens SET revoked_at = ?1 WHERE revoked_at IS NULL RETURNING id")?
+                .query_map([now], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?
+        } else {
+            Vec::new()
+        };
+        tx.execute(
+            "INSERT INTO enrollment_tokens (token_hash, created_at, created_by) VALUES (?1, ?2, ?3)",
+            params![token_hash, now, actor],
+        )?;
+        let id = tx.last_insert_rowid();
+        audit(&tx, now, actor, "enrollment_token", &id.to_string(), "created", None, Some("active".into()))?;
+        for old in &revoked {
+            audit(
+                &tx,
+                now,
+                actor,
+                "enrollment_token",
+                &old.to_string(),
+                "revoked",
+                Some("active".into()),
+                Some("revoked".into()),
+            )?;
+        }
+        tx.commit()?;
+        Ok((id, revoked))
+    }
+
+    pub fn revoke_enrollment_token(&mut self, id: i64, actor: &str, now: i64) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        let changed = tx.execute(
+            "UPDATE enrollment_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, now],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no active enrollment token {id}")));
+        }
+        audit(
+            &tx,
+            now,
+            actor,
+            "enrollment_token",
+            &id.to_string(),
+            "revoked",
+            Some("active".into()),
+            Some("revoked".into()),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn add_enrollment_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO enrollment_tokens (token_hash, created_at) VALUES (?1, ?2)",
@@ -20,9 +107,10 @@ impl Store {
         Ok(())
     }
 
-    pub fn enrollment_token_exists(&self, token_hash: &str) -> Result<bool, StoreError> {
+    /// A stored, not revoked enrollment token.
+    pub fn enrollment_token_valid(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE token_hash = ?1)",
+            "SELECT EXISTS (SELECT 1 FROM enrollment_tokens WHERE token_hash = ?1 AND revoked_at IS NULL)",
             [token_hash],
             |r| r.get(0),
         )?)
