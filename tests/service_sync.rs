@@ -50,7 +50,10 @@ struct Agent<'a> {
 
 impl<'a> Agent<'a> {
     fn new(clock: &'a SimClock, local: &AgentConfig) -> Agent<'a> {
+        // The fake NIC is the fixture's eth0: the MAC it counts under is the MAC the agent
+        // reports (the service refuses history under a MAC the machine never reported).
         let nic = SharedNic::new();
+        nic.with(|n| n.mac = "0c:c4:7a:10:00:01".into());
         let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
         let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
         let sampler =
@@ -256,7 +259,7 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
     let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
     let state = |h: i64| {
         outbox
-            .get(common::FakeNic::new().mac.as_str(), &tz.flux_hour(T0 + h * 3_600_000))
+            .get(&agent.nic.with(|n| n.mac.clone()), &tz.flux_hour(T0 + h * 3_600_000))
             .expect("db")
             .map(|r| r.state)
     };
