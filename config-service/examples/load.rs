@@ -1,11 +1,17 @@
 //! Load benchmark of the agent API: N simulated agents on loopback send heartbeats and
 //! history batches to a real in-process config service, side by side with a trivial handler
-//! on the same framework in the same run (the ratio says what our work costs). Bounded in
-//! count and time. A benchmark, not a test:
+//! on the same framework in the same run (the ratio says what our work costs). Then the same
+//! heartbeats with `pushagent-config runcheck` (another process, on the same store) looping
+//! beside them (errors expected: 0), and a flood of 200 concurrent logins with the process's
+//! RSS sampled before, during and after. Bounded in count and time. A benchmark, not a test:
 //!
+//!     cargo build --release -p pushagent-config
 //!     cargo run --release -p pushagent-config --example load -- [AGENTS] [SECONDS] [THREADS]
+//!
+//! (`runcheck` is the `pushagent-config` binary next to this example's directory, or
+//! `$PUSHAGENT_CONFIG_BIN`.)
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,7 @@ use pushagent_proto::agent::{
 };
 
 const ENROLL: &str = "bench-enroll-token-0123456789";
+const ADMIN_PASSWORD: &str = "bench-admin-password";
 
 fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
@@ -32,6 +39,17 @@ fn main() {
         runtime.block_on(async move {
             let settings =
                 Settings { db_path, enrollment_token: Some(Secret::new(ENROLL)), ..Settings::default() };
+            {
+                let store = pushagent_config::store::Store::open(&settings.db_path).expect("store");
+                let hash = pushagent_config::tokens::hash_password(ADMIN_PASSWORD).expect("hash");
+                store.add_user("admin", &hash, 0).expect("user");
+                // The checks run for real (global switch on): each runcheck pass writes.
+                let (_, mut doc) = store.global().expect("global");
+                doc.push_enabled = true;
+                drop(store);
+                let mut store = pushagent_config::store::Store::open(&settings.db_path).expect("store");
+                store.update_global(&doc, "bench", 0).expect("global");
+            }
             let service = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let trivial = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx
@@ -130,7 +148,121 @@ fn main() {
         (format!("http://{service}{HISTORY_PATH}"), Some(tokens[i].clone()), history(i, n))
     });
     report("POST /agent/history/ (12 items)", &hist, base.0);
+
+    // The same heartbeats and history with `runcheck` looping beside the service.
+    let runcheck_bin =
+        std::env::var_os("PUSHAGENT_CONFIG_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("exe");
+            exe.parent().and_then(|d| d.parent()).expect("target dir").join("pushagent-config")
+        });
+    let checking = Arc::new(AtomicBool::new(true));
+    let (passes, failed_passes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let checker = {
+        let (checking, passes, failed_passes, db) =
+            (checking.clone(), passes.clone(), failed_passes.clone(), dir.join("config.sqlite"));
+        std::thread::spawn(move || {
+            while checking.load(Ordering::Relaxed) && passes.load(Ordering::Relaxed) < 100_000 {
+                let out = std::process::Command::new(&runcheck_bin)
+                    .arg("runcheck")
+                    .env("PUSHAGENT_DB_PATH", &db)
+                    .env("RUST_LOG", "error")
+                    .output()
+                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", runcheck_bin.display()));
+                passes.fetch_add(1, Ordering::Relaxed);
+                if !out.status.success() {
+                    failed_passes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let mixed = run(&http, threads, seconds, |t, n| {
+        let i = (t * 7919 + n) % agents;
+        if n % 2 == 0 {
+            (format!("http://{service}{HEARTBEAT_PATH}"), Some(tokens[i].clone()), heartbeat(i))
+        } else {
+            (format!("http://{service}{HISTORY_PATH}"), Some(tokens[i].clone()), history(i, 10_000 + n))
+        }
+    });
+    checking.store(false, Ordering::Relaxed);
+    checker.join().expect("runcheck loop");
+    report(
+        &format!(
+            "heartbeat + history beside a runcheck loop ({} passes, {} failed)",
+            passes.load(Ordering::Relaxed),
+            failed_passes.load(Ordering::Relaxed)
+        ),
+        &mixed,
+        base.0,
+    );
+
+    // A flood of 200 concurrent logins (half the right user with wrong passwords, half
+    // unknown names), the process's resident memory sampled every 20 ms.
+    let rss_before = rss_kib();
+    let peak = Arc::new(AtomicU64::new(rss_before));
+    let flooding = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, flooding) = (peak.clone(), flooding.clone());
+        std::thread::spawn(move || {
+            while flooding.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let started = Instant::now();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..200)
+            .map(|i| {
+                let http = &http;
+                scope.spawn(move || {
+                    let user = if i % 2 == 0 { "admin".to_owned() } else { format!("nobody-{i}") };
+                    let body =
+                        serde_json::json!({ "username": user, "password": format!("guess-{i}") }).to_string();
+                    http.post(format!("http://{service}/api/login"))
+                        .header("Content-Type", "application/json")
+                        .send(body)
+                        .map_or(0, |r| r.status().as_u16())
+                })
+            })
+            .collect();
+        logins.into_iter().map(|l| l.join().expect("login")).collect()
+    });
+    let flood_secs = started.elapsed().as_secs_f64();
+    flooding.store(false, Ordering::Relaxed);
+    sampler.join().expect("sampler");
+    // The agent API right after the flood.
+    let after = run(&http, threads, 2, |t, n| {
+        let i = (t * 7919 + n) % agents;
+        (format!("http://{service}{HEARTBEAT_PATH}"), Some(tokens[i].clone()), heartbeat(i))
+    });
+    report("POST /agent/heartbeat right after the login flood", &after, base.0);
+    std::thread::sleep(Duration::from_secs(5));
+    let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+    println!();
+    println!(
+        "login flood: 200 logins in {flood_secs:.1} s ({} checked = 401, {} refused = 429, {} other); \
+         RSS before {} MiB, peak {} MiB, 5 s after {} MiB",
+        count(401),
+        count(429),
+        statuses.len() - count(401) - count(429),
+        rss_before / 1024,
+        peak.load(Ordering::Relaxed) / 1024,
+        rss_kib() / 1024
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// This process's resident memory (KiB), from /proc.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .flatten()
+        .unwrap_or(0)
 }
 
 /// `threads` clients, each sending requests back to back for `seconds` (at most 1,000,000

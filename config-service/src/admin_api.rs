@@ -2,7 +2,7 @@
 //! global config goes through the store's audited updates (who, when, old → new).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::FixedOffset;
@@ -17,9 +17,6 @@ use crate::store::{
 };
 use crate::{tokens, validate};
 
-/// Failed logins in a row that lock a user, and for how long.
-pub const LOGIN_MAX_FAILURES: i64 = 5;
-pub const LOGIN_LOCK_SECS: i64 = 15 * 60;
 const MAX_PAGE_SIZE: u32 = 500;
 const MAX_CSV_ROWS: u32 = 1_000_000;
 const MAX_BULK: usize = 10_000;
@@ -28,58 +25,6 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    username: String,
-    password: String,
-}
-
-pub async fn login(
-    State(app): State<Shared>,
-    JsonBody(login, _): JsonBody<Login>,
-) -> Result<Response, ApiError> {
-    let now = app.now();
-    let wrong = || ApiError::Unauthorized("wrong user name or password".into());
-    let name = login.username.clone();
-    let Some(user) = app.with_store(move |s| s.user_login(&name)).await? else {
-        // Spend the same time as for a real user, so timing does not tell which names exist.
-        let password = login.password;
-        let _ = tokio::task::spawn_blocking(move || tokens::verify_password(&password, tokens::dummy_hash()))
-            .await;
-        return Err(wrong());
-    };
-    if user.locked_until > now {
-        return Err(ApiError::Locked { retry_after_secs: user.locked_until - now });
-    }
-    let stored = user.password_hash.clone();
-    let password = login.password;
-    let ok = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &stored))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !ok {
-        app.with_store(move |s| s.login_failed(user.id, now, LOGIN_MAX_FAILURES, LOGIN_LOCK_SECS)).await?;
-        log::warn!("failed login for user {:?}", login.username);
-        return Err(wrong());
-    }
-    let session = tokens::new_token("").map_err(ApiError::Internal)?;
-    let hash = tokens::token_hash(&session);
-    let ttl = app.settings.session_ttl_secs;
-    let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-    app.with_store(move |s| s.login_succeeded(user.id, &hash, expires_at)).await?;
-    let secure = if app.settings.cookie_secure { "; Secure" } else { "" };
-    // Under a base path the cookie stays there: the ops platform on the same origin never gets it.
-    let path = format!("{}/", app.settings.base_path);
-    let cookie =
-        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={ttl}{secure}");
-    let mut response = Json(serde_json::json!({ "username": login.username })).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    Ok(response)
 }
 
 pub async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -20,6 +20,41 @@ use crate::global::{AlertChannel, ChannelKind};
 use crate::store::{DueDelivery, StoreError};
 use crate::{lock, Settings, SharedStore};
 
+/// What a channel's URL shows outside the service: robot credentials carried in the URL
+/// (DingTalk `access_token`, WeCom `key`, any query value, the Feishu hook token) replaced by
+/// `****`. Write-only like the signing secret: the admin API and the audit log see only this.
+pub fn masked_url(url: &str) -> String {
+    const MASK: &str = "****";
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    // Feishu: https://open.feishu.cn/open-apis/bot/v2/hook/<token>
+    let base = match base.split_once("/hook/") {
+        Some((head, _)) => format!("{head}/hook/{MASK}"),
+        None => base.to_owned(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) => format!("{name}={MASK}"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", masked.join("&"))
+        }
+    }
+}
+
+/// A short fingerprint of a channel URL: the audit log tells that a URL changed without it.
+pub fn url_fingerprint(url: &str) -> String {
+    use sha2::Digest;
+    Sha256::digest(url.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A request ready to send to one channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
@@ -134,17 +169,63 @@ pub struct DeliveryReport {
     pub failed: Vec<String>,
 }
 
-/// Try every delivery that is due. The store is not locked while a request is in flight.
+impl DeliveryReport {
+    fn merge(&mut self, other: DeliveryReport) {
+        self.sent.extend(other.sent);
+        self.retrying.extend(other.retrying);
+        self.failed.extend(other.failed);
+    }
+}
+
+/// Try every delivery that is due: each channel's in order on a worker of its own, at most
+/// `delivery_concurrency` channels at once, so a hung receiver holds up only its own channel.
+/// The store is not locked while a request is in flight.
 pub fn deliver_due(
     store: &SharedStore,
     settings: &Settings,
     agent: &ureq::Agent,
     now_ms: i64,
 ) -> Result<DeliveryReport, StoreError> {
+    let channels = lock(store).due_channels(now_ms.div_euclid(1000))?;
+    let queue = std::sync::Mutex::new(channels.into_iter());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..settings.delivery_concurrency.max(1) {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+                let Some(channel) = next else { break };
+                let result = deliver_channel(store, settings, agent, &channel, now_ms);
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
+            });
+        }
+    });
+    let mut report = DeliveryReport::default();
+    for result in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        report.merge(result?);
+    }
+    Ok(report)
+}
+
+/// The wait before the retry that follows attempt number `attempts` (1-based).
+fn retry_wait_secs(settings: &Settings, attempts: i64) -> i64 {
+    let schedule = &settings.delivery_retry_secs;
+    let index =
+        usize::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(schedule.len().saturating_sub(1));
+    schedule.get(index).map_or(3600, |secs| i64::try_from(*secs).unwrap_or(i64::MAX))
+}
+
+/// Send the deliveries of `channel` due at `now_ms`, oldest first.
+pub fn deliver_channel(
+    store: &SharedStore,
+    settings: &Settings,
+    agent: &ureq::Agent,
+    channel: &str,
+    now_ms: i64,
+) -> Result<DeliveryReport, StoreError> {
     let now = now_ms.div_euclid(1000);
     let (due, channels) = {
         let store = lock(store);
-        (store.due_deliveries(now, 200)?, store.global()?.1.alerts.channels)
+        (store.due_deliveries_of(Some(channel), now, 200)?, store.global()?.1.alerts.channels)
     };
     let mut report = DeliveryReport::default();
     // Long enough for one send (its timeout) and the write after it.
@@ -165,9 +246,11 @@ pub fn deliver_due(
                 report.sent.push(label);
                 None
             }
+            // A receiver that answers after the timeout may have shown it: the first retry
+            // waits long (delivery_retry_secs), never a minute.
             Err(e) if attempts < i64::from(settings.delivery_max_attempts) => {
                 report.retrying.push(format!("{label}: {e}"));
-                Some(now + (60i64 << attempts.min(6)).min(3600))
+                Some(now.saturating_add(retry_wait_secs(settings, attempts)))
             }
             Err(e) => {
                 log::warn!("{label} failed for good after {attempts} attempts: {e}");
@@ -180,9 +263,71 @@ pub fn deliver_due(
     Ok(report)
 }
 
+/// serve's alert delivery: a worker (a blocking task) per channel with deliveries due, at most
+/// `delivery_concurrency` at once. A channel whose worker is still busy (a hung receiver) is
+/// left to it; the checks and the other channels go on.
+#[derive(Default)]
+pub struct Dispatcher {
+    busy: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Dispatcher {
+    /// Start workers for the channels with deliveries due; returns at once. Call from the
+    /// service's runtime (a job).
+    pub fn dispatch(self: &std::sync::Arc<Self>, app: &std::sync::Arc<crate::http::App>) {
+        let channels = match lock(&app.store).due_channels(app.now()) {
+            Ok(channels) => channels,
+            Err(e) => {
+                log::error!("alert delivery failed (retried next period): {e}");
+                return;
+            }
+        };
+        for channel in channels {
+            {
+                let mut busy = self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if busy.len() >= app.settings.delivery_concurrency.max(1) || busy.contains(&channel) {
+                    continue;
+                }
+                busy.insert(channel.clone());
+            }
+            let (dispatcher, app) = (std::sync::Arc::clone(self), std::sync::Arc::clone(app));
+            tokio::task::spawn_blocking(move || {
+                let agent = http_agent(&app.settings);
+                let now_ms = app.now().saturating_mul(1000);
+                match deliver_channel(&app.store, &app.settings, &agent, &channel, now_ms) {
+                    Ok(r) if !r.failed.is_empty() => {
+                        log::warn!("alert deliveries failed for good: {:?}", r.failed)
+                    }
+                    Ok(_) => {}
+                    Err(e) => log::error!("alert delivery to {channel} failed (retried next period): {e}"),
+                }
+                dispatcher.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&channel);
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn robot_credentials_in_urls_are_masked() {
+        assert_eq!(
+            masked_url("https://oapi.dingtalk.com/robot/send?access_token=abc123"),
+            "https://oapi.dingtalk.com/robot/send?access_token=****"
+        );
+        assert_eq!(
+            masked_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1&debug"),
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****&debug"
+        );
+        assert_eq!(
+            masked_url("https://open.feishu.cn/open-apis/bot/v2/hook/0f1e-token"),
+            "https://open.feishu.cn/open-apis/bot/v2/hook/****"
+        );
+        assert_eq!(masked_url("http://127.0.0.1:9000/alerts"), "http://127.0.0.1:9000/alerts");
+        assert_ne!(url_fingerprint("https://x/?key=a"), url_fingerprint("https://x/?key=b"));
+    }
 
     #[test]
     fn dingtalk_and_feishu_use_different_algorithms() {

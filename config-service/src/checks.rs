@@ -191,7 +191,12 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
         }
     }
 
-    // Storm: many machines newly silent in the same pass.
+    // Storm: many machines newly silent within one heartbeat period. Offline transitions are
+    // grouped over that window: a newly silent machine is told only once it has been offline
+    // for a whole window (`ripe`), together with every machine gone silent meanwhile, so
+    // silences spread over a period (staggered heartbeats) make one summary, not one each.
+    let window = heartbeat;
+    let ripe = |s: &CheckSubject| now - s.last_seen_at > offline_after.saturating_add(window);
     let newly_offline: Vec<&CheckSubject> = eligible
         .iter()
         .copied()
@@ -200,7 +205,8 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
                 && !open.contains_key(&(Kind::Offline.as_str().to_owned(), Some(s.id)))
         })
         .collect();
-    let storm = newly_offline.len() >= STORM_MIN_MACHINES
+    let storm = newly_offline.iter().any(|s| ripe(s))
+        && newly_offline.len() >= STORM_MIN_MACHINES
         && newly_offline.len() * 100 > a.storm_percent as usize * eligible.len();
     if storm {
         let names: Vec<&str> = newly_offline.iter().take(10).map(|s| s.hostname.as_str()).collect();
@@ -256,6 +262,8 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
             let found = condition(kind, s, a, offline_after, now, zh);
             let title = kind.title(zh);
             match (found, open.remove(&key)) {
+                // Not yet: it may be part of a storm still forming (see `ripe`).
+                (Some(_), None) if kind == Kind::Offline && !ripe(s) => {}
                 (Some(text), None) => {
                     let id = store.open_incident(kind.as_str(), Some(s.id), &text, false, now)?;
                     store.add_alert(Some(id), "opened", Some(s.id), title, &text, &channels, now)?;
@@ -478,8 +486,10 @@ pub fn run_once(
 /// The named background jobs of `serve`: `checks` (every `check_interval_secs`),
 /// `alert-delivery` (every `delivery_interval_secs`) and `retention` (hourly). A failed pass is logged; the next runs.
 pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
+    let dispatcher = Arc::new(alerts::Dispatcher::default());
     let checks = {
         let app = Arc::clone(&app);
+        let dispatcher = Arc::clone(&dispatcher);
         let period = Duration::from_secs(app.settings.check_interval_secs);
         tokio::spawn(every(period, "checks", move || {
             let app = Arc::clone(&app);
@@ -503,10 +513,8 @@ pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
                 Ok(_) => {}
                 Err(e) => log::error!("checks failed (retried next period): {e}"),
             }
-            let agent = alerts::http_agent(&app.settings);
-            if let Err(e) = alerts::deliver_due(&app.store, &app.settings, &agent, now.saturating_mul(1000)) {
-                log::error!("alert delivery failed (retried next period): {e}");
-            }
+            // What the pass raised goes out now, on the delivery workers: never waited for here.
+            dispatcher.dispatch(&app);
         }))
     };
     let retention = {
@@ -523,16 +531,7 @@ pub fn spawn_jobs(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
     };
     let deliveries = {
         let period = Duration::from_secs(app.settings.delivery_interval_secs);
-        tokio::spawn(every(period, "alert-delivery", move || {
-            let agent = alerts::http_agent(&app.settings);
-            match alerts::deliver_due(&app.store, &app.settings, &agent, app.now().saturating_mul(1000)) {
-                Ok(r) if !r.failed.is_empty() => {
-                    log::warn!("alert deliveries failed for good: {:?}", r.failed)
-                }
-                Ok(_) => {}
-                Err(e) => log::error!("alert delivery failed (retried next period): {e}"),
-            }
-        }))
+        tokio::spawn(every(period, "alert-delivery", move || dispatcher.dispatch(&app)))
     };
     vec![checks, deliveries, retention]
 }

@@ -27,6 +27,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many failed logins: locked for {retry_after_secs} more seconds")]
     Locked { retry_after_secs: i64 },
+    #[error("{message}")]
+    Busy { message: String, retry_after_secs: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -45,6 +47,7 @@ fn status_and_code(error: &ApiError) -> (StatusCode, &'static str) {
         ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ApiError::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked"),
+        ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
         ApiError::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
         ApiError::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
         ApiError::Store(
@@ -65,7 +68,7 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let mut response = (status, Json(ErrorBody { error: code.to_owned(), message })).into_response();
-        if let ApiError::Locked { retry_after_secs } = self {
+        if let ApiError::Locked { retry_after_secs } | ApiError::Busy { retry_after_secs, .. } = self {
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
             }

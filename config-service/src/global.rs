@@ -153,6 +153,8 @@ impl GlobalDoc {
                 if let Some(obj) = channel.as_object_mut() {
                     obj.remove("secret");
                     obj.insert("secret_set".into(), doc.secret.is_some().into());
+                    obj.insert("url".into(), crate::alerts::masked_url(&doc.url).into());
+                    obj.insert("url_fingerprint".into(), crate::alerts::url_fingerprint(&doc.url).into());
                 }
             }
         }
@@ -175,6 +177,18 @@ impl GlobalDoc {
         {
             for channel in channels.iter_mut().filter_map(|c| c.as_object_mut()) {
                 channel.remove("secret_set");
+                channel.remove("url_fingerprint");
+                // The masked URL sent back unchanged keeps the stored one (credentials in it).
+                let name = channel.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+                let url = channel.get("url").and_then(|u| u.as_str()).unwrap_or_default();
+                if let Some(previous) = old
+                    .alerts
+                    .channels
+                    .iter()
+                    .find(|c| c.name == name && crate::alerts::masked_url(&c.url) == url)
+                {
+                    channel.insert("url".into(), previous.url.clone().into());
+                }
                 if !channel.contains_key("secret") {
                     let name = channel.get("name").and_then(|n| n.as_str()).unwrap_or_default();
                     if let Some(previous) = old.alerts.channels.iter().find(|c| c.name == name) {

@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
 use crate::{
-    access_api, admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings, SharedStore,
+    access_api, admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings,
+    SharedStore,
 };
 
 pub const SESSION_COOKIE: &str = "pa_session";
@@ -27,6 +28,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The inventory job's platform session, shared with the console's "sync now".
     pub inventory: crate::inventory::job::SharedSyncer,
+    /// Permits to hash a password (`login_hash_concurrency`).
+    pub login_hashing: Arc<tokio::sync::Semaphore>,
 }
 
 pub type Shared = Arc<App>;
@@ -34,7 +37,8 @@ pub type Shared = Arc<App>;
 impl App {
     pub fn new(store: SharedStore, settings: Settings, clock: Arc<dyn Clock>) -> App {
         let inventory = crate::inventory::job::shared(settings.inventory.as_ref());
-        App { store, settings, clock, inventory }
+        let login_hashing = Arc::new(tokio::sync::Semaphore::new(settings.login_hash_concurrency.max(1)));
+        App { store, settings, clock, inventory, login_hashing }
     }
 
     pub fn now(&self) -> i64 {
@@ -124,7 +128,7 @@ pub fn router(app: Shared) -> Router {
     let base = app.settings.base_path.clone();
     let routes = agent_routes()
         .route("/api/openapi.json", get(admin_api::openapi))
-        .route("/api/login", post(admin_api::login))
+        .route("/api/login", post(crate::login::login))
         .route("/api/logout", post(admin_api::logout))
         .route("/api/me", get(admin_api::me))
         .route("/api/overview", get(admin_api::overview))
@@ -183,9 +187,12 @@ pub fn router(app: Shared) -> Router {
     };
     routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), crate::guard::refuse_cross_site_writes))
         .layer(axum::middleware::from_fn(refuse_declared_large_bodies))
         // gzip for clients that ask (the console's JS: 806 KiB raw, 262 KiB gzip; CSV exports).
         .layer(tower_http::compression::CompressionLayer::new())
+        // Outermost: every answer, refusals included, carries the security headers.
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), crate::guard::security_headers))
         .with_state(app)
 }
 

@@ -72,6 +72,22 @@ pub struct Settings {
     pub console_theme: ConsoleTheme,
     /// Host names and nodes from the ops platform's inventory (`[inventory]`); unset: none.
     pub inventory: Option<crate::inventory::InventorySettings>,
+    /// Who may show the console in a frame: the CSP `frame-ancestors` sources, e.g.
+    /// `'self' https://ops.example.com` for the ops platform's menu; `'none'` = nobody.
+    pub frame_ancestors: String,
+    /// Origins besides the service's own that may send state-changing requests (a console
+    /// reached through another name, e.g. `https://ops.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// At most this many password hashes (argon2, ~19 MiB each) at once; others wait.
+    pub login_hash_concurrency: usize,
+    /// A login that cannot start hashing within this many seconds is answered 429.
+    pub login_wait_secs: u64,
+    /// Waits before each retry of a failed alert delivery (the last one repeats). The first is
+    /// long enough that a receiver which answered after the timeout is not sent it twice soon.
+    pub delivery_retry_secs: Vec<u64>,
+    /// Alert channels sent to at once (each channel's deliveries in order, on its own worker):
+    /// a hung receiver delays only its own.
+    pub delivery_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -104,6 +120,12 @@ impl Default for Settings {
             base_path: String::new(),
             console_theme: ConsoleTheme::Default,
             inventory: None,
+            frame_ancestors: "'self'".into(),
+            allowed_origins: Vec::new(),
+            login_hash_concurrency: 2,
+            login_wait_secs: 10,
+            delivery_retry_secs: vec![300, 900, 1800, 3600],
+            delivery_concurrency: 4,
         }
     }
 }
@@ -162,10 +184,32 @@ impl Settings {
             ("PUSHAGENT_ALERT_TIMEOUT_SECS", &mut self.alert_timeout_secs),
             ("PUSHAGENT_HISTORY_RETENTION_DAYS", &mut self.history_retention_days),
             ("PUSHAGENT_ALERT_RETENTION_DAYS", &mut self.alert_retention_days),
+            ("PUSHAGENT_LOGIN_WAIT_SECS", &mut self.login_wait_secs),
         ] {
             if let Some(v) = env(name) {
                 *slot = number(name, &v)?;
             }
+        }
+        for (name, slot) in [
+            ("PUSHAGENT_LOGIN_HASH_CONCURRENCY", &mut self.login_hash_concurrency),
+            ("PUSHAGENT_DELIVERY_CONCURRENCY", &mut self.delivery_concurrency),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = usize::try_from(number(name, &v)?).unwrap_or(usize::MAX);
+            }
+        }
+        if let Some(v) = env("PUSHAGENT_DELIVERY_RETRY_SECS") {
+            self.delivery_retry_secs = v
+                .split(',')
+                .map(|part| number("PUSHAGENT_DELIVERY_RETRY_SECS", part))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("PUSHAGENT_FRAME_ANCESTORS") {
+            self.frame_ancestors = v;
+        }
+        if let Some(v) = env("PUSHAGENT_ALLOWED_ORIGINS") {
+            self.allowed_origins =
+                v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
         }
         if let Some(v) = env("PUSHAGENT_DELIVERY_MAX_ATTEMPTS") {
             self.delivery_max_attempts =
@@ -261,11 +305,42 @@ impl Settings {
         if self.delivery_max_attempts == 0 {
             return Err(SettingsError::Invalid("delivery_max_attempts: at least 1".into()));
         }
+        if self.login_hash_concurrency == 0 || self.delivery_concurrency == 0 {
+            return Err(SettingsError::Invalid(
+                "login_hash_concurrency and delivery_concurrency: at least 1".into(),
+            ));
+        }
+        if self.delivery_retry_secs.is_empty() || self.delivery_retry_secs.contains(&0) {
+            return Err(SettingsError::Invalid(
+                "delivery_retry_secs: a list of waits of at least 1 second, e.g. [300, 900, 3600]".into(),
+            ));
+        }
+        let ancestors = self.frame_ancestors.trim();
+        if ancestors.is_empty() || ancestors.chars().any(|c| c.is_control() || matches!(c, ';' | ',' | '"')) {
+            return Err(SettingsError::Invalid(format!(
+                "frame_ancestors: {:?} is not a list of CSP sources like \"'self' https://ops.example.com\"",
+                self.frame_ancestors
+            )));
+        }
+        for origin in &self.allowed_origins {
+            let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.chars().any(char::is_whitespace))
+            {
+                return Err(SettingsError::Invalid(format!(
+                    "allowed_origins: {origin:?} is not an origin like \"https://ops.example.com\""
+                )));
+            }
+        }
         Ok(())
     }
 }
 
 impl Settings {
+    /// The service speaks HTTPS itself: cookies are Secure, HSTS is sent.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_path.is_some() && self.tls_key_path.is_some()
+    }
+
     /// The report time zone as an offset; `load` has checked it, a hand-built `Settings` with
     /// a bad one falls back to the agents' default (UTC+08:00).
     pub fn report_offset(&self) -> FixedOffset {

@@ -225,13 +225,16 @@ fn a_machine_silent_for_three_periods_is_offline_until_it_heartbeats() {
     // m2 keeps heartbeating; m1 goes silent.
     w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 3 * period);
     assert!(w.check(T0 + 3 * period).opened.is_empty(), "exactly three periods is not yet offline");
-    let report = w.check(T0 + 3 * period + 1);
+    // Offline now, told one period later: others going silent meanwhile make one storm.
+    assert!(w.check(T0 + 3 * period + 1).opened.is_empty());
+    w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 4 * period);
+    let report = w.check(T0 + 4 * period + 1);
     assert_eq!(report.opened.len(), 1, "{report:?}");
     assert!(report.opened[0].contains("没有心跳"));
     assert!(report.storm.is_none(), "one machine is not a storm");
-    w.heartbeat(id, "m1", MAC, T0 + 4 * period);
-    w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 4 * period);
-    assert_eq!(w.check(T0 + 4 * period).recovered.len(), 1);
+    w.heartbeat(id, "m1", MAC, T0 + 5 * period);
+    w.heartbeat(other, "m2", "aa:bb:cc:dd:ee:02", T0 + 5 * period);
+    assert_eq!(w.check(T0 + 5 * period).recovered.len(), 1);
     assert_eq!(w.alert_kinds(), ["opened:Agent 离线告警", "recovered:【已恢复】Agent 离线告警"]);
 }
 
@@ -240,7 +243,8 @@ fn many_machines_going_silent_at_once_send_one_storm_summary() {
     let w = World::new();
     let ids: Vec<i64> =
         (0..10).map(|i| w.machine(&format!("m{i}"), &format!("aa:bb:cc:dd:ee:{i:02x}"), T0)).collect();
-    let later = T0 + 3 * 300 + 1;
+    // Offline after three periods, summarised one period later (the storm window).
+    let later = T0 + 4 * 300 + 1;
     for (i, &id) in ids.iter().enumerate().skip(4) {
         w.heartbeat(id, &format!("m{i}"), &format!("aa:bb:cc:dd:ee:{i:02x}"), later);
     }
@@ -378,8 +382,10 @@ fn a_failed_delivery_is_stored_and_retried() {
 
 #[test]
 fn a_second_sender_beside_the_first_never_delivers_an_alert_twice() {
-    // `runcheck` (its own store connection) delivering while serve's job is mid-send.
-    let w = World::new();
+    // `runcheck` (its own store connection) delivering while serve's job is mid-send, one
+    // channel at a time.
+    let mut w = World::new();
+    w.settings.delivery_concurrency = 1;
     w.failing_machine();
     w.check(T0 + 10);
     let (release, held) = tokio::sync::oneshot::channel();

@@ -225,3 +225,174 @@ fn the_enrollment_token_is_rotated_and_revoked_from_the_console_and_audited() {
     assert_eq!(text.matches("enrollment_token").count(), 4, "2 created, 2 revoked: {audit}");
     assert!(!text.contains(&first_token) && !text.contains(&second_token));
 }
+
+// ---- §4: login and the console ----
+
+/// POST /api/login as a browser would; (status, error code).
+fn login(server: &Server, username: &str, password: &str) -> (u16, String) {
+    let (status, answer) =
+        server.send("POST", "/api/login", &json!({ "username": username, "password": password }), None);
+    (status, answer["error"].as_str().unwrap_or("ok").to_owned())
+}
+
+/// `wrong` wrong passwords and `right` right ones for `user`, all at once.
+fn login_flood(server: &Server, user: &str, wrong: usize, right: usize) -> (Vec<u16>, Vec<u16>) {
+    let barrier = std::sync::Barrier::new(wrong + right);
+    std::thread::scope(|scope| {
+        let attempts: Vec<_> = (0..wrong + right)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let password = if i < wrong { "not-the-password" } else { support::ADMIN_PASSWORD };
+                    barrier.wait();
+                    login(server, user, password).0
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = attempts.into_iter().map(|a| a.join().unwrap()).collect();
+        (statuses[..wrong].to_vec(), statuses[wrong..].to_vec())
+    })
+}
+
+#[test]
+fn sixty_parallel_wrong_passwords_are_not_all_checked_and_a_right_one_cannot_slip_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let max = pushagent_config::login::LOGIN_MAX_FAILURES as usize;
+    let (wrong, _) = login_flood(&server, support::ADMIN, 60, 0);
+    // 429: locked, or (under a slow machine) no hashing slot within login_wait_secs.
+    let checked = wrong.iter().filter(|s| **s == 401).count();
+    assert!((1..=max).contains(&checked), "at most {max} passwords checked: {wrong:?}");
+    assert!(wrong.iter().all(|s| *s == 401 || *s == 429), "{wrong:?}");
+    assert_eq!(login(&server, support::ADMIN, support::ADMIN_PASSWORD), (429, "locked".to_owned()), "locked");
+
+    // Another user: 39 wrong and the right one at once. At most `max` are checked in all; the
+    // right one gets in only inside that budget, never past the lock.
+    {
+        let store = Store::open(&server.db_path).unwrap();
+        let hash = pushagent_config::tokens::hash_password(support::ADMIN_PASSWORD).unwrap();
+        store.add_user("ops-2", &hash, T0).unwrap();
+    }
+    let (wrong, right) = login_flood(&server, "ops-2", 39, 1);
+    let checked = wrong.iter().filter(|s| **s == 401).count() + usize::from(right[0] == 200);
+    assert!(checked <= max, "{checked} checked: {wrong:?} {right:?}");
+    assert!(right[0] == 200 || right[0] == 429, "{right:?}");
+    assert_eq!(login(&server, "ops-2", support::ADMIN_PASSWORD).0, 429, "locked now");
+}
+
+#[test]
+fn known_and_unknown_user_names_answer_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let answers = |user: &str| (0..7).map(|_| login(&server, user, "guess")).collect::<Vec<_>>();
+    let known = answers(support::ADMIN);
+    assert_eq!(known, answers("no-such-user"));
+    assert_eq!(known.iter().filter(|a| a.0 == 429).count(), 2, "{known:?}");
+}
+
+#[test]
+fn every_answer_carries_the_security_headers_and_the_frame_rule_is_a_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = pushagent_config::Settings {
+        frame_ancestors: "'self' https://ops.example.com".into(),
+        ..support::settings(dir.path())
+    };
+    let server = Server::start_with(settings);
+    for (method, path) in
+        [("GET", "/"), ("GET", "/api/me"), ("POST", HEARTBEAT_PATH), ("GET", "/api/nothing")]
+    {
+        let request = support::client();
+        let response = match method {
+            "GET" => request.get(server.url(path)).call(),
+            _ => request.post(server.url(path)).header("Content-Type", "application/json").send("{}"),
+        }
+        .unwrap();
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let csp = header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'self' https://ops.example.com"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'") && csp.contains("object-src 'none'"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("same-origin"), "{path}");
+        assert_eq!(header("strict-transport-security"), None, "plain HTTP: no HSTS ({path})");
+    }
+}
+
+#[test]
+fn state_changing_requests_need_json_and_their_own_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let response = support::client()
+        .post(server.url("/api/login"))
+        .header("Content-Type", "application/json")
+        .send(json!({ "username": support::ADMIN, "password": support::ADMIN_PASSWORD }).to_string())
+        .unwrap();
+    let cookie =
+        response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let own_origin = server.base.clone();
+    let post = |path: &str, content_type: Option<&str>, origin: Option<&str>| {
+        let mut request = support::client().post(server.url(path)).header("Cookie", &cookie);
+        if let Some(t) = content_type {
+            request = request.header("Content-Type", t);
+        }
+        if let Some(o) = origin {
+            request = request.header("Origin", o);
+        }
+        support::reply_json(request.send("")).0
+    };
+    // What a cross-site form could send: refused before the handler.
+    assert_eq!(post("/api/alerts/test", Some("application/x-www-form-urlencoded"), None), 415);
+    assert_eq!(post("/api/alerts/test", Some("text/plain"), None), 415);
+    assert_eq!(post("/api/alerts/test", None, None), 415);
+    assert_eq!(post("/api/logout", Some("text/plain"), None), 415);
+    // JSON from another site's page (a browser says where it comes from).
+    assert_eq!(post("/api/alerts/test", Some("application/json"), Some("https://evil.example")), 403);
+    assert_eq!(post("/api/alerts/test", Some("application/json"), Some("null")), 403);
+    // From the console itself: the handler answers (no channel configured).
+    assert_eq!(post("/api/alerts/test", Some("application/json"), Some(&own_origin)), 400);
+    assert_eq!(post("/api/alerts/test", Some("application/json"), None), 400);
+    assert_eq!(post("/api/logout", Some("application/json"), Some(&own_origin)), 204);
+}
+
+#[test]
+fn robot_credentials_in_channel_urls_are_write_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (_, mut global) = server.admin_get("/api/global-config");
+    let urls = [
+        ("ding", "dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=DING-SECRET-TOKEN-1"),
+        ("wecom", "wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=WECOM-SECRET-KEY-2"),
+        ("feishu", "feishu", "https://open.feishu.cn/open-apis/bot/v2/hook/FEISHU-SECRET-HOOK-3"),
+    ];
+    global["alerts"]["channels"] = json!(urls
+        .iter()
+        .map(|(name, kind, url)| json!({ "name": name, "kind": kind, "url": url }))
+        .collect::<Vec<_>>());
+    let (status, shown) = server.admin_send("PUT", "/api/global-config", &global);
+    assert_eq!(status, 200, "{shown}");
+    let secret_free = |value: &serde_json::Value| {
+        let text = value.to_string();
+        !text.contains("DING-SECRET") && !text.contains("WECOM-SECRET") && !text.contains("FEISHU-SECRET")
+    };
+    assert!(secret_free(&shown), "{shown}");
+    let (_, shown) = server.admin_get("/api/global-config");
+    assert!(secret_free(&shown), "{shown}");
+    assert_eq!(
+        shown["alerts"]["channels"][0]["url"],
+        "https://oapi.dingtalk.com/robot/send?access_token=****"
+    );
+    // The console sends the masked document back with another change: the URLs are kept.
+    let mut edited = shown.clone();
+    edited["alerts"]["renotify_hours"] = json!(12);
+    let (status, _) = server.admin_send("PUT", "/api/global-config", &edited);
+    assert_eq!(status, 200);
+    let (_, doc) = Store::open(&server.db_path).unwrap().global().unwrap();
+    let stored: Vec<&str> = doc.alerts.channels.iter().map(|c| c.url.as_str()).collect();
+    assert_eq!(stored, urls.iter().map(|u| u.2).collect::<Vec<_>>());
+    // A new token is a change the audit log records, without the token.
+    edited["alerts"]["channels"][1]["url"] =
+        json!("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=WECOM-SECRET-KEY-4");
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &edited).0, 200);
+    let (_, audit) = server.admin_get("/api/audit?page_size=100");
+    assert!(secret_free(&audit), "{audit}");
+    assert!(audit.to_string().contains("url_fingerprint"), "{audit}");
+}

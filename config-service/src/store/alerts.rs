@@ -149,8 +149,15 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        // The latest push attempts: one POST of a batch of N hours (its rows share their
+        // attempted_at) is ONE attempt, and attempts are ordered by when the service received
+        // them, not by the agent's clock (a clock far ahead would keep old failures "newest").
         let mut recent_stmt = self.conn.prepare(
-            "SELECT status, message FROM push_history WHERE machine_id = ?1 ORDER BY attempted_at DESC, id DESC LIMIT ?2",
+            "SELECT CASE WHEN MAX(status = 'success') = 1 THEN 'success' ELSE 'failure' END,
+                 MAX(CASE WHEN status <> 'success' THEN message END)
+             FROM (SELECT status, message, attempted_at, received_at, id FROM push_history
+                   WHERE machine_id = ?1 ORDER BY received_at DESC, id DESC LIMIT 2000)
+             GROUP BY attempted_at ORDER BY MAX(received_at) DESC, MAX(id) DESC LIMIT ?2",
         )?;
         // A held hour stays open until a later successful push of the same hour.
         let mut held_stmt = self.conn.prepare(
@@ -307,14 +314,38 @@ impl Store {
         Ok(())
     }
 
+    /// The channels with deliveries due at `now`.
+    pub fn due_channels(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT channel FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY channel",
+            )?
+            .query_map([now], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The deliveries due at `now` (of one channel when given), oldest first.
     pub fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+        self.due_deliveries_of(None, now, limit)
+    }
+
+    pub fn due_deliveries_of(
+        &self,
+        channel: Option<&str>,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT d.id, d.channel, d.attempts, a.kind, a.title, a.body, a.created_at, a.machine_id, a.incident_id
              FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.id LIMIT ?2",
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND (?3 IS NULL OR d.channel = ?3)
+             ORDER BY d.id LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![now, limit], |r| {
+            .query_map(params![now, limit, channel], |r| {
                 Ok(DueDelivery {
                     id: r.get(0)?,
                     channel: r.get(1)?,

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (9, include_str!("../../migrations/0009_machine_health.sql")),
     (10, include_str!("../../migrations/0010_inventory.sql")),
     (11, include_str!("../../migrations/0011_security.sql")),
+    (12, include_str!("../../migrations/0012_history_received.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

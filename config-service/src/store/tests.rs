@@ -292,7 +292,10 @@ fn an_older_store_with_data_is_migrated_with_it() {
     };
     // Registering again once it has been silent (a live one would be a clone, issue 11).
     let later = 4_000_000_000;
-    assert_eq!(store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "h", later, later - 900).unwrap().0, 1);
+    assert_eq!(
+        store.register_machine(&req, "aa:bb:cc:dd:ee:01", "{}", "h", later, later - 900).unwrap().0,
+        1
+    );
     let m = store.machine(1).unwrap();
     assert_eq!((m.hostname.as_str(), m.config.node.as_deref()), ("北京-电信-01", Some("北京-1")));
 }

@@ -147,6 +147,7 @@ impl Store {
 
     /// New password; also lifts a lockout.
     pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM login_throttle WHERE name = ?1", [throttle_key(name)])?;
         let updated = self.conn.execute(
             "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = 0 WHERE name = ?1",
             params![name, password_hash],
@@ -175,20 +176,65 @@ impl Store {
             .optional()?)
     }
 
-    /// Counts a failed login; the `max_failures`th locks the user until `now + lock_secs`.
-    pub fn login_failed(
-        &self,
-        user_id: i64,
+    /// Count an attempt of `name` before its password is checked: Ok = check it, Err(secs) =
+    /// locked for that long. At most `max_failures` attempts are let through (in flight or
+    /// failed) until one succeeds; the next locks the name for `lock_secs`. Counts older than
+    /// a lock period are forgotten.
+    pub fn login_admit(
+        &mut self,
+        name: &str,
         now: i64,
         max_failures: i64,
         lock_secs: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<(), i64>, StoreError> {
+        let key = throttle_key(name);
+        let tx = self.write_tx()?;
+        tx.execute(
+            "DELETE FROM login_throttle WHERE last_at < ?1 AND locked_until <= ?2",
+            params![now - lock_secs, now],
+        )?;
+        let (failures, locked_until): (i64, i64) = tx
+            .query_row("SELECT failures, locked_until FROM login_throttle WHERE name = ?1", [&key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .unwrap_or((0, 0));
+        let answer = if locked_until > now {
+            Err(locked_until - now)
+        } else if failures >= max_failures {
+            tx.execute(
+                "UPDATE login_throttle SET failures = 0, locked_until = ?2, last_at = ?3 WHERE name = ?1",
+                params![key, now + lock_secs, now],
+            )?;
+            Err(lock_secs)
+        } else {
+            tx.execute(
+                "INSERT INTO login_throttle (name, failures, last_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET failures = failures + 1, last_at = ?2",
+                params![key, now],
+            )?;
+            Ok(())
+        };
+        tx.commit()?;
+        Ok(answer)
+    }
+
+    /// An admitted attempt that was not checked (no hashing slot): it does not count.
+    pub fn login_not_checked(&self, name: &str) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE users SET
-                 locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END,
-                 failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END
-             WHERE id = ?1",
-            params![user_id, max_failures, now + lock_secs],
+            "UPDATE login_throttle SET failures = MAX(failures - 1, 0) WHERE name = ?1",
+            [throttle_key(name)],
+        )?;
+        Ok(())
+    }
+
+    /// The right password: the count starts again, unless others' attempts locked the name
+    /// meanwhile (then only this attempt is taken back).
+    pub fn login_checked_ok(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE login_throttle SET failures = CASE WHEN locked_until > ?2 THEN MAX(failures - 1, 0) ELSE 0 END
+             WHERE name = ?1",
+            params![throttle_key(name), now],
         )?;
         Ok(())
     }
@@ -225,4 +271,10 @@ impl Store {
     }
 
     // ---- agents ----
+}
+
+/// The throttle's key of a user name: long names (never a real user) are cut, so a flood of
+/// random names cannot grow a row without bound.
+fn throttle_key(name: &str) -> String {
+    name.chars().take(128).collect()
 }

@@ -480,7 +480,12 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     response = await fetch(basePath + path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'Content-Type': raw ? body.contentType : 'application/json' },
+      // Every state-changing request says it comes from the console (a header a cross-site
+      // form cannot send) and is JSON unless it is a raw upload.
+      headers:
+        method === 'GET'
+          ? {}
+          : { 'Content-Type': raw ? body.contentType : 'application/json', 'X-Requested-With': 'pushagent-console' },
       body: body === undefined ? undefined : raw ? body.text : JSON.stringify(body),
     });
   } catch (e) {
@@ -499,6 +504,13 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     throw new ApiError(response.status, error?.error ?? 'http', error?.message ?? text.slice(0, 200));
   }
   return json as T;
+}
+
+export interface EnrollmentToken {
+  id: number;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
 }
 
 export interface TestAlertResult {
@@ -543,6 +555,14 @@ export const api = {
   /// The machine's last `hours` closed report hours (default 168 = 7 days).
   machineTraffic: (id: number, hours?: number) =>
     request<HourWindow<MachineHour>>('GET', `/api/machines/${id}/traffic${queryString({ hours })}`),
+  /// Stored enrollment tokens (never their value) and whether the settings fix one too.
+  enrollmentTokens: () =>
+    request<{ items: EnrollmentToken[]; settings_token: boolean }>('GET', '/api/enrollment-tokens'),
+  /// A new token, shown in this answer only; `revoke_others` rotates.
+  createEnrollmentToken: (revoke_others: boolean) =>
+    request<{ id: number; token: string; revoked: number[] }>('POST', '/api/enrollment-tokens', { revoke_others }),
+  revokeEnrollmentToken: (id: number) =>
+    request<{ id: number; revoked: boolean }>('POST', `/api/enrollment-tokens/${id}/revoke`, {}),
   audit: (page: number, page_size: number) =>
     request<Page<AuditRow>>('GET', `/api/audit${queryString({ page, page_size })}`),
   settlement: (q: SettlementQuery) => request<SettlementReport>('GET', `/api/settlement${settlementQuery(q)}`),

@@ -5,6 +5,7 @@ import { errorMessage } from '../../api/errors';
 import LoadError from '../../components/LoadError';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
+import EnrollmentTokens from './components/EnrollmentTokens';
 import PushConfigForm from './components/PushConfigForm';
 
 export default function PushConfigPage() {
@@ -49,6 +50,7 @@ export default function PushConfigPage() {
         </Space>
       </Card>
       <PushConfigForm key={doc.version} stored={doc} onSaved={setSaved} />
+      <EnrollmentTokens />
     </Space>
   );
 }
