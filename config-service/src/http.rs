@@ -28,8 +28,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The inventory job's platform session, shared with the console's "sync now".
     pub inventory: crate::inventory::job::SharedSyncer,
-    /// Permits to hash a password (`login_hash_concurrency`).
+    /// Permits to hash a password (`login_hash_concurrency`), and the threads that do it.
     pub login_hashing: Arc<tokio::sync::Semaphore>,
+    pub password_checkers: crate::login::PasswordCheckers,
 }
 
 pub type Shared = Arc<App>;
@@ -38,7 +39,8 @@ impl App {
     pub fn new(store: SharedStore, settings: Settings, clock: Arc<dyn Clock>) -> App {
         let inventory = crate::inventory::job::shared(settings.inventory.as_ref());
         let login_hashing = Arc::new(tokio::sync::Semaphore::new(settings.login_hash_concurrency.max(1)));
-        App { store, settings, clock, inventory, login_hashing }
+        let password_checkers = crate::login::PasswordCheckers::start(settings.login_hash_concurrency);
+        App { store, settings, clock, inventory, login_hashing, password_checkers }
     }
 
     pub fn now(&self) -> i64 {

@@ -1,7 +1,8 @@
 //! Console login. Every attempt is counted against its user name BEFORE its password is
 //! checked (known and unknown names alike, so both answer the same): at most
-//! `LOGIN_MAX_FAILURES` attempts of one name are checked until one succeeds, the next locks the
-//! name for `LOGIN_LOCK_SECS`, however many arrive at once. Password hashing (argon2, ~19 MiB
+//! `LOGIN_MAX_FAILURES` failed or in-flight attempts of one name are checked (a success takes
+//! back only its own), the next locks the name for `LOGIN_LOCK_SECS`, however many arrive at
+//! once; counts are forgotten a lock period after the name's last attempt. Password hashing (argon2, ~19 MiB
 //! each) runs at most `login_hash_concurrency` at a time; an attempt that cannot start within
 //! `login_wait_secs` is answered 429, so a flood costs bounded memory and CPU.
 
@@ -20,6 +21,48 @@ use crate::tokens;
 /// Failed logins in a row that lock a user name, and for how long.
 pub const LOGIN_MAX_FAILURES: i64 = 5;
 pub const LOGIN_LOCK_SECS: i64 = 15 * 60;
+
+/// `login_hash_concurrency` threads that check passwords, each with its own argon2 memory,
+/// allocated once and reused: the service's memory for logins is bounded by their number.
+pub struct PasswordCheckers {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<CheckJob>>,
+}
+
+type CheckJob = (String, String, tokio::sync::oneshot::Sender<bool>);
+
+impl PasswordCheckers {
+    pub fn start(threads: usize) -> PasswordCheckers {
+        let (jobs, queue) = std::sync::mpsc::channel::<CheckJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = std::sync::Arc::clone(&queue);
+            let started = std::thread::Builder::new().name(format!("password-check-{n}")).spawn(move || {
+                let mut blocks = Vec::new();
+                loop {
+                    let job = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    // The service is gone (every sender dropped): the thread ends.
+                    let Ok((password, stored, answer)) = job else { break };
+                    let _ = answer.send(tokens::verify_password_in(&password, &stored, &mut blocks));
+                }
+            });
+            if let Err(e) = started {
+                log::error!("cannot start a password check thread: {e}");
+            }
+        }
+        PasswordCheckers { jobs: std::sync::Mutex::new(jobs) }
+    }
+
+    /// Check `password` against `stored` on a checker thread; None: no checker answered.
+    pub async fn verify(&self, password: String, stored: String) -> Option<bool> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send((password, stored, answer))
+            .ok()?;
+        answered.await.ok()
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,14 +97,12 @@ pub async fn login(
             retry_after_secs: 5,
         });
     };
-    let password = login.password;
-    let ok = tokio::task::spawn_blocking(move || {
-        let ok = tokens::verify_password(&password, &stored);
-        drop(permit);
-        ok
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = app
+        .password_checkers
+        .verify(login.password, stored)
+        .await
+        .ok_or_else(|| ApiError::Internal("no password check thread answered".into()))?;
+    drop(permit);
     let Some(user) = user.filter(|_| ok) else {
         log::warn!("failed login for user {:?}", login.username);
         return Err(wrong());
@@ -72,7 +113,7 @@ pub async fn login(
     let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
     let name = login.username.clone();
     app.with_store(move |s| {
-        s.login_checked_ok(&name, now)?;
+        s.login_checked_ok(&name)?;
         s.login_succeeded(user.id, &hash, expires_at)
     })
     .await?;

@@ -48,7 +48,12 @@ fn login_sets_a_strict_http_only_cookie_and_locks_after_five_failures() {
     let (status, _, _) = login(&server, ADMIN_PASSWORD);
     assert_eq!(status, 200, "unlocked after 15 minutes");
 
-    let out = client().post(server.url("/api/logout")).header("Cookie", &session).send_empty();
+    // JSON like every state-changing request (a cross-site form cannot send it).
+    let out = client()
+        .post(server.url("/api/logout"))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/json")
+        .send_empty();
     assert_eq!(reply_json(out).0, 204);
     let me = client().get(server.url("/api/me")).header("Cookie", &session).call();
     assert_eq!(reply_json(me).0, 401, "the session ended");

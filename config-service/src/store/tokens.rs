@@ -178,8 +178,8 @@ impl Store {
 
     /// Count an attempt of `name` before its password is checked: Ok = check it, Err(secs) =
     /// locked for that long. At most `max_failures` attempts are let through (in flight or
-    /// failed) until one succeeds; the next locks the name for `lock_secs`. Counts older than
-    /// a lock period are forgotten.
+    /// failed; a success takes back only its own); the next locks the name for `lock_secs`.
+    /// Counts are forgotten a lock period after the name's last attempt.
     pub fn login_admit(
         &mut self,
         name: &str,
@@ -228,13 +228,13 @@ impl Store {
         Ok(())
     }
 
-    /// The right password: the count starts again, unless others' attempts locked the name
-    /// meanwhile (then only this attempt is taken back).
-    pub fn login_checked_ok(&self, name: &str, now: i64) -> Result<(), StoreError> {
+    /// The right password: this attempt is taken back, the others' stay counted (they may be
+    /// in flight: a success never reopens the budget for a flood running beside it). Counts
+    /// are forgotten a lock period after the name's last attempt.
+    pub fn login_checked_ok(&self, name: &str) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE login_throttle SET failures = CASE WHEN locked_until > ?2 THEN MAX(failures - 1, 0) ELSE 0 END
-             WHERE name = ?1",
-            params![throttle_key(name), now],
+            "UPDATE login_throttle SET failures = MAX(failures - 1, 0) WHERE name = ?1",
+            [throttle_key(name)],
         )?;
         Ok(())
     }

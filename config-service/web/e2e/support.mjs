@@ -107,7 +107,8 @@ export async function startService({ keep = false, reuseDir = null, settingsToml
     async api(method, path, body, token = apiToken) {
       const response = await fetch(base + basePath + path, {
         method,
-        headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        // Every state-changing request is JSON, with or without a body (the service refuses others).
+        headers: { Authorization: `Bearer ${token}`, ...(method !== 'GET' ? { 'Content-Type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
       });
       const text = await response.text();
