@@ -119,8 +119,10 @@ pub async fn login(
     .await?;
     // Secure whenever the service itself speaks TLS (or is told it is behind HTTPS).
     let secure = if app.settings.cookie_secure || app.settings.tls_enabled() { "; Secure" } else { "" };
+    // Under a base path the cookie stays there: the ops platform on the same origin never gets it.
+    let path = format!("{}/", app.settings.base_path);
     let cookie =
-        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={ttl}{secure}");
+        format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={ttl}{secure}");
     let mut response = Json(serde_json::json!({ "username": login.username })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

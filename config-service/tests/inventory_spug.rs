@@ -58,7 +58,7 @@ fn register_as(
     };
     let addresses: Vec<_> = ips.iter().map(|ip| json!({"address": ip, "prefix": 24})).collect();
     let facts = json!({"addresses": [{"name": "eth0", "ipv4": addresses}]}).to_string();
-    store.register_machine(&req, mac, &facts, &format!("hash-{uid}"), T0, T0).unwrap()
+    store.register_machine(&req, mac, &facts, &format!("hash-{uid}"), T0, T0).unwrap().0
 }
 
 fn host(id: i64, name: &str, hostname: &str, group_ids: &[i64], private: &[&str]) -> StandinHost {
