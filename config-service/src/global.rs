@@ -14,6 +14,9 @@ pub struct GlobalDoc {
     pub isp_id: i64,
     pub device_type: i64,
     pub offset_bp: i32,
+    /// Global fixed bytes per 5-minute point (+/-), after the percentage (`proto::offset`).
+    #[serde(default)]
+    pub offset_fixed_bytes: i64,
     pub billed_direction: BilledDirection,
     #[serde(default)]
     pub alerts: AlertSettings,
@@ -119,6 +122,7 @@ impl Default for GlobalDoc {
             isp_id: 0,
             device_type: 0,
             offset_bp: 0,
+            offset_fixed_bytes: 0,
             billed_direction: BilledDirection::Tx,
             alerts: AlertSettings::default(),
         }
@@ -136,6 +140,7 @@ impl GlobalDoc {
             isp_id: self.isp_id,
             device_type: self.device_type,
             offset_bp: self.offset_bp,
+            offset_fixed_bytes: self.offset_fixed_bytes,
             billed_direction: self.billed_direction,
         }
     }

@@ -41,6 +41,7 @@ fn the_line_preset_is_stored_and_served_to_agents() {
     assert_eq!(wire.customer.encoding, pushagent_proto::profile::Encoding::Line);
     assert_eq!(wire.customer.auth.sequence_header, "X-Seq");
     assert_eq!(wire.customer.query_path, "", "no query API: verification unavailable");
+    assert_eq!(wire.offset_fixed_bytes, 0);
     wire.validate().expect("what the service serves, the agent accepts");
 }
 
@@ -79,6 +80,7 @@ fn every_value_the_agent_refuses_is_a_400_naming_the_field() {
         ("/isp_id", json!(-1), "isp_id"),
         ("/device_type", json!(-7), "device_type"),
         ("/offset_bp", json!(-10_000), "offset_bp"),
+        ("/offset_fixed_bytes", json!(4_000_000_000_001i64), "offset_fixed_bytes"),
     ];
     let before = server.table_counts();
     for (pointer, value, field) in global_cases {

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::identity::Identity;
+use crate::offset;
 use crate::profile::{
     self, AnswerRule, AuthSettings, Encoding, FieldError, LineFormat, ProfileParts, QueryMapping,
 };
@@ -271,8 +272,17 @@ pub struct MachineConfig {
     pub acceptance: Acceptance,
     /// Interface chosen by an operator; None = the agent's automatic choice.
     pub interface: Option<String>,
-    /// Replaces the global offset when set.
+    /// Replaces the node's and the global percentage offset when set.
     pub offset_bp: Option<i32>,
+    /// Fixed bytes per 5-minute point (+/-), after the percentage; replaces the node's and the
+    /// global one when set (`proto::offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_fixed_bytes: Option<i64>,
+    /// The offsets of the machine's node, when set there (filled in by the service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_offset_bp: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_offset_fixed_bytes: Option<i64>,
     pub node: Option<String>,
     pub isp_id: Option<i64>,
     pub device_type: Option<i64>,
@@ -318,6 +328,29 @@ pub struct CustomerProfile {
     pub query: QueryMapping,
 }
 
+impl MachineConfig {
+    /// The machine's and its node's offset levels.
+    pub fn offset_levels(&self) -> (offset::LevelOffsets, offset::LevelOffsets) {
+        (
+            offset::LevelOffsets {
+                offset_bp: self.node_offset_bp,
+                offset_fixed_bytes: self.node_offset_fixed_bytes,
+            },
+            offset::LevelOffsets { offset_bp: self.offset_bp, offset_fixed_bytes: self.offset_fixed_bytes },
+        )
+    }
+}
+
+impl GlobalConfig {
+    /// The global offset level (always set).
+    pub fn offset_level(&self) -> offset::LevelOffsets {
+        offset::LevelOffsets {
+            offset_bp: Some(self.offset_bp),
+            offset_fixed_bytes: Some(self.offset_fixed_bytes),
+        }
+    }
+}
+
 impl CustomerProfile {
     /// Every value, checked as the agent checks it; the error names the field.
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -352,6 +385,9 @@ pub struct GlobalConfig {
     pub isp_id: i64,
     pub device_type: i64,
     pub offset_bp: i32,
+    /// Global fixed bytes per 5-minute point (+/-), after the percentage (`proto::offset`).
+    #[serde(default)]
+    pub offset_fixed_bytes: i64,
     pub billed_direction: BilledDirection,
 }
 

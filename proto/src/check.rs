@@ -1,7 +1,7 @@
 //! The ONE check of the machine and global config values that are not the customer profile's
 //! (interface names, node names, offsets, ids), used by the agent and the config service.
 
-use crate::agent::{GlobalConfig, MachineConfig, OFFSET_BP_EXCLUSIVE_MIN, OFFSET_BP_MAX};
+use crate::agent::{GlobalConfig, MachineConfig};
 use crate::profile::{self, Checked, FieldError};
 
 /// A Linux interface name as the kernel allows it, safe to join into a /sys path.
@@ -36,19 +36,9 @@ pub fn node_name(field: &str, node: &str) -> Checked {
     })
 }
 
-/// An offset in basis points: above -100 % and at most +1000 %.
+/// An offset in basis points (`offset::check_bp`).
 pub fn offset_bp(field: &str, bp: i32) -> Checked {
-    if bp > OFFSET_BP_EXCLUSIVE_MIN && bp <= OFFSET_BP_MAX {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            field,
-            format!(
-                "offset {bp} basis points ({}%) is out of range: it must be above -100% and at most 1000%",
-                f64::from(bp) / 100.0
-            ),
-        ))
-    }
+    crate::offset::check_bp(field, bp)
 }
 
 impl MachineConfig {
@@ -59,9 +49,9 @@ impl MachineConfig {
                 FieldError::new("interface", format!("{:?} is not an interface name: {why}", clip(name)))
             })?;
         }
-        if let Some(bp) = self.offset_bp {
-            offset_bp("offset_bp", bp)?;
-        }
+        let (node, machine) = self.offset_levels();
+        machine.validate()?;
+        node.validate().map_err(|e| FieldError::new(format!("node_{}", e.field), e.message))?;
         if let Some(node) = &self.node {
             node_name("node", node)?;
         }
@@ -87,7 +77,7 @@ impl GlobalConfig {
             self.isp_id,
             self.device_type,
         )?;
-        offset_bp("offset_bp", self.offset_bp)
+        self.offset_level().validate()
     }
 }
 

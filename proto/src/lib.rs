@@ -7,6 +7,7 @@ pub mod agent;
 pub mod check;
 pub mod customer;
 pub mod identity;
+pub mod offset;
 pub mod profile;
 pub mod settlement;
 pub mod signing;

@@ -261,6 +261,15 @@ pub struct ReportSettings {
     /// This machine's own offset (局部调整); replaces the global one when set.
     #[serde(deserialize_with = "optional_offset")]
     pub machine_offset_percent: Option<Offset>,
+    /// Global fixed bytes per 5-minute point (+/-), after the percentage; 0 = none.
+    #[serde(deserialize_with = "fixed_bytes")]
+    pub offset_fixed_bytes: i64,
+    /// This machine's own fixed bytes per point; replaces the global one when set.
+    #[serde(deserialize_with = "optional_fixed_bytes")]
+    pub machine_offset_fixed_bytes: Option<i64>,
+    /// The machine's node's offsets (from the config service only).
+    #[serde(skip)]
+    pub node_offsets: pushagent_proto::offset::LevelOffsets,
 }
 
 impl Default for ReportSettings {
@@ -272,6 +281,9 @@ impl Default for ReportSettings {
             device_type: 0,
             offset_percent: Offset::ZERO,
             machine_offset_percent: None,
+            offset_fixed_bytes: 0,
+            machine_offset_fixed_bytes: None,
+            node_offsets: Default::default(),
         }
     }
 }
@@ -297,11 +309,14 @@ impl Offset {
         Ok(Offset { basis_points: bp as i64 })
     }
 
-    /// pushed = round(raw × (1 + offset/100)), half away from zero, exact in integers.
+    /// pushed = round(raw × (1 + offset/100)), half away from zero (`proto::offset::apply`).
     pub fn apply(self, raw: u64) -> u64 {
-        let factor = (10_000 + self.basis_points) as u128; // > 0: offsets are above -100%
-        let scaled = u128::from(raw) * factor;
-        ((scaled + 5_000) / 10_000).min(u128::from(u64::MAX)) as u64
+        pushagent_proto::offset::apply(raw, self.bp(), 0)
+    }
+
+    /// As the wire's `offset_bp` (offsets are range-checked where they are read).
+    pub fn bp(self) -> i32 {
+        self.basis_points.clamp(-10_000, i64::from(i32::MAX)) as i32
     }
 
     pub fn percent_text(self) -> String {
@@ -383,6 +398,16 @@ fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Offset, D::Error> {
     Offset::from_percent(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn fixed_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    checked(d, |v: &i64| {
+        pushagent_proto::offset::check_fixed_bytes("offset_fixed_bytes", *v).map_err(|e| e.to_string())
+    })
+}
+
+fn optional_fixed_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    fixed_bytes(d).map(Some)
 }
 
 fn optional_offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Offset>, D::Error> {

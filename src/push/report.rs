@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use pushagent_proto::offset::LevelOffsets;
+
 use crate::config::{BilledDirection, Billing, CustomerProfile, Offset, ReportSettings};
 use crate::ring::SlotRow;
 use crate::slots::{ReportTz, SLOTS_PER_HOUR, SLOT_MS, SLOT_SECS};
@@ -38,9 +40,12 @@ impl ReportState {
 #[derive(Debug, Clone, Copy)]
 pub struct BuildRules {
     pub direction: BilledDirection,
+    /// The percentage offset in force.
     pub offset: Offset,
-    /// "machine" when the machine's own offset replaced the global one.
+    /// The level the percentage comes from: "global", "node" or "machine".
     pub offset_source: &'static str,
+    /// Fixed bytes per point after the percentage (`proto::offset`), from any level.
+    pub offset_fixed_bytes: i64,
     pub push_enabled: bool,
     /// Link capacity in bits/s (sysfs or config); None = cannot judge.
     pub link_bits_per_sec: Option<u64>,
@@ -53,11 +58,23 @@ impl BuildRules {
         push_enabled: bool,
         link_bits_per_sec: Option<u64>,
     ) -> Self {
-        let (offset, offset_source) = match report.machine_offset_percent {
-            Some(o) => (o, "machine"),
-            None => (report.offset_percent, "global"),
+        let global = LevelOffsets {
+            offset_bp: Some(report.offset_percent.bp()),
+            offset_fixed_bytes: Some(report.offset_fixed_bytes),
         };
-        BuildRules { direction, offset, offset_source, push_enabled, link_bits_per_sec }
+        let machine = LevelOffsets {
+            offset_bp: report.machine_offset_percent.map(Offset::bp),
+            offset_fixed_bytes: report.machine_offset_fixed_bytes,
+        };
+        let e = pushagent_proto::offset::resolve(global, report.node_offsets, machine);
+        BuildRules {
+            direction,
+            offset: Offset { basis_points: i64::from(e.offset_bp) },
+            offset_source: e.offset_bp_level.as_str(),
+            offset_fixed_bytes: e.offset_fixed_bytes,
+            push_enabled,
+            link_bits_per_sec,
+        }
     }
 }
 
@@ -127,7 +144,7 @@ pub fn build(
     } else {
         !rules.push_enabled
     };
-    let mut pushed = raw.map(|v| rules.offset.apply(v));
+    let mut pushed = raw.map(|v| pushagent_proto::offset::apply(v, rules.offset.bp(), rules.offset_fixed_bytes));
     let mut off_slots = 0u16;
     if !all_off {
         for i in (0..SLOTS_PER_HOUR).filter(|i| present[*i] && off[*i]) {
@@ -272,6 +289,7 @@ mod tests {
             direction,
             offset: Offset::from_percent(percent).expect("offset"),
             offset_source: "global",
+            offset_fixed_bytes: 0,
             push_enabled: true,
             link_bits_per_sec: Some(1_000_000_000),
         }
@@ -289,6 +307,52 @@ mod tests {
         assert_eq!(r.state, ReportState::Pending);
         let sum = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &tz, &rules(BilledDirection::Sum, 0.0));
         assert_eq!(sum.raw[0], 1007);
+    }
+
+    #[test]
+    fn the_fixed_amount_follows_the_percentage_never_below_zero_and_silent_slots_stay_silent() {
+        const MB: u64 = 1_000_000;
+        let slots = vec![slot(0, 10 * MB, 0), slot(1, 3 * MB, 0), slot(2, 0, 0), slot(3, 1_001, 0)];
+        let mut r = rules(BilledDirection::Tx, 10.0);
+        r.offset_fixed_bytes = -5_000_000;
+        let b = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &r);
+        assert_eq!(b.pushed[0], 6 * MB, "10 MB + 10 % = 11 MB, - 5 MB");
+        assert_eq!(b.pushed[1], 0, "3.3 MB - 5 MB is clamped at 0");
+        assert_eq!(b.pushed[2], 0, "raw 0 stays 0");
+        assert_eq!(b.pushed[3], 0);
+        assert_eq!(b.pushed[4], 0, "a missing slot is 0 and stays 0");
+        r.offset_fixed_bytes = 2_000_000;
+        let b = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &r);
+        assert_eq!(b.pushed[3], 1_101 + 2 * MB, "1001 + 10 % = 1101.1 -> 1101, + 2 MB");
+        assert_eq!(b.pushed[2], 0, "no traffic is invented for a silent slot");
+        assert_eq!(b.raw[0], 10 * MB, "raw is kept as measured");
+    }
+
+    #[test]
+    fn each_kind_of_offset_comes_from_the_most_specific_level_that_sets_it() {
+        let mut report = ReportSettings {
+            offset_percent: Offset::from_percent(3.0).expect("offset"),
+            offset_fixed_bytes: 1_000_000,
+            ..Default::default()
+        };
+        let r = BuildRules::from_settings(BilledDirection::Tx, &report, true, None);
+        assert_eq!(
+            (r.offset.basis_points, r.offset_source, r.offset_fixed_bytes),
+            (300, "global", 1_000_000)
+        );
+        report.node_offsets.offset_bp = Some(-150);
+        let r = BuildRules::from_settings(BilledDirection::Tx, &report, true, None);
+        assert_eq!((r.offset.basis_points, r.offset_source, r.offset_fixed_bytes), (-150, "node", 1_000_000));
+        report.machine_offset_fixed_bytes = Some(-2_000_000);
+        report.node_offsets.offset_fixed_bytes = Some(7);
+        let r = BuildRules::from_settings(BilledDirection::Tx, &report, true, None);
+        assert_eq!(
+            (r.offset.basis_points, r.offset_source, r.offset_fixed_bytes),
+            (-150, "node", -2_000_000)
+        );
+        report.machine_offset_percent = Some(Offset::ZERO);
+        let r = BuildRules::from_settings(BilledDirection::Tx, &report, true, None);
+        assert_eq!((r.offset.basis_points, r.offset_source), (0, "machine"), "0 % set at the machine wins");
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub fn effective(local: &AgentConfig, service: &ServiceConfig) -> Result<AgentCo
     out.report.device_type = m.device_type.unwrap_or(g.device_type);
     out.report.offset_percent = offset(g.offset_bp);
     out.report.machine_offset_percent = m.offset_bp.map(offset);
+    out.report.offset_fixed_bytes = g.offset_fixed_bytes;
+    out.report.machine_offset_fixed_bytes = m.offset_fixed_bytes;
+    out.report.node_offsets = m.offset_levels().0;
     out.push_enabled = local.push_enabled && g.push_enabled && m.push_enabled;
     out.push_off_switches = [
         (m.push_enabled, agent::SWITCH_MACHINE),
@@ -101,6 +104,9 @@ mod tests {
                 acceptance: agent::Acceptance::Accepted,
                 interface: None,
                 offset_bp: None,
+                offset_fixed_bytes: None,
+                node_offset_bp: None,
+                node_offset_fixed_bytes: None,
                 node: Some("bj-1".into()),
                 isp_id: Some(9),
                 device_type: None,
@@ -129,6 +135,7 @@ mod tests {
                 isp_id: 1,
                 device_type: 2,
                 offset_bp: 350,
+                offset_fixed_bytes: 0,
                 billed_direction: agent::BilledDirection::Max,
             },
         }
@@ -173,6 +180,28 @@ mod tests {
         assert!(!e.push_enabled);
         assert_eq!(e.off_switches(), vec!["local"]);
         assert!(effective(&AgentConfig::default(), &service()).expect("valid").off_switches().is_empty());
+    }
+
+    #[test]
+    fn node_and_machine_offsets_reach_the_report_settings() {
+        let mut s = service();
+        s.global.offset_fixed_bytes = 5_000_000;
+        s.machine.node_offset_bp = Some(-200);
+        s.machine.offset_fixed_bytes = Some(-1_000_000);
+        let e = effective(&AgentConfig::default(), &s).expect("valid");
+        let r = crate::push::report::BuildRules::from_settings(
+            e.customer.billed_direction,
+            &e.report,
+            true,
+            None,
+        );
+        assert_eq!(
+            (r.offset.basis_points, r.offset_source, r.offset_fixed_bytes),
+            (-200, "node", -1_000_000)
+        );
+        s.machine.node_offset_fixed_bytes = Some(pushagent_proto::offset::FIXED_BYTES_MAX + 1);
+        let refused = effective(&AgentConfig::default(), &s).expect_err("out of range");
+        assert_eq!(refused.key, "machine.node_offset_fixed_bytes");
     }
 
     #[test]

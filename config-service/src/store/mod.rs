@@ -298,6 +298,9 @@ pub(super) fn config_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Machin
         node: r.get(at + 5)?,
         isp_id: r.get(at + 6)?,
         device_type: r.get(at + 7)?,
+        offset_fixed_bytes: None,
+        node_offset_bp: None,
+        node_offset_fixed_bytes: None,
     })
 }
 
