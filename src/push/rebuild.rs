@@ -56,6 +56,10 @@ impl Pusher<'_> {
             direction,
             offset: Offset { basis_points: r.offset_bp },
             offset_source: "global", // not used: the report keeps its own
+            // The outbox keeps the percentage a report was built with, not yet the fixed amount:
+            // the one in force now applies.
+            offset_fixed_bytes: BuildRules::from_settings(direction, &self.config.report, true, None)
+                .offset_fixed_bytes,
             push_enabled: r.state != ReportState::SkippedOff,
             link_bits_per_sec: self.link_bits_per_sec(),
         };
