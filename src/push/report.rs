@@ -144,7 +144,8 @@ pub fn build(
     } else {
         !rules.push_enabled
     };
-    let mut pushed = raw.map(|v| pushagent_proto::offset::apply(v, rules.offset.bp(), rules.offset_fixed_bytes));
+    let mut pushed =
+        raw.map(|v| pushagent_proto::offset::apply(v, rules.offset.bp(), rules.offset_fixed_bytes));
     let mut off_slots = 0u16;
     if !all_off {
         for i in (0..SLOTS_PER_HOUR).filter(|i| present[*i] && off[*i]) {
