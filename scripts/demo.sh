@@ -99,9 +99,10 @@ echo demo-password | ./target/debug/pushagent-config user add admin >/dev/null
 ./target/debug/pushagent-config serve 2> demo/config-service.log &
 pids="$pids $!"
 
-# AK-test speaks the JSON profile, AK-line the line profile: the console can switch between them.
+# AK-test speaks the JSON profile, AK-line the line profile (answers {"ret":N,"msg":...}): the
+# console can switch between them.
 ./target/debug/pushagent-customer --listen 127.0.0.1:8780 --db demo/customer.sqlite \
-    --line-access-id AK-line 2> demo/customer.log &
+    --line-access-id AK-line --line-answers json 2> demo/customer.log &
 pids="$pids $!"
 i=0
 until curl -sf 127.0.0.1:8790/api/openapi.json >/dev/null 2>&1; do
@@ -109,13 +110,14 @@ until curl -sf 127.0.0.1:8790/api/openapi.json >/dev/null 2>&1; do
     sleep 0.1
 done
 if [ "$PROFILE" = line ]; then
-    # The console's preset "逐行 CSV (原厂商格式)", plus the reference customer's query (JSON,
-    # records under "list"), so that verification runs too.
+    # The console's preset "逐行 CSV (原厂商格式)", with the reference customer's answers
+    # ({"ret":0}) and query (records under "list") filled in, so that verification runs too
+    # (docs/operations.md, "Configure a new customer's profile", steps 3 and 4).
     customer='"access_id": "AK-line", "secret": "SK-test-secret", "encoding": "line",
         "auth": {"signature": "none", "access_id_header": "access_id",
           "static_headers": [["need_response", "true"]], "sequence_header": "X-Seq"},
-        "answer": {"result_field": "", "ok_values": [], "invalid_values": [], "conflict_values": [],
-          "ok_texts": ["ok", "success"], "message_field": "msg"},
+        "answer": {"result_field": "ret", "ok_values": ["0"], "invalid_values": ["40001"],
+          "conflict_values": ["40901"], "ok_texts": [], "message_field": "msg"},
         "query": {"records_field": "list"}'
 else
     customer='"access_id": "AK-test", "secret": "SK-test-secret"'

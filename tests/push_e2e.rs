@@ -2,7 +2,9 @@
 //! real reference customer over HTTP, through 40 hours of faults — 30% 5xx/429, 10%
 //! timeouts, 10% connections closed after the store, 3 hours down, a value altered at the
 //! customer. At the end both sides hold the same numbers, every hour once, and versions went
-//! up only where a correction was needed.
+//! up only where a correction was needed. The same 40 hours run in both profiles of
+//! customer-api.md (JSON batches, and one CSV line per request as the line preset says), and
+//! the two customers end with identical stores.
 
 // Tests build configs field by field from the defaults: clearer than one big literal.
 #![allow(clippy::field_reassign_with_default)]
@@ -11,7 +13,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::customer::Customer;
+use common::customer::{Customer, Speaks};
 use common::{SharedNic, T0};
 use pushagent::clock::SimClock;
 use pushagent::config::{AgentConfig, Offset};
@@ -43,8 +45,17 @@ fn agent_config(dir: &std::path::Path, customer: &Customer) -> AgentConfig {
 }
 
 #[test]
-fn forty_hours_of_faults_end_with_identical_stores() {
-    let customer = Customer::start(
+fn forty_hours_of_faults_end_with_identical_stores_in_both_profiles() {
+    let json = forty_hours_of_faults(Speaks::Json);
+    let line = forty_hours_of_faults(Speaks::Line);
+    assert_eq!(json.len(), line.len());
+    assert_eq!(json, line, "the JSON and the line customer hold the same records");
+}
+
+/// The 40 hours against a customer speaking `speaks`; returns what the customer stored.
+fn forty_hours_of_faults(speaks: Speaks) -> Vec<Value> {
+    let customer = Customer::start_speaking(
+        speaks,
         Faults {
             error_rate: 0.3,
             timeout_rate: 0.1,
@@ -141,4 +152,11 @@ fn forty_hours_of_faults_end_with_identical_stores() {
     assert!(verifications.iter().filter(|v| v.result == "match").count() >= 30);
     let failures = reports.iter().map(|r| r.attempts).sum::<u32>() as usize - reports.len();
     assert!(failures > 10, "the faults really happened ({failures} failed attempts)");
+    if speaks == Speaks::Line {
+        // One line per request, each with the agent's next sequence number.
+        let seqs = customer.line_seqs();
+        assert!(seqs.len() >= reports.len(), "{} line pushes for {} hours", seqs.len(), reports.len());
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "X-Seq increases: {seqs:?}");
+    }
+    customer.records()
 }

@@ -14,29 +14,8 @@ pub const HEADER_NEED_RESPONSE: &str = "need_response";
 pub const HEADER_SEQUENCE: &str = "X-Seq";
 pub const SEPARATOR: char = ',';
 
-/// The 20 values of a line, in order (customer-api.md profile 2).
-pub const FIELDS: [&str; 20] = [
-    "flux_dat",
-    "flux_hour",
-    "provider_id",
-    "provider_uiid",
-    "isp_id",
-    "mac",
-    "v0",
-    "v1",
-    "v2",
-    "v3",
-    "v4",
-    "v5",
-    "v6",
-    "v7",
-    "v8",
-    "v9",
-    "v10",
-    "v11",
-    "version",
-    "device_type",
-];
+/// The 20 values of a line, in order (customer-api.md profile 2; the agent's default too).
+pub const FIELDS: [&str; 20] = pushagent_proto::profile::RECORD_FIELDS;
 
 /// The fields whose values are text; every other one is an integer.
 const TEXT_FIELDS: [&str; 4] = ["flux_dat", "flux_hour", "provider_id", "provider_uiid"];

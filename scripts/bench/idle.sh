@@ -1,5 +1,6 @@
 #!/bin/sh
-# Idle footprint, side by side in one run: `pushagent run` vs vnstatd vs
+# Idle footprint, side by side in one run: `pushagent run` (twice: the JSON reference profile,
+# and the line profile of customer-api.md as the console's preset sets it) vs vnstatd vs
 # prometheus-node-exporter, all started now and left idle for MINUTES (default 10).
 # Prints RSS, PSS (smaps_rollup), CPU seconds and binary size of each, and the agent's
 # boundary-read lateness (from its own log). A benchmark, not a test. Run as root:
@@ -21,13 +22,29 @@ pids=""
 printf 'state_dir = "%s/agent"\n' "$work" > "$work/agent.toml"
 RUST_LOG=debug ./target/release/pushagent --config "$work/agent.toml" run 2> "$work/agent.log" &
 agent=$!
+cat > "$work/agent-line.toml" <<TOML
+state_dir = "$work/agent-line"
+[customer]
+encoding = "line"
+query_path = ""
+[customer.auth]
+signature = "none"
+access_id_header = "access_id"
+static_headers = [["need_response", "true"]]
+sequence_header = "X-Seq"
+[customer.answer]
+result_field = ""
+ok_texts = ["ok", "success"]
+TOML
+./target/release/pushagent --config "$work/agent-line.toml" run 2> "$work/agent-line.log" &
+agent_line=$!
 mkdir -p "$work/vnstat"
 printf 'DatabaseDir "%s/vnstat"\nAlwaysAddNewInterfaces 1\n' "$work" > "$work/vnstat.conf"
 vnstatd -n --config "$work/vnstat.conf" > "$work/vnstat.log" 2>&1 &
 vnstat=$!
 prometheus-node-exporter --web.listen-address=127.0.0.1:19100 > "$work/node.log" 2>&1 &
 node=$!
-pids="$agent $vnstat $node"
+pids="$agent $agent_line $vnstat $node"
 
 echo "idle for $minutes minutes (started $(date -u +%H:%M:%S) UTC)..."
 sleep $((minutes * 60))
@@ -44,6 +61,7 @@ row() { # name pid binary
 echo "| program | idle | RSS | PSS | CPU | binary |"
 echo "|---|---|---|---|---|---|"
 row "pushagent $(./target/release/pushagent --version | cut -d' ' -f2)" "$agent" ./target/release/pushagent
+row "pushagent, line profile" "$agent_line" ./target/release/pushagent
 row "vnstatd $(dpkg-query -W -f '${Version}' vnstat)" "$vnstat" "$(command -v vnstatd)"
 row "node_exporter $(dpkg-query -W -f '${Version}' prometheus-node-exporter)" "$node" "$(command -v prometheus-node-exporter)"
 

@@ -4,17 +4,28 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pushagent_customer::faults::Faults;
-use pushagent_customer::{serve, Settings};
+use pushagent_customer::{serve, Credential, Settings};
 use serde_json::Value;
 
 use super::server::ServerThread;
 
 pub const ACCESS_ID: &str = "AK-test";
+pub const LINE_ACCESS_ID: &str = "AK-line";
 pub const SECRET: &str = "SK-test-secret";
+
+/// Which profile of customer-api.md the customer (and the agent configured for it) speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    Json,
+    /// The line preset, as the console's "逐行 CSV (原厂商格式)" sets it, tightened as an
+    /// operator would once the customer documents its answers (`{"ret":0}`) and its query.
+    Line,
+}
 
 pub struct Customer {
     pub base_url: String,
     pub db_path: PathBuf,
+    pub speaks: Speaks,
     _server: ServerThread,
     _dir: tempfile::TempDir,
     http: ureq::Agent,
@@ -22,11 +33,19 @@ pub struct Customer {
 
 impl Customer {
     pub fn start(faults: Faults, seed: u64) -> Customer {
+        Customer::start_speaking(Speaks::Json, faults, seed)
+    }
+
+    pub fn start_speaking(speaks: Speaks, faults: Faults, seed: u64) -> Customer {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("customer.sqlite");
         let mut settings = Settings::new(&db_path);
         settings.faults = faults;
         settings.seed = Some(seed);
+        if speaks == Speaks::Line {
+            settings.credentials = vec![Credential::line(LINE_ACCESS_ID, SECRET, false)];
+            settings.line_answers = pushagent_customer::line::LineAnswers::Json;
+        }
         let server =
             ServerThread::spawn("127.0.0.1:0".parse().expect("addr"), move |listener, stop| async move {
                 serve(settings, listener, stop).await.expect("customer serves");
@@ -36,7 +55,14 @@ impl Customer {
             .http_status_as_error(false)
             .build()
             .into();
-        Customer { base_url: format!("http://{}", server.addr), db_path, _server: server, _dir: dir, http }
+        Customer {
+            base_url: format!("http://{}", server.addr),
+            db_path,
+            speaks,
+            _server: server,
+            _dir: dir,
+            http,
+        }
     }
 
     fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -68,6 +94,12 @@ impl Customer {
         self.admin("GET", "dump", None)["records"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The X-Seq of every accepted line push, in the order they came.
+    pub fn line_seqs(&self) -> Vec<u64> {
+        let dump = self.admin("GET", "dump", None);
+        dump["line_seqs"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default()
+    }
+
     pub fn alter(&self, mac: &str, flux_hour: &str, field: &str, value: u64) {
         self.admin(
             "POST",
@@ -88,6 +120,28 @@ impl Customer {
         config.customer.timeout_secs = 5;
         config.report.provider_id = "P".into();
         config.report.provider_uiid = "U".into();
+        if self.speaks == Speaks::Line {
+            let preset = pushagent_proto::profile::presets()
+                .into_iter()
+                .find(|p| p.encoding == pushagent_proto::profile::Encoding::Line)
+                .expect("a line preset");
+            config.customer.access_id = LINE_ACCESS_ID.into();
+            config.customer.encoding = preset.encoding;
+            config.customer.line = preset.line;
+            config.customer.auth = preset.auth;
+            // The reference customer's answers and query in this profile: `{"ret":N,...}`, the
+            // records under `list`.
+            config.customer.answer = pushagent_proto::profile::AnswerRule {
+                result_field: "ret".into(),
+                ok_values: vec!["0".into()],
+                invalid_values: vec!["40001".into()],
+                conflict_values: vec!["40901".into()],
+                ok_texts: vec![],
+                message_field: "msg".into(),
+            };
+            config.customer.query_path = pushagent_proto::customer::QUERY_PATH.into();
+            config.customer.query.records_field = "list".into();
+        }
         config
     }
 }

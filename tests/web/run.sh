@@ -1,9 +1,11 @@
 #!/bin/sh
 # Browser tests of the web console: the real pushagent-config binary (with the console
 # embedded) on loopback, driven by playwright-core in Debian's Chromium, one of them with the
-# real agent and reference customer too (e2e/agent-obeys.mjs), the settlement page against a
-# month of known history (e2e/settlement.mjs), one under a base path with the Spug theme
-# (e2e/base-path.mjs); then the zh-CN screenshots of every page into docs/screenshots/. Needs scripts/build-web.sh to have run (it installs the
+# real agent and reference customer too (e2e/agent-obeys.mjs: the push switch;
+# e2e/profile-switch.mjs: the customer profile, JSON to line and back), the settlement page
+# against a month of known history (e2e/settlement.mjs), one under a base path with the Spug
+# theme (e2e/base-path.mjs); then the zh-CN screenshots of every page into docs/screenshots/.
+# Needs scripts/build-web.sh to have run (it installs the
 # npm packages and builds config-service/web/dist) and /usr/bin/chromium (scripts/setup.sh
 # installs it).
 set -eu
@@ -25,5 +27,6 @@ cd config-service/web
 node e2e/run.mjs
 node e2e/base-path.mjs
 node e2e/agent-obeys.mjs
+node e2e/profile-switch.mjs
 node e2e/settlement.mjs
 node e2e/screenshots.mjs

@@ -12,144 +12,19 @@
 // The skipped hour is read first where the agent records it, its outbox (`pushagent outbox
 // --json`, read while the agent runs), then from the service and in the console.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { confirmDialog, launchBrowser, login, startService, targetBinary, waitFor } from './support.mjs';
+import { confirmDialog, launchBrowser, login, startService, waitFor } from './support.mjs';
+import { HOUR_MS, collectedInterface, fluxHour, formatHour, startAgent, startCustomer } from './real-agent.mjs';
 
 /// The agent's clock runs this many times faster: one report hour per 15 s, a 5-minute point
 /// per 1.25 s. Its samples (every 60 agent seconds = 250 ms) and service rounds (every 60
 /// agent seconds) stay far apart from the hour boundaries the test waits on.
 const SCALE = 240;
-const HOUR_MS = 3_600_000;
 const REAL_HOUR_MS = HOUR_MS / SCALE;
 const ACCESS_ID = 'AK-e2e-obeys';
 const SECRET = `SK-e2e-${process.pid}-${Date.now()}`;
-
-const pad = (n) => String(n).padStart(2, '0');
-/// The report hour (YYYYMMDDHH, UTC+08:00, the agent's default) starting at `ms`.
-const fluxHour = (ms) => {
-  const d = new Date(ms + 8 * HOUR_MS);
-  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}`;
-};
-const formatHour = (h) => `${h.slice(0, 4)}-${h.slice(4, 6)}-${h.slice(6, 8)} ${h.slice(8, 10)}:00`;
-
-/// The interface the agent collects: the default-route one (a CI container's eth0 is a veth,
-/// which the agent's own detection rightly refuses, hence allow_virtual), else any other
-/// interface with a MAC. Which one does not matter here; that the agent reports it does.
-function collectedInterface() {
-  const routes = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
-  const fallback = readdirSync('/sys/class/net').filter((name) => {
-    if (name === 'lo') return false;
-    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim();
-    return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) && mac !== '00:00:00:00:00:00';
-  });
-  const byRoute = routes.map((line) => line.trim().split(/\s+/)).find((f) => f[1] === '00000000' && f[7] === '00000000');
-  const name = byRoute && fallback.includes(byRoute[0]) ? byRoute[0] : fallback[0];
-  if (!name) throw new Error('no network interface with a MAC on this host for the agent to collect');
-  return { name, mac: readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim() };
-}
-
-/// A child process of the test, its stderr in a log file; `stop` ends it (TERM, then KILL).
-function startProcess(bin, args, { env, log, stdout = 'ignore' }) {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { env, stdio: ['ignore', stdout, fd] });
-  closeSync(fd);
-  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  return {
-    child,
-    exited,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/// The reference customer on a free loopback port, with its own credentials.
-async function startCustomer(dir) {
-  const bin = targetBinary('pushagent-customer', 'PUSHAGENT_CUSTOMER_BIN');
-  const log = join(dir, 'customer.log');
-  const proc = startProcess(
-    bin,
-    ['--listen', '127.0.0.1:0', '--db', join(dir, 'customer.sqlite'), '--access-id', ACCESS_ID, '--secret', SECRET],
-    { env: { ...process.env, RUST_LOG: 'info' }, log },
-  );
-  let died = null;
-  proc.exited.then((how) => (died = how));
-  const address = await waitFor('the reference customer to listen', () => {
-    if (died) throw new Error(`pushagent-customer exited (${JSON.stringify(died)}): ${readFileSync(log, 'utf8')}`);
-    return readFileSync(log, 'utf8').match(/reference customer on (127\.0\.0\.1:\d+)/)?.[1];
-  });
-  const base = `http://${address}`;
-  return {
-    ...proc,
-    base,
-    log,
-    async dump() {
-      const response = await fetch(`${base}/_admin/dump`);
-      assert.equal(response.status, 200);
-      return response.json();
-    },
-  };
-}
-
-/// The real agent in the foreground, on a config written here.
-function startAgent(dir, { serviceUrl, enrollToken, iface }) {
-  const bin = targetBinary('pushagent', 'PUSHAGENT_BIN');
-  const config = join(dir, 'agent.toml');
-  writeFileSync(
-    config,
-    [
-      '# Written by e2e/agent-obeys.mjs. demo_time_scale makes the points NOT real.',
-      `state_dir = ${JSON.stringify(join(dir, 'agent-state'))}`,
-      `interface = ${JSON.stringify(iface)}`,
-      'allow_virtual = true',
-      'sample_interval_secs = 60',
-      `demo_time_scale = ${SCALE}`,
-      'push_spread_secs = 120',
-      '',
-      '[service]',
-      `url = ${JSON.stringify(serviceUrl)}`,
-      `enrollment_token = ${JSON.stringify(enrollToken)}`,
-      'config_interval_secs = 60',
-      '',
-    ].join('\n'),
-  );
-  const log = join(dir, 'agent.log');
-  const spawnedAt = Date.now();
-  const proc = startProcess(bin, ['--config', config, 'run'], { env: { ...process.env, RUST_LOG: 'info' }, log });
-  let died = null;
-  proc.exited.then((how) => (died = how));
-  return {
-    ...proc,
-    log,
-    spawnedAt,
-    alive() {
-      if (died) throw new Error(`the agent exited (${JSON.stringify(died)}); its log:\n${readFileSync(log, 'utf8')}`);
-    },
-    /// The agent's clock started, at the earliest, when it was spawned; so at real time `ms`
-    /// it reads at most this (ScaledClock: start + (now - start) x scale).
-    clockAtMost(ms) {
-      return ms * SCALE - spawnedAt * (SCALE - 1);
-    },
-    /// Its outbox, as the operator's CLI shows it (JSON), while it runs.
-    outbox() {
-      return new Promise((resolvePromise, reject) => {
-        const cli = spawn(bin, ['--config', config, 'outbox', '--json', '--limit', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        cli.stdout.on('data', (c) => (out += c));
-        cli.stderr.on('data', (c) => (err += c));
-        cli.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`pushagent outbox: ${code} ${err}`))));
-      });
-    },
-  };
-}
 
 const cleanups = [];
 const cleanUp = async () => {
@@ -176,7 +51,7 @@ let customer = null;
 try {
   const service = await startService();
   cleanups.push(() => service.stop());
-  customer = await startCustomer(dir);
+  customer = await startCustomer(dir, { accessId: ACCESS_ID, secret: SECRET });
   cleanups.push(() => customer.stop());
   // The customer's credentials and our ids come from the config service, as in production.
   const global = await service.api('GET', '/api/global-config');
@@ -191,7 +66,7 @@ try {
     offset_bp: 250,
   });
   const iface = collectedInterface();
-  agent = startAgent(dir, { serviceUrl: service.base, enrollToken: service.enrollToken, iface: iface.name });
+  agent = startAgent(dir, { serviceUrl: service.base, enrollToken: service.enrollToken, iface: iface.name, scale: SCALE, testName: 'agent-obeys.mjs' });
   cleanups.push(() => agent.stop());
   const browser = await launchBrowser();
   cleanups.push(() => browser.close());

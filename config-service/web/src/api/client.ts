@@ -162,6 +162,65 @@ export interface CustomerProfile {
   hour_format: string;
   mac_format: string;
   batch_size: number;
+  encoding: 'json' | 'line';
+  line: LineFormat;
+  auth: AuthSettings;
+  answer: AnswerRule;
+  query: QueryMapping;
+}
+
+/// The line encoding (customer-api.md profile 2).
+export interface LineFormat {
+  fields: string[];
+  separator: string;
+  lines_per_request: number;
+  content_type: string;
+}
+
+export interface AuthSettings {
+  signature: 'hmac-sha256' | 'none';
+  access_id_header: string;
+  static_headers: [string, string][];
+  sequence_header: string;
+}
+
+/// What a customer's answer means (beyond HTTP 2xx).
+export interface AnswerRule {
+  result_field: string;
+  ok_values: string[];
+  invalid_values: string[];
+  conflict_values: string[];
+  ok_texts: string[];
+  message_field: string;
+}
+
+/// Where the query answer keeps what.
+export interface QueryMapping {
+  mac_param: string;
+  day_param: string;
+  records_field: string;
+  mac_field: string;
+  hour_field: string;
+  version_field: string;
+  point_prefix: string;
+}
+
+/// A built-in profile the console offers (`GET /api/profile-presets`).
+export interface ProfilePreset {
+  id: string;
+  name_zh: string;
+  name_en: string;
+  report_path: string;
+  query_path: string;
+  day_format: string;
+  hour_format: string;
+  mac_format: string;
+  batch_size: number;
+  encoding: CustomerProfile['encoding'];
+  line: LineFormat;
+  auth: AuthSettings;
+  answer: AnswerRule;
+  query: QueryMapping;
 }
 
 export interface AlertChannel {
@@ -540,6 +599,7 @@ export const api = {
   },
   globalConfig: () => request<GlobalConfig>('GET', '/api/global-config'),
   updateGlobalConfig: (doc: GlobalConfig) => request<GlobalConfig>('PUT', '/api/global-config', doc),
+  profilePresets: () => request<ProfilePreset[]>('GET', '/api/profile-presets'),
   /// Send a test message to every saved alert channel now; each channel's answer.
   testAlert: () => request<{ results: TestAlertResult[] }>('POST', '/api/alerts/test', {}),
   alerts: (page: number, page_size: number) =>

@@ -3,11 +3,13 @@ import { Alert, App, Button, Card, Col, Form, Input, InputNumber, Row, Select, S
 import { DeleteOutlined, PlusOutlined, SendOutlined } from '@ant-design/icons';
 import { api, type AlertChannel, type GlobalConfig } from '../../../api/client';
 import { errorMessage } from '../../../api/errors';
+import { useApi } from '../../../components/useApi';
 import { useI18n } from '../../../i18n';
+import ProfileFields, { fromProfileValues, toProfileValues, type ProfileValues } from './ProfileFields';
 
 /// The form's values: the offset in percent, secrets only when typed.
 interface Values {
-  customer: { base_url: string; report_path: string; query_path: string; access_id: string; new_secret?: string };
+  customer: ProfileValues & { base_url: string; access_id: string; new_secret?: string };
   provider_id: string;
   provider_uiid: string;
   isp_id: number;
@@ -38,9 +40,8 @@ function toValues(doc: GlobalConfig): Values {
   return {
     customer: {
       base_url: doc.customer.base_url,
-      report_path: doc.customer.report_path,
-      query_path: doc.customer.query_path,
       access_id: doc.customer.access_id,
+      ...toProfileValues(doc.customer),
     },
     provider_id: doc.provider_id,
     provider_uiid: doc.provider_uiid,
@@ -63,10 +64,10 @@ function toValues(doc: GlobalConfig): Values {
 /// is left out, so the service keeps the stored one.
 function toDoc(stored: GlobalConfig, v: Values): GlobalConfig {
   const { secret_set: _set, secret: _secret, ...customer } = stored.customer;
-  const { new_secret, ...customerValues } = v.customer;
+  const { new_secret, base_url, access_id, ...profile } = v.customer;
   return {
     ...stored,
-    customer: { ...customer, ...customerValues, ...(new_secret ? { secret: new_secret } : {}) },
+    customer: { ...customer, base_url, access_id, ...fromProfileValues(profile), ...(new_secret ? { secret: new_secret } : {}) },
     provider_id: v.provider_id,
     provider_uiid: v.provider_uiid,
     isp_id: v.isp_id,
@@ -114,6 +115,7 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
     }
   };
   const [form] = Form.useForm<Values>();
+  const presets = useApi(() => api.profilePresets(), []);
   const [changingSecret, setChangingSecret] = useState(false);
   const [refusal, setRefusal] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
@@ -155,8 +157,8 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
             </Form.Item>
           </Col>
           <Col xs={12} md={6}>
-            <Form.Item name={['customer', 'query_path']} label={t('push.queryPath')} rules={required}>
-              <Input />
+            <Form.Item name={['customer', 'query_path']} label={t('push.queryPath')} extra={t('profile.queryPathHelp')}>
+              <Input placeholder={t('profile.none')} />
             </Form.Item>
           </Col>
           <Col xs={24} md={12}>
@@ -222,6 +224,7 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
           </Col>
         </Row>
       </Card>
+      <ProfileFields form={form} presets={presets.data ?? []} />
       <Card title={t('push.thresholds')} size="small" style={{ marginTop: 16 }}>
         <Row gutter={16}>
           <Col xs={12} md={5}>
