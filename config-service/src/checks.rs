@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::global::{AlertSettings, GlobalDoc};
+use crate::health::HealthKind;
 use crate::http::App;
 use crate::store::{CheckSubject, Incident, Store, StoreError};
 use crate::{alerts, lock, Settings, SharedStore};
@@ -26,15 +27,22 @@ pub enum Kind {
     HeldHours,
     AmbiguousInterface,
     VerificationMismatch,
+    /// Conditions the agent reports in its heartbeat (`crate::health`).
+    Health(HealthKind),
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 10] = [
         Kind::PushFailures,
         Kind::Offline,
         Kind::HeldHours,
         Kind::AmbiguousInterface,
         Kind::VerificationMismatch,
+        Kind::Health(HealthKind::ClockUnsynchronised),
+        Kind::Health(HealthKind::SamplingStuck),
+        Kind::Health(HealthKind::ConfigRefused),
+        Kind::Health(HealthKind::InterfaceMissing),
+        Kind::Health(HealthKind::SettingsMissing),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +52,7 @@ impl Kind {
             Kind::HeldHours => "held_hours",
             Kind::AmbiguousInterface => "ambiguous_interface",
             Kind::VerificationMismatch => "verification_mismatch",
+            Kind::Health(h) => h.as_str(),
         }
     }
 
@@ -59,6 +68,7 @@ impl Kind {
             (Kind::AmbiguousInterface, false) => "Interface choice to confirm",
             (Kind::VerificationMismatch, true) => "核对不一致告警",
             (Kind::VerificationMismatch, false) => "Verification mismatch",
+            (Kind::Health(h), zh) => h.title(zh),
         }
     }
 }
@@ -139,6 +149,16 @@ fn condition(
                 )
             }
         }),
+        Kind::Health(h) => {
+            let after_secs = i64::from(a.health_after_minutes) * 60;
+            s.health.as_ref().and_then(|health| h.condition(health, after_secs, now, zh)).map(|what| {
+                if zh {
+                    format!("{who}：{what}")
+                } else {
+                    format!("{who}: {what}")
+                }
+            })
+        }
         Kind::VerificationMismatch => (!s.uncorrected_mismatches.is_empty()).then(|| {
             let hours = s.uncorrected_mismatches.join(", ");
             if zh {

@@ -50,6 +50,9 @@ pub struct AlertSettings {
     pub storm_percent: u32,
     /// "zh" (default) or "en".
     pub language: String,
+    /// A condition an agent reports (clock not synchronised, config refused, interface
+    /// missing, settings missing, sampling stuck) is alerted once it has held this long.
+    pub health_after_minutes: u32,
 }
 
 impl Default for AlertSettings {
@@ -61,6 +64,7 @@ impl Default for AlertSettings {
             renotify_hours: 24,
             storm_percent: 30,
             language: "zh".into(),
+            health_after_minutes: 15,
         }
     }
 }

@@ -92,6 +92,102 @@ pub fn merge(old: Option<&AgentHealth>, mut new: AgentHealth) -> AgentHealth {
     new
 }
 
+/// The health conditions the checks alert on (one incident kind each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HealthKind {
+    ClockUnsynchronised,
+    /// The sampler cannot commit, or the timeline cannot advance.
+    SamplingStuck,
+    ConfigRefused,
+    InterfaceMissing,
+    SettingsMissing,
+}
+
+fn time_text(at: i64) -> String {
+    crate::admin_api::format_time(at)
+}
+
+impl HealthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthKind::ClockUnsynchronised => "clock_unsynchronised",
+            HealthKind::SamplingStuck => "sampling_stuck",
+            HealthKind::ConfigRefused => "config_refused",
+            HealthKind::InterfaceMissing => "interface_missing",
+            HealthKind::SettingsMissing => "settings_missing",
+        }
+    }
+
+    pub fn title(self, zh: bool) -> &'static str {
+        match (self, zh) {
+            (HealthKind::ClockUnsynchronised, true) => "时钟未同步告警",
+            (HealthKind::ClockUnsynchronised, false) => "Clock not synchronised",
+            (HealthKind::SamplingStuck, true) => "采集无法写入告警",
+            (HealthKind::SamplingStuck, false) => "Sampling stuck",
+            (HealthKind::ConfigRefused, true) => "配置被 Agent 拒绝",
+            (HealthKind::ConfigRefused, false) => "Config refused by the agent",
+            (HealthKind::InterfaceMissing, true) => "采集接口不存在",
+            (HealthKind::InterfaceMissing, false) => "Interface not found",
+            (HealthKind::SettingsMissing, true) => "推送配置缺失",
+            (HealthKind::SettingsMissing, false) => "Push settings missing",
+        }
+    }
+
+    /// The condition's text when it has held at least `after_secs` at `now`; None = fine (or
+    /// not for long enough yet).
+    pub fn condition(self, h: &AgentHealth, after_secs: i64, now: i64, zh: bool) -> Option<String> {
+        let long_enough = |since: i64| now.saturating_sub(since) >= after_secs;
+        match self {
+            HealthKind::ClockUnsynchronised => h.clock_unsynchronised_since.filter(|s| long_enough(*s)).map(|s| {
+                if zh {
+                    format!("系统时钟自 {} UTC 起未同步（NTP），在同步之前不生成、不推送小时数据。", time_text(s))
+                } else {
+                    format!("the clock has not been synchronised (NTP) since {} UTC: no hour is built until it is.", time_text(s))
+                }
+            }),
+            HealthKind::SamplingStuck => {
+                let commit = h.sampler_cannot_commit.as_ref().filter(|c| long_enough(c.since));
+                let stuck = h.timeline_stuck_since.filter(|s| long_enough(*s));
+                match (commit, stuck) {
+                    (Some(c), _) => Some(if zh {
+                        format!("采集数据自 {} UTC 起无法写入本地数据库：{}", time_text(c.since), c.why)
+                    } else {
+                        format!("the sampler cannot commit its readings since {} UTC: {}", time_text(c.since), c.why)
+                    }),
+                    (None, Some(s)) => Some(if zh {
+                        format!("采集时间线自 {} UTC 起无法前进。", time_text(s))
+                    } else {
+                        format!("the slot timeline has not advanced since {} UTC.", time_text(s))
+                    }),
+                    (None, None) => None,
+                }
+            }
+            HealthKind::ConfigRefused => h.config_refused.as_ref().filter(|c| long_enough(c.since)).map(|c| {
+                if zh {
+                    format!("Agent 拒绝了下发的配置（{}：{}），仍按上一份有效配置运行。", c.key, c.why)
+                } else {
+                    format!("the agent refused the config it was sent ({}: {}) and keeps running with the last good one.", c.key, c.why)
+                }
+            }),
+            HealthKind::InterfaceMissing => h.interface_missing.as_ref().filter(|c| long_enough(c.since)).map(|c| {
+                if zh {
+                    format!("指定的采集接口 {} 自 {} UTC 起不存在，流量未被采集；请在控制台重新指定采集接口。", c.name, time_text(c.since))
+                } else {
+                    format!("interface {} not found since {} UTC: nothing is counted; choose the interface in the console.", c.name, time_text(c.since))
+                }
+            }),
+            HealthKind::SettingsMissing => h.settings_missing.as_ref().filter(|c| long_enough(c.since)).map(|c| {
+                let which = c.which.join(", ");
+                if zh {
+                    format!("缺少推送配置 {which}（自 {} UTC 起），小时数据保留在本地、未推送。", time_text(c.since))
+                } else {
+                    format!("{which} not set since {} UTC: reports are kept on the agent, not sent.", time_text(c.since))
+                }
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,3 +56,80 @@ fn health_is_kept_on_the_service_clock_and_a_continuing_condition_keeps_its_star
     assert_eq!(server.table_counts(), before);
     assert_eq!(machine()["health"]["clock_unsynchronised_since"], T0 - 600);
 }
+
+/// A store with the global switch on, one machine heartbeating at T0 with `health`.
+fn store_with_health(
+    dir: &std::path::Path,
+    health: serde_json::Value,
+) -> (pushagent_config::store::Store, i64) {
+    use pushagent_config::global::GlobalDoc;
+    use pushagent_config::store::Store;
+    let settings = support::settings(dir);
+    let mut store = Store::open(&settings.db_path).unwrap();
+    let doc = GlobalDoc { push_enabled: true, ..GlobalDoc::default() };
+    store.update_global(&doc, "test", T0).unwrap();
+    let req = serde_json::from_value(support::register_body("m-1", "web-01", MAC)).unwrap();
+    let id = store.register_machine(&req, MAC, "{}", "hash-m-1", T0, T0).unwrap();
+    let mut hb = heartbeat("web-01", MAC, T0);
+    hb.health = Some(serde_json::from_value(health).unwrap());
+    store.record_heartbeat(id, &hb, MAC, None, T0).unwrap();
+    (store, id)
+}
+
+#[test]
+fn a_reported_condition_is_alerted_once_it_has_held_for_the_configured_time_and_recovers() {
+    use pushagent_config::checks::run_checks;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = support::settings(dir.path());
+    let (mut store, id) = store_with_health(
+        dir.path(),
+        json!({
+            "interface_missing": {"name": "eth9", "since": T0 - 60},
+            "config_refused": {"key": "offset_bp", "why": "out of range", "since": T0 - 3600},
+        }),
+    );
+    // The refused config has held for an hour: alerted; the missing interface for a minute: not yet.
+    let report = run_checks(&mut store, &settings, T0).unwrap();
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(report.opened[0].contains("offset_bp"), "{report:?}");
+    // 15 minutes (the default health_after_minutes) after it was first seen: alerted, once.
+    let report = run_checks(&mut store, &settings, T0 + 14 * 60 - 60).unwrap();
+    assert!(report.opened.is_empty(), "not before 15 minutes: {report:?}");
+    let report = run_checks(&mut store, &settings, T0 + 14 * 60).unwrap();
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(report.opened[0].contains("eth9"), "{report:?}");
+    assert!(
+        run_checks(&mut store, &settings, T0 + 15 * 60).unwrap().opened.is_empty(),
+        "one alert per incident"
+    );
+
+    // Fixed: the next heartbeat has no condition; both incidents recover.
+    let mut hb = heartbeat("web-01", MAC, T0 + 16 * 60);
+    hb.health = Some(Default::default());
+    store.record_heartbeat(id, &hb, MAC, None, T0 + 16 * 60).unwrap();
+    let report = run_checks(&mut store, &settings, T0 + 16 * 60).unwrap();
+    assert_eq!(report.recovered.len(), 2, "{report:?}");
+}
+
+#[test]
+fn every_health_condition_has_its_alert() {
+    use pushagent_config::checks::run_checks;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = support::settings(dir.path());
+    let (mut store, _) = store_with_health(
+        dir.path(),
+        json!({
+            "clock_unsynchronised_since": T0 - 7200,
+            "sampler_cannot_commit": {"since": T0 - 7200, "why": "database or disk is full"},
+            "settings_missing": {"which": ["report.provider_id"], "since": T0 - 7200},
+            "last_clock_step": {"step_ms": -28_800_000, "at": T0 - 7000},
+        }),
+    );
+    let report = run_checks(&mut store, &settings, T0).unwrap();
+    let text = report.opened.join("\n");
+    assert_eq!(report.opened.len(), 3, "{text}");
+    assert!(
+        text.contains("时钟") && text.contains("disk is full") && text.contains("report.provider_id"),
+        "{text}"
+    );
+}

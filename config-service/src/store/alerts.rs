@@ -17,6 +17,8 @@ pub struct CheckSubject {
     pub held_hours: Vec<String>,
     pub ambiguous_unconfirmed: bool,
     pub uncorrected_mismatches: Vec<String>,
+    /// What the agent last reported wrong with itself (times on the service's clock).
+    pub health: Option<pushagent_proto::agent::AgentHealth>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +131,7 @@ impl Store {
     pub fn check_subjects(&self, recent: u32) -> Result<Vec<CheckSubject>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT m.id, m.hostname, m.mac, c.node, m.last_seen_at, c.push_enabled,
-                 (m.ambiguous = 1 AND c.interface IS NULL)
+                 (m.ambiguous = 1 AND c.interface IS NULL), m.health
              FROM machines m JOIN machine_config c ON c.machine_id = m.id ORDER BY m.id",
         )?;
         let mut subjects = stmt
@@ -146,6 +148,7 @@ impl Store {
                     last_push_message: None,
                     held_hours: Vec::new(),
                     uncorrected_mismatches: Vec::new(),
+                    health: r.get::<_, Option<String>>(7)?.and_then(|h| serde_json::from_str(&h).ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

@@ -263,6 +263,27 @@ test('a clone of a live machine (same /etc/machine-id, another NIC) is a machine
   assert.equal(stored.duplicate_of, original.id);
 });
 
+test('what an agent reports wrong shows on its row and in its drawer', async ({ page, service }) => {
+  const agent = await addAgent(service, { uid: 'uid-sick-01', hostname: 'sick-01', mac: '52:54:00:ee:00:01' });
+  const now = Math.floor(Date.now() / 1000);
+  await sendHeartbeat(service, agent.token, {
+    hostname: agent.hostname,
+    mac: agent.mac,
+    health: {
+      interface_missing: { name: 'eth9', since: now - 600 },
+      config_refused: { key: 'offset_bp', why: 'global offset -10000 basis points is out of range', since: now - 60 },
+    },
+  });
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`health-interface-${agent.id}`).getByText('接口不存在').waitFor();
+  await page.getByTestId(`health-config-${agent.id}`).getByText('配置被拒绝').waitFor();
+  await page.getByRole('button', { name: 'sick-01', exact: true }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  await drawer.getByTestId('health-alert-interface').getByText(/eth9/).waitFor();
+  await drawer.getByTestId('health-alert-config').getByText(/offset_bp/).waitFor();
+  assert.equal(await page.locator('[data-testid^="health-settings-"]').count(), 0, 'only what it reported');
+});
+
 const browser = await launchBrowser();
 try {
   const agents = [

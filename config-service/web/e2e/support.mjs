@@ -159,7 +159,7 @@ export async function addAgent(service, { uid, hostname, mac, version = '0.1.0',
 
 /// A heartbeat as the agent sends it; a new `mac` is how the service learns of a MAC change.
 /// `facts`: a `pushagent info` object (sent as changed facts), or null.
-export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null, reportTimezone = 'UTC+08:00' }) {
+export async function sendHeartbeat(service, token, { hostname, mac, version = '0.1.0', ambiguous = false, facts = null, reportTimezone = 'UTC+08:00', health = undefined }) {
   const response = await fetch((service.root ?? service.base) + '/agent/heartbeat', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
@@ -180,6 +180,7 @@ export async function sendHeartbeat(service, token, { hostname, mac, version = '
       agent_time: Math.floor(Date.now() / 1000),
       facts,
       report_timezone: reportTimezone,
+      health,
     }),
   });
   if (!response.ok) throw new Error(`/agent/heartbeat: ${response.status} ${await response.text()}`);

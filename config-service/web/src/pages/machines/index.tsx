@@ -8,6 +8,7 @@ import FilterButtons from '../../components/FilterButtons';
 import LoadError from '../../components/LoadError';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
+import { HealthTags, healthProblems } from './components/AgentHealth';
 import BulkBar from './components/BulkBar';
 import EditMachineModal from './components/EditMachineModal';
 import MachineDrawer from './components/MachineDrawer';
@@ -64,8 +65,9 @@ export default function MachinesPage() {
             {v}
           </Button>
           {/* Flags go under the name: the column stays narrow. */}
-          {(m.timezone_mismatch || m.duplicate_of !== null) && (
+          {(m.timezone_mismatch || m.duplicate_of !== null || healthProblems(m.health, t).length > 0) && (
             <Space size={4} wrap style={{ display: 'flex' }}>
+              <HealthTags id={m.id} health={m.health} t={t} />
               {m.timezone_mismatch && (
                 <Tooltip title={t('machines.timezoneMismatchHint', { tz: m.report_timezone ?? '' })}>
                   <Tag color="error" data-testid={`tz-mismatch-${m.id}`}>{t('machines.timezoneMismatch')}</Tag>

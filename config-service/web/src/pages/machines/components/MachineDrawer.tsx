@@ -8,6 +8,7 @@ import LoadError from '../../../components/LoadError';
 import { useApi } from '../../../components/useApi';
 import { useI18n, type Translate } from '../../../i18n';
 import { VerificationsTable } from '../../alerts';
+import { HealthAlerts } from './AgentHealth';
 
 /// One bar per closed report hour of the last 7 days, as the service computed it: what reached
 /// the customer; an hour whose latest attempt failed is red.
@@ -132,6 +133,7 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
         <Skeleton active />
       ) : (
         <>
+          <HealthAlerts health={m.health} t={t} />
           <Descriptions title={t('machines.facts')} size="small" bordered column={2}>
             <Descriptions.Item label={t('machines.hostname')}>{m.hostname}</Descriptions.Item>
             <Descriptions.Item label={t('machines.mac')}>{m.mac}</Descriptions.Item>
