@@ -69,10 +69,10 @@ fn store_with_health(
     let doc = GlobalDoc { push_enabled: true, ..GlobalDoc::default() };
     store.update_global(&doc, "test", T0).unwrap();
     let req = serde_json::from_value(support::register_body("m-1", "web-01", MAC)).unwrap();
-    let id = store.register_machine(&req, MAC, "{}", "hash-m-1", T0, T0).unwrap();
+    let id = store.register_machine(&req, MAC, "{}", "hash-m-1", T0, T0).unwrap().0;
     let mut hb = heartbeat("web-01", MAC, T0);
     hb.health = Some(serde_json::from_value(health).unwrap());
-    store.record_heartbeat(id, &hb, MAC, None, T0).unwrap();
+    store.record_heartbeat(id, &hb, MAC, None, T0, T0).unwrap().unwrap();
     (store, id)
 }
 
@@ -106,7 +106,7 @@ fn a_reported_condition_is_alerted_once_it_has_held_for_the_configured_time_and_
     // Fixed: the next heartbeat has no condition; both incidents recover.
     let mut hb = heartbeat("web-01", MAC, T0 + 16 * 60);
     hb.health = Some(Default::default());
-    store.record_heartbeat(id, &hb, MAC, None, T0 + 16 * 60).unwrap();
+    store.record_heartbeat(id, &hb, MAC, None, T0 + 16 * 60, T0 + 16 * 60).unwrap().unwrap();
     let report = run_checks(&mut store, &settings, T0 + 16 * 60).unwrap();
     assert_eq!(report.recovered.len(), 2, "{report:?}");
 }
