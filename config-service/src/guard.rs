@@ -49,8 +49,7 @@ fn is_json(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(crate::http::is_json_type)
 }
 
 /// The authority (`host[:port]`) of an `Origin` value; None for `null` or garbage.

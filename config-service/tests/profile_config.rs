@@ -121,3 +121,33 @@ fn every_value_the_agent_refuses_is_a_400_naming_the_field() {
     expected.retain(|(t, _)| t != "global_config" && t != "audit_log");
     assert_eq!(after, expected);
 }
+
+/// Issue 11 §2: a body with a key twice is refused whole (which of the two would win is not
+/// the operator's choice to leave to a parser), and a config body must say it is JSON.
+#[test]
+fn duplicate_keys_and_non_json_bodies_are_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (_, machine_id) = server.register("m-1", "web-1", "aa:bb:cc:dd:ee:01");
+    let before = server.table_counts();
+    let (_, global) = server.admin_get("/api/global-config");
+    let text = global.to_string();
+    let twice = text.replacen("\"provider_id\":", "\"provider_id\":\"P-first\",\"provider_id\":", 1);
+    assert_ne!(twice, text);
+    let token = server.api_token.clone();
+    let (status, answer) =
+        server.send_raw("PUT", "/api/global-config", twice.as_bytes(), "application/json", Some(&token));
+    assert!(matches!(status, 400 | 422), "{status} {answer}");
+    assert!(answer.to_string().contains("provider_id"), "{answer}");
+    let patch = r#"{"push_enabled": false, "push_enabled": true}"#;
+    let path = format!("/api/machines/{machine_id}/config");
+    let (status, answer) =
+        server.send_raw("PATCH", &path, patch.as_bytes(), "application/json", Some(&token));
+    assert!(matches!(status, 400 | 422), "{status} {answer}");
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
+        let (status, answer) =
+            server.send_raw("PUT", "/api/global-config", text.as_bytes(), content_type, Some(&token));
+        assert_eq!(status, 415, "{content_type}: {answer}");
+    }
+    assert_eq!(server.table_counts(), before, "nothing stored");
+}
