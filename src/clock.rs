@@ -27,6 +27,12 @@ pub trait Clock: Send + Sync {
     fn boot_ms(&self) -> u64;
     /// Sleep `ms` milliseconds or until shutdown is requested. Returns true on shutdown.
     fn sleep_ms(&self, ms: u64, shutdown: &Shutdown) -> bool;
+    /// Sleep like [`Clock::sleep_ms`], or until a nudge after `nudges_seen` (the push thread,
+    /// which sleeps until its next due time). Returns true on shutdown.
+    fn sleep_or_nudge_ms(&self, ms: u64, shutdown: &Shutdown, nudges_seen: u64) -> bool {
+        let _ = nudges_seen;
+        self.sleep_ms(ms, shutdown)
+    }
 }
 
 /// The real clocks of the host.
@@ -69,6 +75,10 @@ impl Clock for SystemClock {
 
     fn sleep_ms(&self, ms: u64, shutdown: &Shutdown) -> bool {
         shutdown.wait_timeout(Duration::from_millis(ms))
+    }
+
+    fn sleep_or_nudge_ms(&self, ms: u64, shutdown: &Shutdown, nudges_seen: u64) -> bool {
+        shutdown.wait_timeout_or_nudge(Duration::from_millis(ms), nudges_seen)
     }
 }
 
@@ -204,6 +214,11 @@ impl Clock for ScaledClock {
     }
     fn sleep_ms(&self, ms: u64, shutdown: &Shutdown) -> bool {
         shutdown.wait_timeout(Duration::from_millis((ms / u64::from(self.origin.scale)).max(1)))
+    }
+
+    fn sleep_or_nudge_ms(&self, ms: u64, shutdown: &Shutdown, nudges_seen: u64) -> bool {
+        let real_ms = (ms / u64::from(self.origin.scale)).max(1);
+        shutdown.wait_timeout_or_nudge(Duration::from_millis(real_ms), nudges_seen)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::health::Health;
 use crate::netif::HostRoot;
 use crate::push::client::CustomerClient;
 use crate::push::outbox::Outbox;
-use crate::push::pusher::Pusher;
+use crate::push::pusher::{Pusher, StepReport};
 use crate::ring::Ring;
 use crate::sampler::Sampler;
 use crate::service::sync::ServiceSync;
@@ -76,6 +76,36 @@ pub fn agent_is_running(state_dir: &Path) -> bool {
         Err(DaemonError::AlreadyRunning(_)) => true,
         Err(_) => false,
     }
+}
+
+/// Wake the running agent's push thread (it sleeps until its next due time): SIGUSR1 to the
+/// process holding the state directory's lock, found in `/proc/locks` by the lock file's
+/// inode (no pid file that could name another process). Returns the pid signalled.
+pub fn wake_running_agent(state_dir: &Path) -> Result<i32, String> {
+    use std::os::unix::fs::MetadataExt;
+    let lock = state_dir.join("agent.lock");
+    let inode = std::fs::metadata(&lock).map_err(|e| format!("{}: {e}", lock.display()))?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").map_err(|e| format!("/proc/locks: {e}"))?;
+    let pid = flock_holder(&locks, inode).ok_or_else(|| format!("no process holds {}", lock.display()))?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1)
+        .map_err(|e| format!("cannot signal pushagent (pid {pid}): {e}"))?;
+    Ok(pid)
+}
+
+/// The pid holding a write `flock` on the file with this inode, from `/proc/locks`
+/// (`1: FLOCK  ADVISORY  WRITE 4242 fd:01:393219 0 EOF`; waiters are `1: -> FLOCK ...`).
+fn flock_holder(proc_locks: &str, inode: u64) -> Option<i32> {
+    proc_locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, "WRITE", pid, device_inode, ..]
+                if device_inode.rsplit(':').next() == Some(&inode.to_string()) =>
+            {
+                pid.parse().ok()
+            }
+            _ => None,
+        }
+    })
 }
 
 pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
@@ -178,8 +208,13 @@ pub fn build_pusher<'a>(config: &AgentConfig, clock: &'a dyn Clock) -> Result<Pu
     Ok(Pusher { clock, config: config.clone(), ring, outbox, client, health: Health::new() })
 }
 
-/// Longest sleep of the push loop: a report re-queued by the CLI is picked up this fast.
-const PUSH_POLL_MS: i64 = 5_000;
+/// Longest sleep of the push thread (real time) when nothing nudges it: the bound on how late
+/// it notices what nobody tells it (a wall clock stepped forward, an older CLI that does not
+/// signal). Nudged, it wakes at once (see `push::schedule`).
+const PUSH_SLEEP_CAP_MS: i64 = 300_000;
+/// After a step that did nothing although something is overdue (the customer or the database
+/// failing in a way no backoff recorded): try again this much later, never spin.
+const PUSH_RETRY_MS: i64 = 5_000;
 
 fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, shutdown: &Shutdown) {
     let mut seen = shared.generation();
@@ -190,7 +225,15 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
             missing.join(", ")
         );
     }
+    // History past its retention goes at start (the first run after an upgrade removes
+    // years in short transactions), then after each hour built.
+    let mut prune = true;
     loop {
+        if shutdown.is_requested() {
+            return;
+        }
+        // Taken before the step: a nudge during it (the sampler's boundary reading) is kept.
+        let nudges = shutdown.nudges();
         if shared.generation() != seen {
             let (generation, config) = shared.get();
             seen = generation;
@@ -198,13 +241,31 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
                 log::error!("cannot apply the new customer profile (keeping the old one): {e}");
             }
         }
-        if let Err(e) = pusher.step() {
-            log::error!("push step failed (will retry): {e}");
+        let progressed = match pusher.step() {
+            Ok(done) => {
+                prune |= done.built > 0;
+                done != StepReport::default()
+            }
+            Err(e) => {
+                log::error!("push step failed (will retry): {e}");
+                false
+            }
+        };
+        if std::mem::take(&mut prune) {
+            if let Err(e) = pusher.prune_history() {
+                log::error!("pruning the outbox history failed (will retry after the next hour): {e}");
+            }
         }
+        let scale = i64::from(pusher.config.demo_time_scale.max(1));
         let now = clock.wall_ms();
-        let next = pusher.next_due_ms().ok().flatten().unwrap_or(now + PUSH_POLL_MS);
-        let wait = (next - now).clamp(1, PUSH_POLL_MS * i64::from(pusher.config.demo_time_scale));
-        if clock.sleep_ms(wait as u64, shutdown) {
+        let wait = match pusher.next_due_ms() {
+            Ok(Some(next)) if next > now => (next - now).min(PUSH_SLEEP_CAP_MS * scale),
+            Ok(Some(_)) if progressed => continue, // more of the same is due: go on
+            Ok(Some(_)) | Err(_) => PUSH_RETRY_MS * scale,
+            Ok(None) => PUSH_SLEEP_CAP_MS * scale,
+        };
+        log::debug!("push thread sleeps {wait} ms");
+        if clock.sleep_or_nudge_ms(wait as u64, shutdown, nudges) {
             return;
         }
     }
@@ -217,7 +278,12 @@ fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdow
     let interval_ms = sync.local.service.config_interval_secs * 1000;
     let mut failures: u64 = 0;
     loop {
-        match sync.step() {
+        let generation = sync.shared.generation();
+        let stepped = sync.step();
+        if sync.shared.generation() != generation {
+            shutdown.nudge(); // a new config (switch, credentials) may make something due now
+        }
+        match stepped {
             Ok(report) => {
                 if failures > 0 {
                     log::info!("config service reachable again after {failures} failed rounds");
@@ -240,5 +306,31 @@ fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdow
         if clock.sleep_ms(interval_ms, shutdown) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_holder_is_found_by_inode_and_waiters_are_not() {
+        let locks = "1: POSIX  ADVISORY  WRITE 17 fd:01:393219 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 4242 fd:01:393219 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 5151 fd:01:393219 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 99 fd:01:7 0 EOF\n";
+        assert_eq!(flock_holder(locks, 393219), Some(4242));
+        assert_eq!(flock_holder(locks, 7), Some(99));
+        assert_eq!(flock_holder(locks, 8), None);
+    }
+
+    #[test]
+    fn the_running_agent_is_found_through_its_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _lock = lock_state_dir(dir.path()).expect("lock");
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(dir.path().join("agent.lock")).expect("lock file").ino();
+        let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+        assert_eq!(flock_holder(&locks, inode), Some(std::process::id() as i32));
     }
 }

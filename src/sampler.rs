@@ -203,6 +203,13 @@ impl<'a> Sampler<'a> {
         if let Some(step_ms) = observation.clock_step_ms {
             self.health.clock_stepped(step_ms, wall_ms.div_euclid(1000));
         }
+        // The push thread sleeps until its next due time; an hour's boundary reading (or a
+        // clock just trusted) may make a build due: wake it.
+        let before = self.last.as_ref().map(|l| (self.tz.hour_start_of(l.timeline_ms), l.clock_trusted()));
+        let after = (self.tz.hour_start_of(observation.last.timeline_ms), observation.last.clock_trusted());
+        if before.is_none_or(|(hour, trusted)| hour != after.0 || (after.1 && !trusted)) {
+            self.shutdown.nudge();
+        }
         self.last = Some(observation.last);
         if let Some(late) = boundary_late_ms {
             log::debug!("boundary reading at {} late_ms={late}", self.tz.hhmm(wall_ms));

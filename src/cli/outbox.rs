@@ -217,6 +217,10 @@ fn settle(
     finished: impl Fn() -> Result<bool, String>,
 ) -> Result<(), String> {
     if daemon::agent_is_running(&config.state_dir) {
+        // It sleeps until its next due time: wake it (an older agent polls every 5 s anyway).
+        if let Err(e) = daemon::wake_running_agent(&config.state_dir) {
+            log::warn!("cannot wake the running agent ({e}); it picks this up within 5 minutes");
+        }
         println!("the running agent will {what} it; waiting...");
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {

@@ -6,4 +6,5 @@ pub mod outbox;
 pub mod pusher;
 pub mod rebuild;
 pub mod report;
+pub mod schedule;
 pub mod sequence;

@@ -3,6 +3,11 @@
 
 use std::path::Path;
 
+#[cfg(test)]
+mod cost_tests;
+mod retention;
+pub use retention::PrunedHistory;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use pushagent_proto::agent;

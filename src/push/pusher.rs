@@ -81,21 +81,6 @@ impl<'a> Pusher<'a> {
         Ok(done)
     }
 
-    /// When something will next be due (unix ms), if anything is scheduled.
-    pub fn next_due_ms(&self) -> Result<Option<i64>, PushError> {
-        let mut next = if !self.missing_settings().is_empty() {
-            [None, None] // nothing can be sent: only building is scheduled
-        } else {
-            [self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?]
-        };
-        if let (Some(cursor), Some((last, _))) = (self.outbox.cursor()?, self.ring.last_reading()?) {
-            next[0] = Some(next[0].map_or(cursor + HOUR_MS, |n| {
-                n.min(cursor + HOUR_MS + self.jitter_ms(&last.reading.source.mac))
-            }));
-        }
-        Ok(next.into_iter().flatten().min())
-    }
-
     /// Settings without which the customer would refuse every record (so none is sent).
     pub fn missing_settings(&self) -> Vec<&'static str> {
         let c = &self.config;

@@ -16,7 +16,24 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("migrations/0005_request_sequence.sql")),
     (6, include_str!("migrations/0006_clock.sql")),
     (7, include_str!("migrations/0007_slot_switch.sql")),
+    (8, include_str!("migrations/0008_cost.sql")),
 ];
+
+/// SQLite page cache per connection, in KiB (`PRAGMA cache_size = -N`). The default (2 MB per
+/// connection, four connections) let a mature database grow the agent's RSS by megabytes; the
+/// hot pages (the ring's last hours, the due rows of the outbox indexes) fit in far less.
+pub const CACHE_KIB: i64 = 256;
+
+/// The whole file is checked (`PRAGMA quick_check`) at most once per this period, and the
+/// time recorded in the `upkeep` table; every start checks only what does not grow with
+/// history (header, schema, the ring's tables: see [`startup_check`]).
+pub const FULL_CHECK_EVERY_MS: i64 = 30 * 86_400_000;
+
+/// Tables checked at every start: the ring and the push cursor, bounded by the retention,
+/// without which no byte is counted or built. The outbox history (which grows with time)
+/// waits for the periodic full check.
+const CHECKED_AT_EVERY_START: &[&str] =
+    &["last_reading", "slot", "slot_changed", "push_cursor", "request_sequence", "demo_clock", "upkeep"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateDbError {
@@ -37,7 +54,12 @@ pub enum StateDbError {
 /// Open (creating and migrating if needed). A corrupt file is moved aside, never overwritten,
 /// and a fresh database is started: the returned notice says where the old one went.
 pub fn open(path: &Path) -> Result<(Connection, Option<StateDbError>), StateDbError> {
-    match open_checked(path) {
+    open_at(path, chrono::Utc::now().timestamp_millis())
+}
+
+/// [`open`] at wall time `now_ms` (which decides whether the full integrity check is due).
+pub fn open_at(path: &Path, now_ms: i64) -> Result<(Connection, Option<StateDbError>), StateDbError> {
+    match open_checked(path, now_ms) {
         Ok(conn) => Ok((conn, None)),
         Err(OpenFailure::Corrupt(why)) => {
             let moved_to = move_aside(path).map_err(|source| StateDbError::CorruptStuck {
@@ -46,7 +68,7 @@ pub fn open(path: &Path) -> Result<(Connection, Option<StateDbError>), StateDbEr
                 source,
             })?;
             let notice = StateDbError::CorruptMovedAside { path: path.to_owned(), why, moved_to };
-            match open_checked(path) {
+            match open_checked(path, now_ms) {
                 Ok(conn) => Ok((conn, Some(notice))),
                 Err(OpenFailure::Corrupt(why)) => Err(StateDbError::CorruptStuck {
                     path: path.to_owned(),
@@ -69,9 +91,61 @@ pub fn open_existing(path: &Path) -> Result<Connection, StateDbError> {
     let conn =
         Connection::open(path).map_err(|source| StateDbError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // WAL is a property of the file; `synchronous` is per connection.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    // WAL is a property of the file; `synchronous` and the cache are per connection.
+    tune(&conn)?;
     Ok(conn)
+}
+
+/// Per-connection settings. synchronous=FULL: each commit fsyncs the WAL, so a closed slot
+/// and the reading that closed it survive power loss, not just a crash; at one commit per
+/// sample that is cheap. A bounded page cache keeps the footprint flat as the file grows.
+fn tune(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    Ok(())
+}
+
+/// Which integrity check a start ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupCheck {
+    /// Header, schema and the ring's tables (every start; does not grow with history).
+    Bounded,
+    /// The whole file too (the period had passed, or it never ran on this file).
+    Full,
+}
+
+/// The start-up integrity check. Every start reads the header and the schema (a file that is
+/// not a database, a truncated header or a garbled schema fail here) and runs `quick_check`
+/// on the tables of [`CHECKED_AT_EVERY_START`] (b-tree damage in the ring, the last reading,
+/// the cursor). The whole file (the outbox history, its indexes, free pages) is checked when
+/// the last full check is older than [`FULL_CHECK_EVERY_MS`] (or lies in the future: a clock
+/// that was ahead). Ok(Err(why)) when something is corrupt; Err for a database error (which
+/// the caller classifies: a locked file is not a corrupt one).
+pub fn startup_check(conn: &Connection, now_ms: i64) -> rusqlite::Result<Result<StartupCheck, String>> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in CHECKED_AT_EVERY_START.iter().filter(|t| tables.iter().any(|n| n == *t)) {
+        let check: String = conn.query_row(&format!("PRAGMA quick_check({table})"), [], |r| r.get(0))?;
+        if check != "ok" {
+            return Ok(Err(format!("quick_check({table}): {check}")));
+        }
+    }
+    let last_full: Option<i64> = if tables.iter().any(|n| n == "upkeep") {
+        conn.query_row("SELECT MAX(full_check_at_ms) FROM upkeep", [], |r| r.get(0))?
+    } else {
+        None
+    };
+    let due = last_full.is_none_or(|at| now_ms < at || now_ms - at >= FULL_CHECK_EVERY_MS);
+    if !due {
+        return Ok(Ok(StartupCheck::Bounded));
+    }
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Ok(Err(format!("quick_check: {check}")));
+    }
+    Ok(Ok(StartupCheck::Full))
 }
 
 enum OpenFailure {
@@ -79,7 +153,7 @@ enum OpenFailure {
     Other(StateDbError),
 }
 
-fn open_checked(path: &Path) -> Result<Connection, OpenFailure> {
+fn open_checked(path: &Path, now_ms: i64) -> Result<Connection, OpenFailure> {
     let classify = |e: rusqlite::Error| {
         if is_corruption(&e) {
             OpenFailure::Corrupt(e.to_string())
@@ -89,19 +163,24 @@ fn open_checked(path: &Path) -> Result<Connection, OpenFailure> {
     };
     let mut conn = Connection::open(path).map_err(classify)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(classify)?;
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(classify)?;
-    if check != "ok" {
-        return Err(OpenFailure::Corrupt(format!("quick_check: {check}")));
-    }
+    tune(&conn).map_err(classify)?;
+    let check = startup_check(&conn, now_ms).map_err(classify)?.map_err(OpenFailure::Corrupt)?;
     // WAL: readers (the CLI, the push thread) never block the sampler.
-    // synchronous=FULL: each commit fsyncs the WAL, so a closed slot and the reading that
-    // closed it survive power loss, not just a crash; at one commit per sample that is cheap.
     conn.pragma_update(None, "journal_mode", "WAL").map_err(classify)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(classify)?;
-    migrate(&mut conn, path).map_err(|e| match e {
+    let db_failure = |e: StateDbError| match e {
         StateDbError::Db(db) if is_corruption(&db) => OpenFailure::Corrupt(db.to_string()),
         other => OpenFailure::Other(other),
-    })?;
+    };
+    migrate(&mut conn, path).map_err(db_failure)?;
+    if check == StartupCheck::Full {
+        conn.execute(
+            "INSERT INTO upkeep (id, full_check_at_ms) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET full_check_at_ms = excluded.full_check_at_ms",
+            [now_ms],
+        )
+        .map_err(|e| db_failure(e.into()))?;
+        log::info!("state database {}: full integrity check passed", path.display());
+    }
     Ok(conn)
 }
 
@@ -140,4 +219,90 @@ fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY_MS: i64 = 86_400_000;
+    const T0: i64 = 1_796_083_200_000;
+
+    fn full_check_at(path: &Path) -> Option<i64> {
+        let conn = Connection::open(path).expect("open");
+        conn.query_row("SELECT full_check_at_ms FROM upkeep WHERE id = 1", [], |r| r.get(0)).ok()
+    }
+
+    #[test]
+    fn the_whole_file_is_checked_once_a_period_and_the_time_recorded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("state.sqlite");
+        drop(open_at(&path, T0).expect("create"));
+        assert_eq!(full_check_at(&path), Some(T0), "a new file is checked whole once");
+        drop(open_at(&path, T0 + 29 * DAY_MS).expect("reopen"));
+        assert_eq!(full_check_at(&path), Some(T0), "within the period: header, schema and ring only");
+        drop(open_at(&path, T0 + 30 * DAY_MS).expect("reopen"));
+        assert_eq!(full_check_at(&path), Some(T0 + 30 * DAY_MS), "the period passed: whole file");
+        // A clock that was a year ahead recorded a future time: the next start checks again.
+        drop(open_at(&path, T0 + 400 * DAY_MS).expect("ahead"));
+        drop(open_at(&path, T0 + 31 * DAY_MS).expect("back"));
+        assert_eq!(full_check_at(&path), Some(T0 + 31 * DAY_MS));
+    }
+
+    /// Overwrite the root page of `table` with garbage (the file closed and checkpointed).
+    fn damage_root_page(path: &Path, table: &str) {
+        let (page_size, root): (i64, i64) = {
+            let conn = Connection::open(path).expect("open");
+            let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).expect("page size");
+            let root = conn
+                .query_row("SELECT rootpage FROM sqlite_schema WHERE name = ?1", [table], |r| r.get(0))
+                .expect("root page");
+            (page_size, root)
+        };
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).expect("file");
+        file.seek(SeekFrom::Start(((root - 1) * page_size) as u64)).expect("seek");
+        file.write_all(&vec![0x5a; page_size as usize]).expect("damage");
+    }
+
+    fn with_history(path: &Path) {
+        let (mut conn, _) = open_at(path, T0).expect("create");
+        let tx = conn.transaction().expect("tx");
+        for i in 0..5_000 {
+            tx.execute(
+                "INSERT INTO verification (mac, flux_hour, at_ms, result, detail) VALUES ('m', ?1, ?2, 'match', 'same')",
+                rusqlite::params![format!("h{i}"), T0],
+            )
+            .expect("verification");
+            tx.execute(
+                "INSERT INTO slot (mac, slot_start, ifname, tx_bytes) VALUES ('m', ?1, 'eth0', 1)",
+                [i * 300],
+            )
+            .expect("slot");
+        }
+        tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn every_start_checks_the_ring_and_the_history_waits_for_the_periodic_check() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Damage in the ring: found at the next start, the file moved aside.
+        let ring_damaged = dir.path().join("ring.sqlite");
+        with_history(&ring_damaged);
+        damage_root_page(&ring_damaged, "slot");
+        let (_, notice) = open_at(&ring_damaged, T0 + DAY_MS).expect("a fresh file");
+        let notice = notice.expect("the damage is reported").to_string();
+        assert!(notice.contains("quick_check(slot)") && notice.contains("moved aside"), "{notice}");
+
+        // Damage in the outbox history: a start inside the period does not read the history
+        // (its cost does not grow with it); the periodic full check finds it.
+        let history_damaged = dir.path().join("history.sqlite");
+        with_history(&history_damaged);
+        damage_root_page(&history_damaged, "verification");
+        let (_, notice) = open_at(&history_damaged, T0 + DAY_MS).expect("open");
+        assert!(notice.is_none(), "only header, schema and ring are read at every start");
+        let (_, notice) = open_at(&history_damaged, T0 + 30 * DAY_MS).expect("a fresh file");
+        let notice = notice.expect("the full check finds it").to_string();
+        assert!(notice.contains("quick_check:") && notice.contains("moved aside"), "{notice}");
+    }
 }
