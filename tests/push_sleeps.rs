@@ -80,7 +80,7 @@ fn the_push_thread_sleeps_until_something_is_due_and_wakes_when_nudged() {
     // Let each push thread finish its first step (its first sleep).
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut base: Vec<u64> = pids.iter().map(|p| push_thread_sleeps(*p)).collect();
-    while base.iter().any(|b| *b == 0) {
+    while base.contains(&0) {
         assert!(Instant::now() < deadline, "the push threads never slept");
         std::thread::sleep(Duration::from_millis(50));
         base = pids.iter().map(|p| push_thread_sleeps(*p)).collect();

@@ -1,0 +1,119 @@
+#!/bin/sh
+# Cost against the age of the history (issue 10 §6): state databases as the previous release
+# leaves them after 1 and 10 years on one MAC (examples/grow_history.rs: the ring's 35 days,
+# every hour in the outbox with its attempt and verifications, all stored by the service),
+# and a fresh agent. Each agent runs with push enabled and a customer configured, nothing
+# due (the cursor at the current hour, checks 20 h away). Prints, per agent: start-up (wall
+# and CPU until the "starting" line: open, integrity check, migrations), CPU of the first
+# 30 s (the first steps; the new agent's one-time pruning), then idle CPU over MINUTES scaled
+# to an hour (all agents at once; CPU time from /proc/PID/task/*/schedstat, not wall time:
+# the machine may be busy), RSS, PSS, wake-ups (context switches) per minute, file size.
+# With OLD_BINARY (e.g. the previous release), its agents run beside the new ones on copies
+# of the same databases. Then the new agents are restarted once: the steady start-up. A
+# benchmark, not a test:
+#
+#     sh scripts/bench/history.sh [MINUTES] [OLD_BINARY]
+set -eu
+cd "$(dirname "$0")/../.."
+minutes="${1:-10}"
+old="${2:-}"
+cargo build --release --locked -p pushagent --bin pushagent --example grow_history >/dev/null 2>&1 \
+    || cargo build --release --locked -p pushagent --bin pushagent --example grow_history
+new=./target/release/pushagent
+mac=0c:c4:7a:10:00:01
+
+work="$(mktemp -d)"
+pids=""
+trap 'kill $pids 2>/dev/null || true; rm -rf "$work"' EXIT
+for days in 365 3650; do
+    ./target/release/examples/grow_history "$work/grown-$days.sqlite" "$days" "$mac" >/dev/null
+done
+
+now_ns() { date +%s%N; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
+# start NAME BINARY DAYS: a state dir (a copy of the grown database, or none), a config, the
+# agent; waits for its "starting" line and records start-up wall and CPU time.
+start() {
+    name=$1 bin=$2 days=$3
+    dir="$work/$name"
+    mkdir -p "$dir/state"
+    [ "$days" = 0 ] || cp "$work/grown-$days.sqlite" "$dir/state/state.sqlite"
+    cat > "$dir/agent.toml" <<TOML
+state_dir = "$dir/state"
+# This machine may run without NTP: hours are built whatever the kernel says.
+trust_unsynced_clock = true
+[report]
+provider_id = "bench"
+provider_uiid = "bench"
+[customer]
+# Nobody listens there: nothing is due, so nothing is sent.
+base_url = "http://127.0.0.1:9"
+access_id = "AK-test"
+secret = "SK-test-secret"
+TOML
+    t0=$(now_ns)
+    RUST_LOG=info "$bin" --root tests/fixtures/sysfs/plain-eth0 --config "$dir/agent.toml" run 2> "$dir/agent.log" &
+    pid=$!
+    pids="$pids $pid"
+    echo "$pid" > "$dir/pid"
+    i=0
+    until grep -q ' starting: state' "$dir/agent.log" 2>/dev/null; do
+        i=$((i + 1)); [ "$i" -lt 60000 ] || { echo "$name did not start"; exit 1; }
+        kill -0 "$pid" 2>/dev/null || { echo "$name exited:"; cat "$dir/agent.log"; exit 1; }
+        sleep 0.005
+    done
+    echo "$(( ($(now_ns) - t0) / 1000000 )) $(( $(cpu_ns "$pid") / 1000000 ))" > "$dir/startup"
+}
+
+agents=""
+for days in 0 365 3650; do
+    start "new-$days" "$new" "$days"
+    agents="$agents new-$days"
+    if [ -n "$old" ]; then
+        start "old-$days" "$old" "$days"
+        agents="$agents old-$days"
+    fi
+done
+sleep 30
+for a in $agents; do
+    pid=$(cat "$work/$a/pid")
+    echo "$(cpu_ns "$pid") $(switches "$pid")" > "$work/$a/t0"
+done
+echo "idle for $minutes minutes (started $(date -u +%H:%M:%S) UTC)..."
+sleep $((minutes * 60))
+
+echo "| agent | history | start-up wall / CPU | CPU, first 30 s | idle CPU per hour | RSS | PSS | wake-ups/min | file |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for a in $agents; do
+    pid=$(cat "$work/$a/pid")
+    kill -0 "$pid" 2>/dev/null || { echo "$a died:"; tail -5 "$work/$a/agent.log"; continue; }
+    read -r cpu0 sw0 < "$work/$a/t0"
+    read -r wall_ms start_cpu_ms < "$work/$a/startup"
+    cpu1=$(cpu_ns "$pid")
+    sw1=$(switches "$pid")
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+    pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
+    size=$(stat -c %s "$work/$a/state/state.sqlite")
+    days=${a#*-}
+    awk -v a="${a%%-*}" -v d="$days" -v w="$wall_ms" -v sc="$start_cpu_ms" -v c0="$cpu0" -v c1="$cpu1" \
+        -v s0="$sw0" -v s1="$sw1" -v m="$minutes" -v r="$rss" -v p="$pss" -v f="$size" 'BEGIN {
+        age = (d == 0) ? "fresh" : (d == 365) ? "1 year" : "10 years"
+        printf "| %s | %s | %d ms / %d ms | %.2f s | %.2f s | %.1f MB | %.1f MB | %.1f | %.1f MB |\n",
+            a, age, w, sc, (c0 / 1e9) - (sc / 1e3), (c1 - c0) / 1e9 * 60 / m, r / 1024, p / 1024,
+            (s1 - s0) / m, f / 1048576 }'
+done
+
+echo
+echo "restarted once (steady start-up, after the first start migrated and pruned):"
+for days in 0 365 3650; do
+    a="new-$days"
+    pid=$(cat "$work/$a/pid")
+    kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    start "$a" "$new" 0 # the state dir is kept: no copy
+    read -r wall_ms start_cpu_ms < "$work/$a/startup"
+    echo "  new, $days days: start-up $wall_ms ms wall / $start_cpu_ms ms CPU, file $(( $(stat -c %s "$work/$a/state/state.sqlite") / 1024 )) KB"
+done
