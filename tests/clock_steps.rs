@@ -270,3 +270,56 @@ fn a_pushed_hour_that_the_ring_changes_is_re_pushed_as_a_correction() {
         );
     }
 }
+
+#[test]
+fn a_corrected_hour_keeps_the_offsets_it_was_built_with_and_its_history_carries_them() {
+    use pushagent::config::Offset;
+    use pushagent_proto::offset::apply;
+    let mut w = World::new();
+    w.config.report.offset_percent = Offset { basis_points: 300 };
+    w.config.report.offset_fixed_bytes = 2_000_000;
+    let mut agent = w.agent();
+    w.run(&mut agent, 240, 10_000_000);
+    let built_before: Vec<String> =
+        w.outbox().list(None, 1_000).expect("outbox").into_iter().map(|r| r.flux_hour).collect();
+    assert!(built_before.len() >= 3, "{built_before:?}");
+    // Finance changes the offsets; then NTP steps the clock back 2 hours and late bytes land in
+    // hours already pushed: their corrections are no re-price.
+    agent.1.config.report.offset_percent = Offset { basis_points: -100 };
+    agent.1.config.report.offset_fixed_bytes = -1_000_000;
+    w.clock.step_wall_ms(-2 * HOUR_MS);
+    w.run(&mut agent, 240, 10_000_000);
+
+    let reports = w.outbox().list(None, 1_000).expect("outbox");
+    let corrected: Vec<_> = reports.iter().filter(|r| r.version > 1).collect();
+    assert!(!corrected.is_empty(), "amended hours went out as version 2");
+    assert!(corrected.iter().all(|r| built_before.contains(&r.flux_hour)), "{corrected:?}");
+    assert!(reports.iter().any(|r| !built_before.contains(&r.flux_hour)), "hours built after the change");
+    let theirs: BTreeMap<String, Vec<u64>> = w
+        .customer
+        .records()
+        .into_iter()
+        .map(|r| {
+            let points = (0..12).map(|i| r[format!("v{i}")].as_u64().expect("v")).collect();
+            (r["flux_hour"].as_str().unwrap_or("").to_string(), points)
+        })
+        .collect();
+    for r in &reports {
+        let (bp, fixed) = if built_before.contains(&r.flux_hour) { (300, 2_000_000) } else { (-100, -1_000_000) };
+        assert_eq!((r.offset_bp, r.offset_fixed_bytes), (bp, fixed), "hour {} v{}", r.flux_hour, r.version);
+        assert_eq!(r.pushed, r.raw.map(|v| apply(v, bp as i32, fixed)), "hour {}", r.flux_hour);
+        assert_eq!(theirs[&r.flux_hour], r.pushed.to_vec(), "the customer holds hour {}", r.flux_hour);
+    }
+    // The history mirrored to the config service says which offsets each attempt pushed with.
+    let history = w.outbox().unmirrored_history(10_000).expect("history").batch.pushes;
+    for r in &corrected {
+        let last = history
+            .iter()
+            .filter(|h| h.flux_hour == r.flux_hour && h.version == r.version)
+            .last()
+            .unwrap_or_else(|| panic!("no history of hour {} v{}", r.flux_hour, r.version));
+        assert_eq!((last.offset_bp, last.offset_fixed_bytes), (300, 2_000_000), "{last:?}");
+        assert_eq!(last.pushed_points, last.raw_points.map(|v| apply(v, 300, 2_000_000)));
+    }
+    assert!(history.iter().any(|h| h.offset_fixed_bytes == -1_000_000), "new hours, new offsets");
+}

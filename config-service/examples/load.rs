@@ -124,6 +124,7 @@ fn main() {
                 raw_points: [1_000; 12],
                 pushed_points: [1_000; 12],
                 offset_bp: 0,
+                offset_fixed_bytes: 0,
                 status: PushStatus::Failure,
                 http_status: Some(503),
                 code: None,

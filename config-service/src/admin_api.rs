@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::FixedOffset;
+use pushagent_proto::offset::{self, Effective, LevelOffsets};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -55,6 +56,9 @@ pub struct MachineOut {
     /// The agent names its hours in another zone than the service's `report_timezone`: its
     /// hours and the console's hourly figures do not line up.
     timezone_mismatch: bool,
+    /// The offsets the agent pushes with and the level each comes from (machine > node >
+    /// global, per kind: `proto::offset::resolve`).
+    effective_offset: Effective,
 }
 
 #[derive(Serialize)]
@@ -147,20 +151,28 @@ pub async fn list_machines(
         limit: page_size,
         offset,
     };
-    let (total, machines) = app.with_store(move |s| s.list_machines(&filter)).await?;
+    let ((total, machines), global) =
+        app.with_store(move |s| Ok((s.list_machines(&filter)?, s.global()?.1.offset_level()))).await?;
     let zone = app.settings.report_offset();
-    let items = machines.into_iter().map(|m| machine_out(m, since, zone)).collect();
+    let items = machines.into_iter().map(|m| machine_out(m, since, zone, global)).collect();
     Ok(Json(Page { total, page, page_size, items }))
 }
 
-fn machine_out(machine: MachineView, online_since: i64, zone: chrono::FixedOffset) -> MachineOut {
+fn machine_out(
+    machine: MachineView,
+    online_since: i64,
+    zone: chrono::FixedOffset,
+    global: LevelOffsets,
+) -> MachineOut {
     let state = if machine.last_seen_at >= online_since { "online" } else { "offline" };
     let clock_skew_secs = machine.agent_time.map(|agent| agent.saturating_sub(machine.last_seen_at));
     let timezone_mismatch = machine
         .report_timezone
         .as_deref()
         .is_some_and(|tz| !crate::settings::parse_report_timezone(tz).is_ok_and(|offset| offset == zone));
-    MachineOut { machine, state, clock_skew_secs, timezone_mismatch }
+    let (node, own) = machine.config.offset_levels();
+    let effective_offset = offset::resolve(global, node, own);
+    MachineOut { machine, state, clock_skew_secs, timezone_mismatch, effective_offset }
 }
 
 pub async fn machine(
@@ -169,8 +181,9 @@ pub async fn machine(
     Path(id): Path<i64>,
 ) -> Result<Json<MachineOut>, ApiError> {
     let since = online_since(&app).await?;
-    let machine = app.with_store(move |s| s.machine(id)).await?;
-    Ok(Json(machine_out(machine, since, app.settings.report_offset())))
+    let (machine, global) =
+        app.with_store(move |s| Ok((s.machine(id)?, s.global()?.1.offset_level()))).await?;
+    Ok(Json(machine_out(machine, since, app.settings.report_offset(), global)))
 }
 
 /// The values a patch sets, checked by the agent's own function (`MachineConfig::validate`).
@@ -184,7 +197,7 @@ fn validate_patch(patch: &ConfigPatch) -> Result<(), ApiError> {
         acceptance: Default::default(),
         interface: patch.interface.clone().flatten(),
         offset_bp: patch.offset_bp.flatten(),
-        offset_fixed_bytes: None,
+        offset_fixed_bytes: patch.offset_fixed_bytes.flatten(),
         node_offset_bp: None,
         node_offset_fixed_bytes: None,
         node: patch.node.clone().flatten(),
@@ -355,6 +368,7 @@ pub async fn history_csv(
             "raw_bytes",
             "pushed_bytes",
             "offset_bp",
+            "offset_fixed_bytes",
             "status",
             "http_status",
             "code",
@@ -375,6 +389,7 @@ pub async fn history_csv(
                 r.raw_bytes.to_string(),
                 r.pushed_bytes.to_string(),
                 r.offset_bp.to_string(),
+                r.offset_fixed_bytes.to_string(),
                 r.status,
                 r.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 r.code.map(|c| c.to_string()).unwrap_or_default(),

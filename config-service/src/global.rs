@@ -134,6 +134,14 @@ impl Default for GlobalDoc {
 }
 
 impl GlobalDoc {
+    /// The global level of the offsets (always set).
+    pub fn offset_level(&self) -> pushagent_proto::offset::LevelOffsets {
+        pushagent_proto::offset::LevelOffsets {
+            offset_bp: Some(self.offset_bp),
+            offset_fixed_bytes: Some(self.offset_fixed_bytes),
+        }
+    }
+
     pub fn to_wire(&self, version: i64) -> GlobalConfig {
         GlobalConfig {
             version,

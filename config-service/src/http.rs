@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
 use crate::{
-    access_api, admin_api, agent_api, inventory_api, lock, settlement_api, tokens, Clock, Settings,
+    access_api, admin_api, agent_api, inventory_api, lock, offsets_api, settlement_api, tokens, Clock, Settings,
     SharedStore,
 };
 
@@ -88,6 +88,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/machines/{id}/traffic"),
     ("PATCH", "/api/machines/{id}/config"),
     ("POST", "/api/machines/bulk"),
+    ("GET", "/api/nodes"),
+    ("GET", "/api/nodes/{node}"),
+    ("PUT", "/api/nodes/{node}/offsets"),
     ("GET", "/api/history"),
     ("GET", "/api/history.csv"),
     ("GET", "/api/global-config"),
@@ -142,6 +145,9 @@ pub fn router(app: Shared) -> Router {
         .route("/api/machines/{id}/traffic", get(admin_api::machine_traffic))
         .route("/api/machines/{id}/config", patch(admin_api::update_machine))
         .route("/api/machines/bulk", post(admin_api::bulk_update))
+        .route("/api/nodes", get(offsets_api::list))
+        .route("/api/nodes/{node}", get(offsets_api::get))
+        .route("/api/nodes/{node}/offsets", axum::routing::put(offsets_api::set_offsets))
         .route("/api/history", get(admin_api::history))
         .route("/api/history.csv", get(admin_api::history_csv))
         .route("/api/global-config", get(admin_api::global_config).put(admin_api::update_global_config))

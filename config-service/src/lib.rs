@@ -25,6 +25,7 @@ pub mod http;
 pub mod inventory;
 pub mod inventory_api;
 pub mod login;
+pub mod offsets_api;
 pub mod retention;
 pub mod settings;
 pub mod settlement;

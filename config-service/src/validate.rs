@@ -199,6 +199,8 @@ pub fn history(mut batch: HistoryBatch) -> Result<HistoryBatch, Invalid> {
             return Err(format!("pushes[{i}]: version and attempt start at 1"));
         }
         offset_bp(&at("offset_bp"), item.offset_bp)?;
+        pushagent_proto::offset::check_fixed_bytes(&at("offset_fixed_bytes"), item.offset_fixed_bytes)
+            .map_err(|e| e.to_string())?;
         for (name, total, points) in
             [("raw", item.raw_bytes, &item.raw_points), ("pushed", item.pushed_bytes, &item.pushed_points)]
         {

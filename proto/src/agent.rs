@@ -407,6 +407,10 @@ pub struct HistoryItem {
     pub raw_points: [u64; 12],
     pub pushed_points: [u64; 12],
     pub offset_bp: i32,
+    /// Fixed bytes per point the report was built with, after the percentage
+    /// (`proto::offset`); 0 from an agent older than the field (it had none).
+    #[serde(default)]
+    pub offset_fixed_bytes: i64,
     pub status: PushStatus,
     /// HTTP status of the customer's answer; None when no answer came.
     pub http_status: Option<u16>,

@@ -137,6 +137,7 @@ pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
                 pushed: rebuilt.pushed,
                 offset_bp: rebuilt.offset.basis_points,
                 offset_source: rebuilt.offset_source.into(),
+                offset_fixed_bytes: rebuilt.offset_fixed_bytes,
             }))
         } else {
             None // slots pruned: push the values we have

@@ -180,6 +180,7 @@ mod tests {
             pushed: [raw * 2; 12],
             offset_bp: 10_000,
             offset_source: "global".into(),
+            offset_fixed_bytes: 0,
             direction: "tx".into(),
             slot_flags: 0,
             missing_slots: 0,

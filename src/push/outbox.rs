@@ -36,6 +36,8 @@ pub struct OutboxReport {
     pub pushed: Points,
     pub offset_bp: i64,
     pub offset_source: String,
+    /// Fixed bytes per point the report was built with, after the percentage.
+    pub offset_fixed_bytes: i64,
     pub direction: String,
     pub slot_flags: u32,
     pub missing_slots: u32,
@@ -87,7 +89,7 @@ pub struct Outbox {
 
 const SELECT_REPORT: &str = "SELECT mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source, \
     direction, slot_flags, missing_slots, version, state, reason, solo, attempts, next_attempt_at, last_error, \
-    updated_at, sent_at, verify_next_at, verify_until, verify_result FROM report";
+    updated_at, sent_at, verify_next_at, verify_until, verify_result, offset_fixed_bytes FROM report";
 
 fn points_from(text: &str) -> Result<Points, String> {
     serde_json::from_str::<Vec<u64>>(text)
@@ -132,6 +134,7 @@ fn report_from_row(r: &Row<'_>) -> rusqlite::Result<Result<OutboxReport, OutboxE
         verify_next_at_ms: r.get(19)?,
         verify_until_ms: r.get(20)?,
         verify_result: r.get(21)?,
+        offset_fixed_bytes: r.get(22)?,
         mac,
         flux_hour,
     }))
@@ -187,8 +190,8 @@ impl Outbox {
             tx.prepare_cached(
                 "INSERT INTO report (mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source,
                     direction, slot_flags, missing_slots, version, state, reason, next_attempt_at, created_at, updated_at,
-                    off_switches, off_slots)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13, ?14, ?15)
+                    off_switches, off_slots, offset_fixed_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?13, ?13, ?14, ?15, ?16)
                  ON CONFLICT (mac, flux_hour) DO NOTHING",
             )?
             .execute(params![
@@ -207,6 +210,7 @@ impl Outbox {
                 now_ms,
                 r.off_switches,
                 r.off_slots,
+                r.offset_fixed_bytes,
             ])?;
         }
         tx.execute(
@@ -302,19 +306,20 @@ impl Outbox {
         let tx = self.conn.transaction()?;
         for a in attempts {
             // The points as pushed by this attempt: a later re-push may change the report.
-            let (raw, pushed, offset_bp): (String, String, i64) = tx
+            let (raw, pushed, offset_bp, offset_fixed_bytes): (String, String, i64, i64) = tx
                 .query_row(
-                    "SELECT raw_points, pushed_points, offset_bp FROM report WHERE mac = ?1 AND flux_hour = ?2",
+                    "SELECT raw_points, pushed_points, offset_bp, offset_fixed_bytes FROM report
+                     WHERE mac = ?1 AND flux_hour = ?2",
                     params![a.mac, a.flux_hour],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?
-                .unwrap_or_else(|| ("[]".into(), "[]".into(), 0));
+                .unwrap_or_else(|| ("[]".into(), "[]".into(), 0, 0));
             let total = |t: &str| points_from(t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
             tx.prepare_cached(
                 "INSERT INTO push_attempt (mac, flux_hour, version, at_ms, http_status, code, outcome, message,
-                    duration_ms, raw_total, pushed_total, raw_points, pushed_points, offset_bp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    duration_ms, raw_total, pushed_total, raw_points, pushed_points, offset_bp, offset_fixed_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 a.mac,
@@ -330,7 +335,8 @@ impl Outbox {
                 total(&pushed),
                 raw,
                 pushed,
-                offset_bp
+                offset_bp,
+                offset_fixed_bytes
             ])?;
         }
         for c in changes {
@@ -431,13 +437,14 @@ impl Outbox {
     }
 }
 
-/// New values for a re-push (raw, pushed, offset in basis points, offset source).
+/// New values for a re-push (raw, pushed, the offsets they were computed with).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepushValues {
     pub raw: Points,
     pub pushed: Points,
     pub offset_bp: i64,
     pub offset_source: String,
+    pub offset_fixed_bytes: i64,
 }
 
 /// History not yet mirrored to the config service, with the row ids to mark afterwards.
@@ -466,7 +473,7 @@ impl Outbox {
         let mut out = UnmirroredHistory::default();
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, mac, flux_hour, version, at_ms, http_status, code, outcome, message, raw_points,
-                    pushed_points, offset_bp,
+                    pushed_points, offset_bp, offset_fixed_bytes,
                     (SELECT COUNT(*) FROM push_attempt p2 WHERE p2.mac = p.mac AND p2.flux_hour = p.flux_hour
                         AND p2.version = p.version AND p2.id <= p.id)
              FROM push_attempt p WHERE mirrored = 0 ORDER BY id LIMIT ?1",
@@ -480,12 +487,13 @@ impl Outbox {
                     mac: r.get(1)?,
                     flux_hour: r.get(2)?,
                     version: r.get(3)?,
-                    attempt: r.get(12)?,
+                    attempt: r.get(13)?,
                     raw_points: points_from(&raw).unwrap_or_default(),
                     pushed_points: points_from(&pushed).unwrap_or_default(),
                     raw_bytes: points_from(&raw).map(|p| p.iter().sum()).unwrap_or(0),
                     pushed_bytes: points_from(&pushed).map(|p| p.iter().sum()).unwrap_or(0),
                     offset_bp: r.get::<_, i64>(11)? as i32,
+                    offset_fixed_bytes: r.get(12)?,
                     status: if r.get::<_, String>(7)? == "accepted" {
                         agent::PushStatus::Success
                     } else {
@@ -729,9 +737,18 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), O
         StateChange::Repush { mac, flux_hour, version, values, reason, now_ms } => {
             if let Some(v) = values {
                 tx.execute(
-                    "UPDATE report SET raw_points = ?3, pushed_points = ?4, offset_bp = ?5, offset_source = ?6
+                    "UPDATE report SET raw_points = ?3, pushed_points = ?4, offset_bp = ?5, offset_source = ?6,
+                        offset_fixed_bytes = ?7
                      WHERE mac = ?1 AND flux_hour = ?2",
-                    params![mac, flux_hour, points_json(&v.raw), points_json(&v.pushed), v.offset_bp, v.offset_source],
+                    params![
+                        mac,
+                        flux_hour,
+                        points_json(&v.raw),
+                        points_json(&v.pushed),
+                        v.offset_bp,
+                        v.offset_source,
+                        v.offset_fixed_bytes
+                    ],
                 )?;
             }
             tx.execute(

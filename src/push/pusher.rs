@@ -173,13 +173,14 @@ impl<'a> Pusher<'a> {
                         )
                     }
                     _ => log::info!(
-                        "built hour {} of {}: raw {} B, pushed {} B (offset {}% {})",
+                        "built hour {} of {}: raw {} B, pushed {} B (offset {}% {}, {:+} B per point)",
                         r.flux_hour,
                         r.mac,
                         r.raw.iter().sum::<u64>(),
                         r.pushed.iter().sum::<u64>(),
                         r.offset.percent_text(),
-                        r.offset_source
+                        r.offset_source,
+                        r.offset_fixed_bytes
                     ),
                 }
             }

@@ -56,10 +56,8 @@ impl Pusher<'_> {
             direction,
             offset: Offset { basis_points: r.offset_bp },
             offset_source: "global", // not used: the report keeps its own
-            // The outbox keeps the percentage a report was built with, not yet the fixed amount:
-            // the one in force now applies.
-            offset_fixed_bytes: BuildRules::from_settings(direction, &self.config.report, true, None)
-                .offset_fixed_bytes,
+            // The fixed amount it was built with, like its percentage: a late byte is no re-price.
+            offset_fixed_bytes: r.offset_fixed_bytes,
             push_enabled: r.state != ReportState::SkippedOff,
             link_bits_per_sec: self.link_bits_per_sec(),
         };
@@ -79,6 +77,7 @@ impl Pusher<'_> {
             pushed: built.pushed,
             offset_bp: r.offset_bp,
             offset_source: r.offset_source.clone(),
+            offset_fixed_bytes: r.offset_fixed_bytes,
         };
         let (mac, flux_hour) = (r.mac.clone(), r.flux_hour.clone());
         if built.state == ReportState::Held {

@@ -88,6 +88,8 @@ pub struct BuiltReport {
     pub pushed: Points,
     pub offset: Offset,
     pub offset_source: &'static str,
+    /// Fixed bytes per point applied after the percentage (kept with the report).
+    pub offset_fixed_bytes: i64,
     pub direction: BilledDirection,
     pub slot_flags: u32,
     pub missing_slots: u32,
@@ -177,6 +179,7 @@ pub fn build(
         pushed,
         offset: rules.offset,
         offset_source: rules.offset_source,
+        offset_fixed_bytes: rules.offset_fixed_bytes,
         direction: rules.direction,
         slot_flags,
         missing_slots: present.iter().filter(|p| !**p).count() as u32,

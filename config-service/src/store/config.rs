@@ -3,11 +3,11 @@
 use super::*;
 
 impl Store {
+    /// A machine's config as its agent gets it: with its node's offsets (`node_offset_*`).
     pub fn machine_config(&self, machine_id: i64) -> Result<MachineConfig, StoreError> {
         self.conn
             .query_row(
-                "SELECT version, push_enabled, acceptance, interface, offset_bp, node, isp_id, device_type
-                 FROM machine_config WHERE machine_id = ?1",
+                &format!("SELECT {} FROM {CONFIG_FROM} WHERE c.machine_id = ?1", config_columns!()),
                 [machine_id],
                 |r| config_from_row(r, 0),
             )

@@ -43,6 +43,8 @@ pub struct HistoryRow {
     pub raw_points: Vec<u64>,
     pub pushed_points: Vec<u64>,
     pub offset_bp: i64,
+    /// Fixed bytes per point the report was built with (0 from agents older than the field).
+    pub offset_fixed_bytes: i64,
     pub status: String,
     pub http_status: Option<i64>,
     pub code: Option<i64>,
@@ -132,8 +134,9 @@ impl Store {
         {
             let mut push = tx.prepare(
                 "INSERT INTO push_history (machine_id, mac, flux_hour, version, attempt, raw_bytes, pushed_bytes,
-                     raw_points, pushed_points, offset_bp, status, http_status, code, message, attempted_at, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     raw_points, pushed_points, offset_bp, status, http_status, code, message, attempted_at, received_at,
+                     offset_fixed_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT (mac, flux_hour, version, attempt) DO NOTHING",
             )?;
             for p in &batch.pushes {
@@ -154,19 +157,20 @@ impl Store {
                     p.message,
                     p.attempted_at,
                     now,
+                    p.offset_fixed_bytes,
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
                 if n == 0 {
                     let stored: PushValues =
                         tx.query_row(
                             "SELECT machine_id, raw_bytes, pushed_bytes, raw_points, pushed_points, offset_bp, status,
-                                 http_status, code, message, attempted_at
+                                 http_status, code, message, attempted_at, offset_fixed_bytes
                              FROM push_history WHERE mac = ?1 AND flux_hour = ?2 AND version = ?3 AND attempt = ?4",
                             params![p.mac, p.flux_hour, p.version, p.attempt],
                             |r| {
                                 Ok((
                                     r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?,
-                                    r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?,
+                                    r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
                                 ))
                             },
                         )?;
@@ -182,6 +186,7 @@ impl Store {
                         p.code,
                         p.message.clone(),
                         p.attempted_at,
+                        p.offset_fixed_bytes,
                     );
                     if stored != sent {
                         conflict(&tx, "push", machine_id, &p.mac, &p.flux_hour, stored.0, &to_json(p)?, now)?;
@@ -374,7 +379,8 @@ impl Store {
              SELECT h.id, h.machine_id, c.node, m.hostname, h.mac, h.flux_hour, h.version, h.attempt, h.raw_bytes,
                  h.pushed_bytes, h.raw_points, h.pushed_points, h.offset_bp, h.status, h.http_status, h.code, h.message,
                  h.attempted_at, h.received_at,
-                 (SELECT COUNT(*) FROM push_history a WHERE a.mac = h.mac AND a.flux_hour = h.flux_hour)
+                 (SELECT COUNT(*) FROM push_history a WHERE a.mac = h.mac AND a.flux_hour = h.flux_hour),
+                 h.offset_fixed_bytes
              FROM page JOIN push_history h ON h.id = page.id JOIN machines m ON m.id = h.machine_id
                  JOIN machine_config c ON c.machine_id = m.id
              ORDER BY page.k {direction}, page.id {direction}",
@@ -404,6 +410,7 @@ impl Store {
                     attempted_at: r.get(17)?,
                     received_at: r.get(18)?,
                     hour_attempts: r.get(19)?,
+                    offset_fixed_bytes: r.get(20)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -571,8 +578,10 @@ impl Store {
 }
 
 /// What a stored push attempt says, to compare with one sent again under its identity:
-/// (machine, raw, pushed, raw points, pushed points, offset, status, http, code, message, at).
-type PushValues = (i64, i64, i64, String, String, i64, String, Option<i64>, Option<i64>, Option<String>, i64);
+/// (machine, raw, pushed, raw points, pushed points, offset, status, http, code, message, at,
+/// fixed offset).
+type PushValues =
+    (i64, i64, i64, String, String, i64, String, Option<i64>, Option<i64>, Option<String>, i64, i64);
 
 /// Keep `sent`, which disagrees with the item stored under the same identity.
 #[allow(clippy::too_many_arguments)]

@@ -81,8 +81,12 @@ pub struct ConfigPatch {
     pub acceptance: Option<Acceptance>,
     #[serde(default, deserialize_with = "nullable")]
     pub interface: Option<Option<String>>,
+    /// Percentage in basis points; `null` = not set here (the node's, else the global one).
     #[serde(default, deserialize_with = "nullable")]
     pub offset_bp: Option<Option<i32>>,
+    /// Fixed bytes per 5-minute point (+/-), after the percentage; `null` = not set here.
+    #[serde(default, deserialize_with = "nullable")]
+    pub offset_fixed_bytes: Option<Option<i64>>,
     /// The node; `null` gives it back to the node the agent reports (none if it reports none).
     #[serde(default, deserialize_with = "nullable")]
     pub node: Option<Option<String>>,
@@ -336,7 +340,7 @@ impl Store {
         }
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let from = "FROM machines m JOIN machine_config c ON c.machine_id = m.id";
+        let from = format!("FROM machines m JOIN {CONFIG_FROM} ON c.machine_id = m.id");
         let total: i64 = self.conn.query_row(
             &format!("SELECT COUNT(*) {from} {filter}"),
             params_from_iter(args.iter()),
@@ -364,7 +368,7 @@ impl Store {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT {MACHINE_COLUMNS} FROM machines m JOIN machine_config c ON c.machine_id = m.id WHERE m.id = ?1"
+                    "SELECT {MACHINE_COLUMNS} FROM machines m JOIN {CONFIG_FROM} ON c.machine_id = m.id WHERE m.id = ?1"
                 ),
                 [id],
                 machine_from_row,
@@ -384,15 +388,7 @@ impl Store {
         let tx = self.write_tx()?;
         let mut updated = Vec::new();
         for &id in ids {
-            let old = tx
-                .query_row(
-                    "SELECT version, push_enabled, acceptance, interface, offset_bp, node, isp_id, device_type
-                     FROM machine_config WHERE machine_id = ?1",
-                    [id],
-                    |r| config_from_row(r, 0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("no machine {id}")))?;
+            let old = config_in(&tx, id)?;
             if let Some(name) = &patch.host_name {
                 set_host_name(&tx, id, name.as_deref(), actor, now)?;
             }
@@ -409,6 +405,9 @@ impl Store {
             if let Some(v) = patch.offset_bp {
                 new.offset_bp = v;
             }
+            if let Some(v) = patch.offset_fixed_bytes {
+                new.offset_fixed_bytes = v;
+            }
             if let Some(v) = &patch.node {
                 new.node = node_after_patch(&tx, id, v.as_deref(), actor)?;
             }
@@ -419,15 +418,22 @@ impl Store {
                 new.device_type = v;
             }
             if new == old {
-                updated.push(new);
+                updated.push(config_in(&tx, id)?);
                 continue;
             }
             new.version = old.version + 1;
             let old_json = serde_json::to_value(&old).unwrap_or_default();
             let new_json = serde_json::to_value(&new).unwrap_or_default();
-            for field in
-                ["push_enabled", "acceptance", "interface", "offset_bp", "node", "isp_id", "device_type"]
-            {
+            for field in [
+                "push_enabled",
+                "acceptance",
+                "interface",
+                "offset_bp",
+                "offset_fixed_bytes",
+                "node",
+                "isp_id",
+                "device_type",
+            ] {
                 if old_json[field] != new_json[field] {
                     audit(
                         &tx,
@@ -443,7 +449,8 @@ impl Store {
             }
             tx.execute(
                 "UPDATE machine_config SET version = ?2, push_enabled = ?3, acceptance = ?4, interface = ?5,
-                     offset_bp = ?6, node = ?7, isp_id = ?8, device_type = ?9, updated_at = ?10
+                     offset_bp = ?6, node = ?7, isp_id = ?8, device_type = ?9, updated_at = ?10,
+                     offset_fixed_bytes = ?11
                  WHERE machine_id = ?1",
                 params![
                     id,
@@ -455,10 +462,12 @@ impl Store {
                     new.node,
                     new.isp_id,
                     new.device_type,
-                    now
+                    now,
+                    new.offset_fixed_bytes
                 ],
             )?;
-            updated.push(new);
+            // As the agent will get it: with its (maybe new) node's offsets.
+            updated.push(config_in(&tx, id)?);
         }
         tx.commit()?;
         Ok(updated)
@@ -537,4 +546,15 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+}
+
+/// A machine's config with its node's offsets, inside a transaction.
+fn config_in(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<MachineConfig, StoreError> {
+    tx.query_row(
+        &format!("SELECT {} FROM {CONFIG_FROM} WHERE c.machine_id = ?1", config_columns!()),
+        [id],
+        |r| config_from_row(r, 0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("no machine {id}")))
 }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (10, include_str!("../../migrations/0010_inventory.sql")),
     (11, include_str!("../../migrations/0011_security.sql")),
     (12, include_str!("../../migrations/0012_history_received.sql")),
+    (13, include_str!("../../migrations/0013_offset_levels.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,7 @@ mod history;
 mod identity;
 mod inventory;
 mod machines;
+mod nodes;
 mod retention;
 mod settlement;
 mod tokens;
@@ -67,6 +69,7 @@ pub use history::*;
 pub use identity::AGENT_ACTOR;
 pub use inventory::*;
 pub use machines::*;
+pub use nodes::*;
 pub use retention::*;
 pub use settlement::*;
 pub use tokens::*;
@@ -84,13 +87,28 @@ pub struct Counts {
     pub open_incidents: i64,
 }
 
-pub(super) const MACHINE_COLUMNS: &str = "m.id, m.machine_uid, m.hostname, m.mac, m.agent_version, m.chosen_interface, \
+/// A machine's config with its node's offsets: `config_from_row` reads these columns of
+/// [`CONFIG_FROM`] (`c` the machine's config, `n` its node's).
+macro_rules! config_columns {
+    () => {
+        "c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, \
+         c.offset_fixed_bytes, n.offset_bp, n.offset_fixed_bytes"
+    };
+}
+pub(super) use config_columns;
+
+/// The machine config joined with its node's (a node nobody set offsets for has no row).
+pub(super) const CONFIG_FROM: &str = "machine_config c LEFT JOIN node_config n ON n.node = c.node";
+
+pub(super) const MACHINE_COLUMNS: &str = concat!(
+    "m.id, m.machine_uid, m.hostname, m.mac, m.agent_version, m.chosen_interface, \
      m.ambiguous, m.interfaces, m.backlog_outbox_hours, m.backlog_history_items, m.backlog_held_hours, \
-     m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, \
-     c.version, c.push_enabled, c.acceptance, c.interface, c.offset_bp, c.node, c.isp_id, c.device_type, m.facts, \
-     m.duplicate_of, m.report_timezone, \
+     m.last_push, m.agent_time, m.first_seen_at, m.last_seen_at, ",
+    config_columns!(),
+    ", m.facts, m.duplicate_of, m.report_timezone, \
      m.os_hostname, m.ops_host_id, m.reported_host_name, m.management_ip, m.reported_node, m.host_name_set_by, \
-     c.node_set_by, m.health";
+     c.node_set_by, m.health"
+);
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
@@ -235,8 +253,10 @@ impl Store {
             "machines",
             "mac_history",
             "machine_config",
+            "node_config",
             "global_config",
             "push_history",
+            "history_conflicts",
             "verifications",
             "held_hours",
             "skipped_hours",
@@ -298,9 +318,9 @@ pub(super) fn config_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Machin
         node: r.get(at + 5)?,
         isp_id: r.get(at + 6)?,
         device_type: r.get(at + 7)?,
-        offset_fixed_bytes: None,
-        node_offset_bp: None,
-        node_offset_fixed_bytes: None,
+        offset_fixed_bytes: r.get(at + 8)?,
+        node_offset_bp: r.get(at + 9)?,
+        node_offset_fixed_bytes: r.get(at + 10)?,
     })
 }
 
@@ -324,19 +344,19 @@ pub(super) fn machine_from_row(r: &Row<'_>) -> rusqlite::Result<MachineView> {
         first_seen_at: r.get(13)?,
         last_seen_at: r.get(14)?,
         config: config_from_row(r, 15)?,
-        facts: serde_json::from_str(&r.get::<_, String>(23)?).unwrap_or_default(),
-        duplicate_of: r.get(24)?,
-        report_timezone: r.get(25)?,
-        os_hostname: r.get(26)?,
+        facts: serde_json::from_str(&r.get::<_, String>(26)?).unwrap_or_default(),
+        duplicate_of: r.get(27)?,
+        report_timezone: r.get(28)?,
+        os_hostname: r.get(29)?,
         identity: Identity {
-            ops_host_id: r.get(27)?,
-            host_name: r.get(28)?,
-            management_ip: r.get(29)?,
-            node: r.get(30)?,
+            ops_host_id: r.get(30)?,
+            host_name: r.get(31)?,
+            management_ip: r.get(32)?,
+            node: r.get(33)?,
         },
-        host_name_set_by: r.get(31)?,
-        node_set_by: r.get(32)?,
-        health: r.get::<_, Option<String>>(33)?.and_then(|h| serde_json::from_str(&h).ok()),
+        host_name_set_by: r.get(34)?,
+        node_set_by: r.get(35)?,
+        health: r.get::<_, Option<String>>(36)?.and_then(|h| serde_json::from_str(&h).ok()),
     })
 }
 

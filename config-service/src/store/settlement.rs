@@ -521,6 +521,7 @@ mod tests {
             raw_points: raw,
             pushed_points: pushed,
             offset_bp: 10_000,
+            offset_fixed_bytes: 0,
             status: if ok { PushStatus::Success } else { PushStatus::Failure },
             http_status: None,
             code: None,
