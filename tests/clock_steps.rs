@@ -305,7 +305,8 @@ fn a_corrected_hour_keeps_the_offsets_it_was_built_with_and_its_history_carries_
         })
         .collect();
     for r in &reports {
-        let (bp, fixed) = if built_before.contains(&r.flux_hour) { (300, 2_000_000) } else { (-100, -1_000_000) };
+        let (bp, fixed) =
+            if built_before.contains(&r.flux_hour) { (300, 2_000_000) } else { (-100, -1_000_000) };
         assert_eq!((r.offset_bp, r.offset_fixed_bytes), (bp, fixed), "hour {} v{}", r.flux_hour, r.version);
         assert_eq!(r.pushed, r.raw.map(|v| apply(v, bp as i32, fixed)), "hour {}", r.flux_hour);
         assert_eq!(theirs[&r.flux_hour], r.pushed.to_vec(), "the customer holds hour {}", r.flux_hour);

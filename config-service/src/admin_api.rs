@@ -368,13 +368,14 @@ pub async fn history_csv(
             "raw_bytes",
             "pushed_bytes",
             "offset_bp",
-            "offset_fixed_bytes",
             "status",
             "http_status",
             "code",
             "message",
             "attempted_at",
             "hour_attempts",
+            // Last: the columns before it keep their places for scripts that read by position.
+            "offset_fixed_bytes",
         ])
         .map_err(csv_err)?;
     for r in rows {
@@ -389,13 +390,13 @@ pub async fn history_csv(
                 r.raw_bytes.to_string(),
                 r.pushed_bytes.to_string(),
                 r.offset_bp.to_string(),
-                r.offset_fixed_bytes.to_string(),
                 r.status,
                 r.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 r.code.map(|c| c.to_string()).unwrap_or_default(),
                 r.message.unwrap_or_default(),
                 format_time(r.attempted_at),
                 r.hour_attempts.to_string(),
+                r.offset_fixed_bytes.to_string(),
             ])
             .map_err(csv_err)?;
     }

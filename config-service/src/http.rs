@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
 use crate::{
-    access_api, admin_api, agent_api, inventory_api, lock, offsets_api, settlement_api, tokens, Clock, Settings,
-    SharedStore,
+    access_api, admin_api, agent_api, inventory_api, lock, offsets_api, settlement_api, tokens, Clock,
+    Settings, SharedStore,
 };
 
 pub const SESSION_COOKIE: &str = "pa_session";

@@ -75,7 +75,9 @@ pub async fn set_offsets(
     offsets.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let now = app.now();
     let (node, global) = app
-        .with_store(move |s| Ok((s.set_node_offsets(&node, offsets, &who, now)?, s.global()?.1.offset_level())))
+        .with_store(move |s| {
+            Ok((s.set_node_offsets(&node, offsets, &who, now)?, s.global()?.1.offset_level()))
+        })
         .await?;
     Ok(Json(node_out(node, global)))
 }

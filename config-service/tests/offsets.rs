@@ -7,7 +7,9 @@
 
 mod support;
 
-use pushagent_proto::agent::{GlobalConfig, MachineConfig, PushStatus, CONFIG_PATH, GLOBAL_CONFIG_PATH, HEARTBEAT_PATH, HISTORY_PATH};
+use pushagent_proto::agent::{
+    GlobalConfig, MachineConfig, PushStatus, CONFIG_PATH, GLOBAL_CONFIG_PATH, HEARTBEAT_PATH, HISTORY_PATH,
+};
 use pushagent_proto::offset::{self, Level};
 use serde_json::{json, Value};
 use support::{heartbeat, push_item, Server, T0};
@@ -20,7 +22,13 @@ const MB: i64 = 1_000_000;
 /// A path segment, percent-encoded (node names are often Chinese).
 fn segment(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -62,7 +70,8 @@ fn audit_rows(server: &Server) -> Vec<Value> {
 }
 
 fn machine_config_version(server: &Server, token: &str, mac: &str) -> i64 {
-    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web", mac, T0)), Some(token));
+    let (status, answer) =
+        server.send("POST", HEARTBEAT_PATH, &json!(heartbeat("web", mac, T0)), Some(token));
     assert_eq!(status, 200, "{answer}");
     answer["machine_config_version"].as_i64().unwrap()
 }
@@ -78,15 +87,21 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
     global["offset_fixed_bytes"] = json!(MB);
     let (status, answer) = server.admin_send("PUT", "/api/global-config", &global);
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) =
-        server.admin_send("POST", "/api/machines/bulk", &json!({ "machine_ids": [a, b], "patch": { "node": NODE } }));
+    let (status, answer) = server.admin_send(
+        "POST",
+        "/api/machines/bulk",
+        &json!({ "machine_ids": [a, b], "patch": { "node": NODE } }),
+    );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(effective(&server, a), eff(300, "global", MB, "global"));
 
     // The node's offsets: both machines take them, and their agents are told to pull again.
     let version_before = machine_config_version(&server, &token_a, MAC_A);
-    let (status, node) =
-        server.admin_send("PUT", &node_path(NODE), &json!({ "offset_bp": -200, "offset_fixed_bytes": -2 * MB }));
+    let (status, node) = server.admin_send(
+        "PUT",
+        &node_path(NODE),
+        &json!({ "offset_bp": -200, "offset_fixed_bytes": -2 * MB }),
+    );
     assert_eq!(status, 200, "{node}");
     assert_eq!((node["node"].as_str(), node["machines"].as_i64()), (Some(NODE), Some(2)));
     assert_eq!(node["effective_offset"]["offset_bp_level"], "node");
@@ -101,12 +116,22 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
     assert_eq!(effective(&server, b), eff(-200, "node", -2 * MB, "node"));
 
     // The machine's own fixed amount wins over the node's; its percentage still comes from the node.
-    let (status, patched) =
-        server.admin_send("PATCH", &format!("/api/machines/{a}/config"), &json!({ "offset_fixed_bytes": 5 * MB }));
+    let (status, patched) = server.admin_send(
+        "PATCH",
+        &format!("/api/machines/{a}/config"),
+        &json!({ "offset_fixed_bytes": 5 * MB }),
+    );
     assert_eq!(status, 200, "{patched}");
-    assert_eq!((patched["offset_fixed_bytes"].as_i64(), patched["node_offset_bp"].as_i64()), (Some(5 * MB), Some(-200)));
+    assert_eq!(
+        (patched["offset_fixed_bytes"].as_i64(), patched["node_offset_bp"].as_i64()),
+        (Some(5 * MB), Some(-200))
+    );
     assert_eq!(effective(&server, a), eff(-200, "node", 5 * MB, "machine"));
-    assert_eq!(effective(&server, b), eff(-200, "node", -2 * MB, "node"), "the other machine keeps the node's");
+    assert_eq!(
+        effective(&server, b),
+        eff(-200, "node", -2 * MB, "node"),
+        "the other machine keeps the node's"
+    );
     // 0 % set at the machine is set.
     server.admin_send("PATCH", &format!("/api/machines/{a}/config"), &json!({ "offset_bp": 0 }));
     assert_eq!(effective(&server, a), eff(0, "machine", 5 * MB, "machine"));
@@ -115,7 +140,12 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
         let e = agent_effective(&server, token);
         let shown = effective(&server, id);
         assert_eq!(
-            (i64::from(e.offset_bp), e.offset_bp_level.as_str(), e.offset_fixed_bytes, e.offset_fixed_level.as_str()),
+            (
+                i64::from(e.offset_bp),
+                e.offset_bp_level.as_str(),
+                e.offset_fixed_bytes,
+                e.offset_fixed_level.as_str()
+            ),
             (shown.0, shown.1.as_str(), shown.2, shown.3.as_str())
         );
     }
@@ -123,7 +153,8 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
 
     // The node list shows the node; unsetting the node's offsets hands b back to the global ones.
     let (_, nodes) = server.admin_get("/api/nodes");
-    let listed: Vec<&Value> = nodes["items"].as_array().unwrap().iter().filter(|n| n["node"] == NODE).collect();
+    let listed: Vec<&Value> =
+        nodes["items"].as_array().unwrap().iter().filter(|n| n["node"] == NODE).collect();
     assert_eq!((listed.len(), listed[0]["offset_fixed_bytes"].as_i64()), (1, Some(-2 * MB)));
     let (status, node) = server.admin_send("PUT", &node_path(NODE), &json!({ "offset_bp": null }));
     assert_eq!(status, 200, "{node}");
@@ -138,7 +169,8 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
     );
     assert_eq!(effective(&server, a), eff(300, "global", MB, "global"));
     // A node's offsets can be set before any machine carries it.
-    let (status, node) = server.admin_send("PUT", &node_path("gz-2"), &json!({ "offset_fixed_bytes": 3 * MB }));
+    let (status, node) =
+        server.admin_send("PUT", &node_path("gz-2"), &json!({ "offset_fixed_bytes": 3 * MB }));
     assert_eq!((status, node["machines"].as_i64()), (200, Some(0)), "{node}");
     let (status, node) = server.admin_get(&format!("/api/nodes/{}", segment("gz-2")));
     assert_eq!((status, node["offset_fixed_bytes"].as_i64()), (200, Some(3 * MB)));
@@ -161,12 +193,16 @@ fn machine_beats_node_beats_global_per_kind_and_the_agent_is_served_the_same() {
         ("machine", "offset_bp", "null", "0"),
         ("machine", "offset_fixed_bytes", "5000000", "null"),
     ] {
-        let row = find(level, field, old, new).unwrap_or_else(|| panic!("no audit {level} {field} {old} -> {new}"));
+        let row =
+            find(level, field, old, new).unwrap_or_else(|| panic!("no audit {level} {field} {old} -> {new}"));
         assert!(row["actor"].as_str().unwrap().starts_with("token:"), "{row}");
         assert!(row["at"].as_i64().unwrap() >= T0, "{row}");
     }
     let node_row = find("node", "offset_bp", "null", "-200").unwrap();
-    assert_eq!((node_row["entity"].as_str(), node_row["entity_id"].as_str()), (Some("node_config"), Some(NODE)));
+    assert_eq!(
+        (node_row["entity"].as_str(), node_row["entity_id"].as_str()),
+        (Some("node_config"), Some(NODE))
+    );
     let machine_row = find("machine", "offset_fixed_bytes", "null", "5000000").unwrap();
     assert_eq!(machine_row["entity_id"], a.to_string());
     // Setting the same values again changes (and audits) nothing.
@@ -224,7 +260,8 @@ fn push_history_keeps_the_fixed_amount_each_report_was_built_with() {
     with_fixed.pushed_points = [63; 12];
     with_fixed.pushed_bytes = 756;
     // An agent older than the field sends none: 0.
-    let mut old_agent = serde_json::to_value(push_item(MAC_A, "2026112411", 1, PushStatus::Success, T0)).unwrap();
+    let mut old_agent =
+        serde_json::to_value(push_item(MAC_A, "2026112411", 1, PushStatus::Success, T0)).unwrap();
     old_agent.as_object_mut().unwrap().remove("offset_fixed_bytes");
     let (status, answer) =
         server.send("POST", HISTORY_PATH, &json!({ "pushes": [with_fixed, old_agent] }), Some(&token));

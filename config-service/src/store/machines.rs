@@ -340,7 +340,7 @@ impl Store {
         }
         let filter =
             if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let from = format!("FROM machines m JOIN {CONFIG_FROM} ON c.machine_id = m.id");
+        let from = format!("FROM machines m JOIN machine_config c ON c.machine_id = m.id {NODE_JOIN}");
         let total: i64 = self.conn.query_row(
             &format!("SELECT COUNT(*) {from} {filter}"),
             params_from_iter(args.iter()),
@@ -368,7 +368,8 @@ impl Store {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT {MACHINE_COLUMNS} FROM machines m JOIN {CONFIG_FROM} ON c.machine_id = m.id WHERE m.id = ?1"
+                    "SELECT {MACHINE_COLUMNS} FROM machines m JOIN machine_config c ON c.machine_id = m.id {NODE_JOIN}
+                     WHERE m.id = ?1"
                 ),
                 [id],
                 machine_from_row,

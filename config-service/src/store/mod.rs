@@ -97,7 +97,9 @@ macro_rules! config_columns {
 }
 pub(super) use config_columns;
 
-/// The machine config joined with its node's (a node nobody set offsets for has no row).
+/// The node's offsets beside a machine config `c` (a node nobody set offsets for has no row).
+pub(super) const NODE_JOIN: &str = "LEFT JOIN node_config n ON n.node = c.node";
+/// The machine config joined with its node's.
 pub(super) const CONFIG_FROM: &str = "machine_config c LEFT JOIN node_config n ON n.node = c.node";
 
 pub(super) const MACHINE_COLUMNS: &str = concat!(

@@ -79,11 +79,9 @@ impl Store {
     ) -> Result<NodeView, StoreError> {
         let tx = self.write_tx()?;
         let old: LevelOffsets = tx
-            .query_row(
-                "SELECT offset_bp, offset_fixed_bytes FROM node_config WHERE node = ?1",
-                [node],
-                |r| Ok(LevelOffsets { offset_bp: r.get(0)?, offset_fixed_bytes: r.get(1)? }),
-            )
+            .query_row("SELECT offset_bp, offset_fixed_bytes FROM node_config WHERE node = ?1", [node], |r| {
+                Ok(LevelOffsets { offset_bp: r.get(0)?, offset_fixed_bytes: r.get(1)? })
+            })
             .optional()?
             .unwrap_or_default();
         if old != offsets {

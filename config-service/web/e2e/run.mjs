@@ -284,6 +284,70 @@ test('what an agent reports wrong shows on its row and in its drawer', async ({ 
   assert.equal(await page.locator('[data-testid^="health-settings-"]').count(), 0, 'only what it reported');
 });
 
+test('finance sets a node\'s and a machine\'s offsets; rows, drawer, history and audit show what applies and from where', async ({ page, service, agents }) => {
+  const [web01, web02] = agents; // both in node bj-1
+  await page.goto(service.base + '/machines');
+  await page.getByTestId('node-offsets-open').click();
+  const nodes = page.getByTestId('node-offsets');
+  await nodes.getByTestId('node-edit-bj-1').click();
+  const modal = page.locator('.ant-modal', { hasText: '节点偏移量：bj-1' });
+  await modal.locator('#node_offset').fill('-2');
+  await modal.getByTestId('node-fixed-direction').click();
+  await page.locator('.ant-select-item-option', { hasText: '减少' }).click();
+  await modal.locator('#node-fixed-mb').fill('1.5');
+  await modal.getByRole('button', { name: /保\s*存/ }).click();
+  await waitFor('the node offsets to be stored', async () => {
+    const node = await service.api('GET', '/api/nodes/bj-1');
+    return node.offset_bp === -200 && node.offset_fixed_bytes === -1_500_000;
+  });
+  // The agents of the node are served the node's offsets.
+  const served = await service.api('GET', '/agent/config/', undefined, web01.token);
+  assert.deepEqual([served.node_offset_bp, served.node_offset_fixed_bytes, served.offset_fixed_bytes], [-200, -1_500_000, undefined]);
+  const nodeEffective = nodes.getByTestId('node-effective-bj-1');
+  await nodeEffective.getByText('-1.5 MB/点').waitFor();
+  assert.match(await nodeEffective.innerText(), /-2\.00%\s*节点/);
+  await page.keyboard.press('Escape');
+
+  // web-02's own fixed amount: 3 MB more per point; its percentage stays the node's.
+  await page.getByTestId(`edit-${web02.id}`).click();
+  const edit = page.locator('.ant-modal', { hasText: `机器配置：${web02.hostname}` });
+  await edit.locator('#machine-fixed-mb').fill('3');
+  await edit.getByRole('button', { name: /保\s*存/ }).click();
+  await waitFor('the machine fixed amount to be stored', async () => {
+    const config = await service.api('GET', '/agent/config/', undefined, web02.token);
+    return config.offset_fixed_bytes === 3_000_000 && config.node_offset_bp === -200;
+  });
+  const row02 = page.getByTestId(`effective-offset-${web02.id}`);
+  await row02.getByText('+3 MB/点').waitFor();
+  assert.match(await row02.innerText(), /-2\.00%\s*节点\s*·\s*\+3 MB\/点\s*机器/);
+  assert.match(await page.getByTestId(`effective-offset-${web01.id}`).innerText(), /-2\.00%\s*节点\s*·\s*-1\.5 MB\/点\s*节点/);
+  await page.getByRole('button', { name: web02.hostname, exact: true }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  assert.match(await drawer.getByTestId('drawer-effective-offset').innerText(), /\+3 MB\/点\s*机器/);
+  await page.keyboard.press('Escape');
+
+  // Push history shows the fixed amount each report was built with.
+  const pushed = { ...pushAttempt(web02.mac, { ago: 8, raw: 10_000_000, offsetBp: -200 }), offset_fixed_bytes: 3_000_000 };
+  pushed.pushed_points = pushed.pushed_points.map((p) => p + 3_000_000);
+  pushed.pushed_bytes = pushed.pushed_points.reduce((a, b) => a + b, 0);
+  await web02.post('/agent/history/', { pushes: [pushed] });
+  const stored = (await service.api('GET', `/api/history?mac=${web02.mac}&from_hour=${pushed.flux_hour}&to_hour=${pushed.flux_hour}`)).items[0];
+  assert.equal(stored.offset_fixed_bytes, 3_000_000);
+  await page.goto(service.base + '/history');
+  await page.getByTestId('history-filter').getByPlaceholder('MAC').fill(web02.mac);
+  await page.getByTestId('history-filter').getByRole('button', { name: /查\s*询/ }).click();
+  assert.match(await page.getByTestId(`history-offset-${stored.id}`).innerText(), /-2\.00%\s*\+3 MB\/点/);
+
+  // Every change is in the audit log with its level.
+  await page.getByRole('menuitem', { name: '审计日志' }).click();
+  const nodeRow = page.locator('tr', { hasText: 'node_config bj-1' }).filter({ hasText: 'offset_fixed_bytes' });
+  await nodeRow.locator('.audit-change').getByText('-1500000').waitFor();
+  assert.match(await nodeRow.innerText(), /admin[\s\S]*节点/);
+  const machineRow = page.locator('tr', { hasText: `machine_config ${web02.id}` }).filter({ hasText: 'offset_fixed_bytes' });
+  await machineRow.locator('.audit-change').getByText('3000000').waitFor();
+  assert.match(await machineRow.innerText(), /机器/);
+});
+
 const browser = await launchBrowser();
 try {
   const agents = [

@@ -31,9 +31,35 @@ export interface MachineConfig {
   acceptance: Acceptance;
   interface: string | null;
   offset_bp: number | null;
+  /** Bytes per 5-minute point (+/-), after the percentage; absent/null = not set at the machine. */
+  offset_fixed_bytes?: number | null;
+  /** The machine's node's offsets (absent = not set at the node). */
+  node_offset_bp?: number | null;
+  node_offset_fixed_bytes?: number | null;
   node: string | null;
   isp_id: number | null;
   device_type: number | null;
+}
+
+export type OffsetLevel = 'global' | 'node' | 'machine';
+
+/** The offsets in force and the level each comes from (machine > node > global, per kind). */
+export interface EffectiveOffset {
+  offset_bp: number;
+  offset_bp_level: OffsetLevel;
+  offset_fixed_bytes: number;
+  offset_fixed_level: OffsetLevel;
+}
+
+/** A node (节点) and the offsets set at it (null = not set: the global one applies). */
+export interface NodeOffsets {
+  node: string;
+  machines: number;
+  offset_bp: number | null;
+  offset_fixed_bytes: number | null;
+  updated_at: number | null;
+  updated_by: string | null;
+  effective_offset: EffectiveOffset;
 }
 
 export interface InterfaceReport {
@@ -75,6 +101,8 @@ export interface Machine {
   timezone_mismatch: boolean;
   /** What the agent reports wrong with itself (times on the service's clock); null: an agent older than health reports. */
   health: AgentHealth | null;
+  /** The offsets the agent pushes with and where each comes from. */
+  effective_offset: EffectiveOffset;
 }
 
 /** Conditions an agent reports; each member present = the condition holds (since = unix secs). */
@@ -94,6 +122,7 @@ export type ConfigPatch = Partial<{
   acceptance: Acceptance;
   interface: string | null;
   offset_bp: number | null;
+  offset_fixed_bytes: number | null;
   node: string | null;
   isp_id: number | null;
   device_type: number | null;
@@ -127,6 +156,8 @@ export interface HistoryRow {
   raw_points: number[];
   pushed_points: number[];
   offset_bp: number;
+  /** Fixed bytes per point the report was built with (0 from older agents). */
+  offset_fixed_bytes: number;
   status: 'success' | 'failure';
   http_status: number | null;
   code: number | null;
@@ -249,6 +280,8 @@ export interface GlobalConfig {
   isp_id: number;
   device_type: number;
   offset_bp: number;
+  /** Bytes per 5-minute point (+/-), after the percentage. */
+  offset_fixed_bytes?: number;
   billed_direction: BilledDirection;
   alerts: AlertSettings;
 }
@@ -348,6 +381,8 @@ export interface AuditRow {
   field: string;
   old_value: string | null;
   new_value: string | null;
+  /** The config level the change was made at; null for other entities. */
+  level: OffsetLevel | null;
 }
 
 export type InventorySource = 'spug' | 'csv';
@@ -591,6 +626,9 @@ export const api = {
     request<MachineConfig>('PATCH', `/api/machines/${id}/config`, patch),
   bulkUpdate: (machine_ids: number[], patch: ConfigPatch) =>
     request<{ updated: number }>('POST', '/api/machines/bulk', { machine_ids, patch }),
+  nodes: () => request<{ items: NodeOffsets[] }>('GET', '/api/nodes'),
+  setNodeOffsets: (node: string, offsets: { offset_bp: number | null; offset_fixed_bytes: number | null }) =>
+    request<NodeOffsets>('PUT', `/api/nodes/${encodeURIComponent(node)}/offsets`, offsets),
   history: (q: HistoryQuery) => request<Page<HistoryRow>>('GET', `/api/history${queryString({ ...q })}`),
   /// The CSV of the filtered set (no paging): a link the browser downloads with the session cookie.
   historyCsvUrl: (q: HistoryQuery) => {

@@ -395,6 +395,28 @@ const enUS: Record<MessageKey, string> = {
   'inventory.pickMachine': 'Search host name, MAC or IP',
   'inventory.linked': 'Linked',
   'inventory.lastSeen': 'Last seen',
+
+  'offsets.fixed': 'Fixed amount (MB per point)',
+  'offsets.fixedHelp': 'Added to or taken from every 5-minute point after the percentage (1 MB = 10^6 bytes); never below 0, a point with raw 0 stays 0',
+  'offsets.fixedInvalid': 'The fixed amount is 0 to 4000000 MB',
+  'offsets.increase': 'Increase',
+  'offsets.decrease': 'Decrease',
+  'offsets.perPoint': 'point',
+  'offsets.effective': 'Effective offset',
+  'offsets.level.global': 'global',
+  'offsets.level.node': 'node',
+  'offsets.level.machine': 'machine',
+  'offsets.inheritNode': 'Empty = node or global value',
+  'offsets.nodes': 'Node offsets',
+  'offsets.nodesHelp': "Offsets for every machine of a node: a machine's own value wins, then the node's, then the global one (percentage and fixed amount each on their own).",
+  'offsets.node': 'Node',
+  'offsets.machines': 'Machines',
+  'offsets.percent': 'Percentage',
+  'offsets.editNode': 'Node offsets: {node}',
+  'offsets.notSet': 'not set',
+  'offsets.updated': 'Last change',
+  'history.fixed': 'Fixed',
+  'audit.level': 'Level',
 };
 
 export default enUS;

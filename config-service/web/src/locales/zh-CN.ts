@@ -394,6 +394,28 @@ const zhCN = {
   'inventory.pickMachine': '搜索主机名、MAC 或 IP',
   'inventory.linked': '已关联',
   'inventory.lastSeen': '最后心跳',
+
+  'offsets.fixed': '固定调整量 (MB/点)',
+  'offsets.fixedHelp': '每个 5 分钟点在百分比调整之后再增加或减少的量（1 MB = 10^6 字节）；结果不低于 0，原始为 0 的点保持 0',
+  'offsets.fixedInvalid': '固定调整量为 0 到 4000000 MB',
+  'offsets.increase': '增加',
+  'offsets.decrease': '减少',
+  'offsets.perPoint': '点',
+  'offsets.effective': '生效偏移',
+  'offsets.level.global': '全局',
+  'offsets.level.node': '节点',
+  'offsets.level.machine': '机器',
+  'offsets.inheritNode': '留空 = 沿用节点或全局',
+  'offsets.nodes': '节点偏移量',
+  'offsets.nodesHelp': '为某个节点的全部机器设置偏移量：机器自身设置的优先，其次节点，最后全局（百分比与固定量分别判断）。',
+  'offsets.node': '节点',
+  'offsets.machines': '机器数',
+  'offsets.percent': '百分比',
+  'offsets.editNode': '节点偏移量：{node}',
+  'offsets.notSet': '未设置',
+  'offsets.updated': '最后修改',
+  'history.fixed': '固定调整',
+  'audit.level': '层级',
 };
 
 export type MessageKey = keyof typeof zhCN;

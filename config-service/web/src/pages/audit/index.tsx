@@ -21,6 +21,12 @@ export default function AuditPage() {
         columns={[
           { title: t('audit.at'), dataIndex: 'at', render: formatTime, width: 180 },
           { title: t('audit.actor'), dataIndex: 'actor' },
+          {
+            title: t('audit.level'),
+            dataIndex: 'level',
+            width: 90,
+            render: (v: AuditRow['level']) => (v ? t(`offsets.level.${v}`) : '-'),
+          },
           { title: t('audit.entity'), width: 200, render: (_, r) => <span style={{ whiteSpace: 'nowrap' }}>{`${r.entity} ${r.entity_id}`}</span> },
           { title: t('audit.field'), dataIndex: 'field', width: 240, render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
           {

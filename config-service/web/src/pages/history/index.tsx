@@ -7,6 +7,7 @@ import Bytes from '../../components/Bytes';
 import { formatHour, formatTime, percent } from '../../components/format';
 import FilterButtons from '../../components/FilterButtons';
 import LoadError from '../../components/LoadError';
+import { fixedText } from '../../components/offsets';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
 
@@ -58,9 +59,22 @@ export default function HistoryPage() {
               {t('history.raw')}: {row.raw_bytes.toLocaleString('en-US')}
               <br />
               {t('history.offset')}: {percent(row.offset_bp)}
+              <br />
+              {t('history.fixed')}: {fixedText(row.offset_fixed_bytes ?? 0)}/{t('offsets.perPoint')}
             </>
           }
         />
+      ),
+    },
+    {
+      title: t('history.offset'),
+      width: 130,
+      render: (_: unknown, row: HistoryRow) => (
+        <span style={{ whiteSpace: 'nowrap' }} data-testid={`history-offset-${row.id}`}>
+          {percent(row.offset_bp)}
+          <br />
+          {fixedText(row.offset_fixed_bytes ?? 0)}/{t('offsets.perPoint')}
+        </span>
       ),
     },
     { title: t('history.version'), dataIndex: 'version', width: 70, align: 'right' as const },
@@ -127,7 +141,7 @@ export default function HistoryPage() {
           loading={loading}
           columns={columns}
           dataSource={data?.items ?? []}
-          scroll={{ x: 1300 }}
+          scroll={{ x: 1430 }}
           locale={{ emptyText: t('common.empty') }}
           pagination={{
             current: page.page,

@@ -3,15 +3,17 @@ import { App, Button, Card, Form, Input, Select, Space, Switch, Table, Tag, Tool
 import { WarningOutlined } from '@ant-design/icons';
 import { api, type Machine, type MachineQuery } from '../../api/client';
 import { errorMessage } from '../../api/errors';
-import { formatHour, formatTime, percent } from '../../components/format';
+import { formatHour, formatTime } from '../../components/format';
 import FilterButtons from '../../components/FilterButtons';
 import LoadError from '../../components/LoadError';
+import { EffectiveOffsetView } from '../../components/offsets';
 import { useApi } from '../../components/useApi';
 import { useI18n } from '../../i18n';
 import { HealthTags, healthProblems } from './components/AgentHealth';
 import BulkBar from './components/BulkBar';
 import EditMachineModal from './components/EditMachineModal';
 import MachineDrawer from './components/MachineDrawer';
+import NodeOffsetsDrawer from './components/NodeOffsetsDrawer';
 
 interface FilterForm {
   q?: string;
@@ -29,6 +31,7 @@ export default function MachinesPage() {
   const [selected, setSelected] = useState<number[]>([]);
   const [editing, setEditing] = useState<Machine | null>(null);
   const [detail, setDetail] = useState<number | null>(null);
+  const [nodesOpen, setNodesOpen] = useState(false);
   const query = { ...filter, ...page };
   const { data, error, loading, reload } = useApi(() => api.machines(query), [JSON.stringify(query)]);
   const [form] = Form.useForm<FilterForm>();
@@ -136,10 +139,10 @@ export default function MachinesPage() {
       ),
     },
     {
-      title: t('machines.offset'),
-      dataIndex: ['config', 'offset_bp'],
-      width: 130,
-      render: (v: number | null) => (v === null ? <Typography.Text type="secondary">{t('common.inherit')}</Typography.Text> : percent(v)),
+      title: t('offsets.effective'),
+      dataIndex: 'effective_offset',
+      width: 250,
+      render: (e: Machine['effective_offset'], m: Machine) => <EffectiveOffsetView e={e} t={t} testId={`effective-offset-${m.id}`} />,
     },
     {
       title: t('machines.lastPush'),
@@ -239,6 +242,11 @@ export default function MachinesPage() {
           />
         </Form.Item>
         <FilterButtons onReset={() => setFilter({})} />
+        <Form.Item>
+          <Button onClick={() => setNodesOpen(true)} data-testid="node-offsets-open">
+            {t('offsets.nodes')}
+          </Button>
+        </Form.Item>
       </Form>
       <BulkBar
         ids={selected}
@@ -256,7 +264,7 @@ export default function MachinesPage() {
           loading={loading}
           columns={columns}
           dataSource={rows}
-          scroll={{ x: 1520 }}
+          scroll={{ x: 1640 }}
           rowSelection={{ selectedRowKeys: selected, onChange: (keys) => setSelected(keys as number[]) }}
           locale={{ emptyText: t('common.empty') }}
           pagination={{
@@ -281,6 +289,14 @@ export default function MachinesPage() {
         />
       )}
       {detail !== null && <MachineDrawer machineId={detail} onClose={() => setDetail(null)} />}
+      {nodesOpen && (
+        <NodeOffsetsDrawer
+          onClose={() => {
+            setNodesOpen(false);
+            reload();
+          }}
+        />
+      )}
     </Card>
   );
 }

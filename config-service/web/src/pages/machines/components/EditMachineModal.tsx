@@ -3,9 +3,10 @@ import { Alert, Form, Input, InputNumber, Modal, Select, Tag } from 'antd';
 import { api, type ConfigPatch, type Machine } from '../../../api/client';
 import { errorMessage } from '../../../api/errors';
 import { useI18n } from '../../../i18n';
+import { FixedOffsetItem, fixedFromForm, fixedToForm, type FixedValues, EffectiveOffsetView } from '../../../components/offsets';
 import { offsetRule } from '../../push-config/components/PushConfigForm';
 
-interface Values {
+interface Values extends FixedValues {
   acceptance: Machine['config']['acceptance'];
   interface: string;
   offset_percent: number | null;
@@ -29,6 +30,7 @@ export default function EditMachineModal({ machine, onClose, onSaved }: { machin
       acceptance: v.acceptance,
       interface: v.interface === AUTO ? null : v.interface,
       offset_bp: v.offset_percent === null || v.offset_percent === undefined ? null : Math.round(v.offset_percent * 100),
+      offset_fixed_bytes: fixedFromForm(v),
       node: v.node?.trim() ? v.node.trim() : null,
       isp_id: v.isp_id ?? null,
       device_type: v.device_type ?? null,
@@ -64,6 +66,7 @@ export default function EditMachineModal({ machine, onClose, onSaved }: { machin
           acceptance: c.acceptance,
           interface: c.interface ?? AUTO,
           offset_percent: c.offset_bp === null ? null : c.offset_bp / 100,
+          ...fixedToForm(c.offset_fixed_bytes),
           node: c.node ?? '',
           isp_id: c.isp_id,
           device_type: c.device_type,
@@ -91,7 +94,11 @@ export default function EditMachineModal({ machine, onClose, onSaved }: { machin
           />
         </Form.Item>
         <Form.Item name="offset_percent" label={t('machines.offset')} rules={[offsetRule(t('push.offsetInvalid'))]} extra={t('push.offsetHelp')}>
-          <InputNumber precision={2} step={0.5} style={{ width: '100%' }} placeholder={t('machines.offsetPlaceholder')} id="machine_offset" />
+          <InputNumber precision={2} step={0.5} style={{ width: '100%' }} placeholder={t('offsets.inheritNode')} id="machine_offset" />
+        </Form.Item>
+        <FixedOffsetItem t={t} placeholder={t('offsets.inheritNode')} testId="machine-fixed" />
+        <Form.Item label={t('offsets.effective')}>
+          <EffectiveOffsetView e={machine.effective_offset} t={t} testId="edit-effective-offset" />
         </Form.Item>
         <Form.Item name="node" label={t('machines.node')}>
           <Input placeholder={t('machines.nodePlaceholder')} id="machine_node" />

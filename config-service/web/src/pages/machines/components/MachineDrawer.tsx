@@ -5,6 +5,7 @@ import BarChart from '../../../components/BarChart';
 import Bytes from '../../../components/Bytes';
 import { formatHour, formatTime, humanBytes, percent } from '../../../components/format';
 import LoadError from '../../../components/LoadError';
+import { EffectiveOffsetView, fixedText } from '../../../components/offsets';
 import { useApi } from '../../../components/useApi';
 import { useI18n, type Translate } from '../../../i18n';
 import { VerificationsTable } from '../../alerts';
@@ -151,6 +152,9 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
             <Descriptions.Item label={t('machines.backlog')}>
               {t('machines.backlogValue', { o: m.backlog_outbox_hours, h: m.backlog_history_items, held: m.backlog_held_hours })}
             </Descriptions.Item>
+            <Descriptions.Item label={t('offsets.effective')} span={2}>
+              <EffectiveOffsetView e={m.effective_offset} t={t} testId="drawer-effective-offset" />
+            </Descriptions.Item>
             <Descriptions.Item label={t('machines.reportTimezone')} span={2}>
               {m.report_timezone ?? '-'}
               {m.timezone_mismatch && (
@@ -190,7 +194,7 @@ export default function MachineDrawer({ machineId, onClose }: { machineId: numbe
                   {
                     title: t('history.pushed'),
                     dataIndex: 'pushed_bytes',
-                    render: (_, r) => <Bytes value={r.pushed_bytes} extra={<><br />{t('history.raw')}: {r.raw_bytes.toLocaleString('en-US')} · {percent(r.offset_bp)}</>} />,
+                    render: (_, r) => <Bytes value={r.pushed_bytes} extra={<><br />{t('history.raw')}: {r.raw_bytes.toLocaleString('en-US')} · {percent(r.offset_bp)} · {fixedText(r.offset_fixed_bytes ?? 0)}/{t('offsets.perPoint')}</>} />,
                   },
                   { title: t('history.version'), dataIndex: 'version' },
                   {

@@ -3,12 +3,13 @@ import { Alert, App, Button, Card, Col, Form, Input, InputNumber, Row, Select, S
 import { DeleteOutlined, PlusOutlined, SendOutlined } from '@ant-design/icons';
 import { api, type AlertChannel, type GlobalConfig } from '../../../api/client';
 import { errorMessage } from '../../../api/errors';
+import { FixedOffsetItem, fixedFromForm, fixedToForm, type FixedValues } from '../../../components/offsets';
 import { useApi } from '../../../components/useApi';
 import { useI18n } from '../../../i18n';
 import ProfileFields, { fromProfileValues, toProfileValues, type ProfileValues } from './ProfileFields';
 
 /// The form's values: the offset in percent, secrets only when typed.
-interface Values {
+interface Values extends FixedValues {
   customer: ProfileValues & { base_url: string; access_id: string; new_secret?: string };
   provider_id: string;
   provider_uiid: string;
@@ -49,6 +50,7 @@ function toValues(doc: GlobalConfig): Values {
     device_type: doc.device_type,
     billed_direction: doc.billed_direction,
     offset_percent: doc.offset_bp / 100,
+    ...fixedToForm(doc.offset_fixed_bytes ?? 0),
     alerts: {
       failure_threshold: doc.alerts.failure_threshold,
       offline_periods: doc.alerts.offline_periods,
@@ -74,6 +76,7 @@ function toDoc(stored: GlobalConfig, v: Values): GlobalConfig {
     device_type: v.device_type,
     billed_direction: v.billed_direction,
     offset_bp: Math.round(v.offset_percent * 100),
+    offset_fixed_bytes: fixedFromForm(v) ?? 0,
     alerts: {
       ...v.alerts,
       channels: (v.alerts.channels ?? []).map((c) => ({
@@ -221,6 +224,9 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
             >
               <InputNumber precision={2} step={0.5} style={{ width: '100%' }} id="offset_percent" addonAfter="%" />
             </Form.Item>
+          </Col>
+          <Col xs={24} md={12}>
+            <FixedOffsetItem t={t} testId="global-fixed" />
           </Col>
         </Row>
       </Card>
