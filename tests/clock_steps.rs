@@ -316,8 +316,7 @@ fn a_corrected_hour_keeps_the_offsets_it_was_built_with_and_its_history_carries_
     for r in &corrected {
         let last = history
             .iter()
-            .filter(|h| h.flux_hour == r.flux_hour && h.version == r.version)
-            .last()
+            .rfind(|h| h.flux_hour == r.flux_hour && h.version == r.version)
             .unwrap_or_else(|| panic!("no history of hour {} v{}", r.flux_hour, r.version));
         assert_eq!((last.offset_bp, last.offset_fixed_bytes), (300, 2_000_000), "{last:?}");
         assert_eq!(last.pushed_points, last.raw_points.map(|v| apply(v, 300, 2_000_000)));
