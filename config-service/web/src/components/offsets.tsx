@@ -57,7 +57,7 @@ export function FixedOffsetItem({ t, placeholder, testId }: { t: Translate; plac
           noStyle
           rules={[{ type: 'number', min: 0, max: FIXED_MB_MAX, message: t('offsets.fixedInvalid') }]}
         >
-          <InputNumber min={0} max={FIXED_MB_MAX} precision={6} style={{ width: '100%' }} placeholder={placeholder} suffix="MB" id={`${testId}-mb`} />
+          <InputNumber min={0} max={FIXED_MB_MAX} step={1} style={{ width: '100%' }} placeholder={placeholder} suffix="MB" id={`${testId}-mb`} />
         </Form.Item>
       </Space.Compact>
     </Form.Item>
