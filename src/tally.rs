@@ -129,6 +129,9 @@ pub struct SlotAddition {
     pub flags: u32,
     /// The push switch while the bytes were measured ([`switch`] bits; 0 = not known).
     pub push_switch: u8,
+    /// The largest link speed (bits/s) the NIC reported at either end of the interval these
+    /// bytes passed in; 0 = not known.
+    pub link_bits_per_sec: u64,
 }
 
 /// The push switch in effect while a slot was measured (bits, OR-ed per slot).
@@ -442,6 +445,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
                     samples: 0,
                     flags: flag::CLOCK_STEP,
                     push_switch: 0,
+                    link_bits_per_sec: 0,
                 });
             }
             slot += SLOT_MS;
@@ -449,6 +453,8 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
         }
     }
     let last_index = shares.len() - 1;
+    // The speed may have changed between the two readings: the faster one bounds the interval.
+    let link_seen = p.source.link_bits_per_sec.max(current.source.link_bits_per_sec).unwrap_or(0);
     for (i, share) in shares.iter().enumerate() {
         additions.push(SlotAddition {
             mac: current.source.mac.clone(),
@@ -468,6 +474,7 @@ pub fn observe(previous: Option<&LastReading>, current: Reading, config: &TallyC
             samples: u32::from(i == last_index),
             flags,
             push_switch: switch::bits(current.push_on),
+            link_bits_per_sec: link_seen,
         });
     }
     let continuous = continuity == Continuity::Continuous && !delta.reset;
@@ -499,6 +506,7 @@ fn baseline(current: Reading, mut events: Vec<Event>, flags: u32, trusted_since:
         samples: 1,
         flags: if on_boundary { flags & !flag::PARTIAL } else { flags | flag::PARTIAL },
         push_switch: 0,
+        link_bits_per_sec: 0,
     }];
     Observation {
         additions,
@@ -544,6 +552,7 @@ pub fn stopping(last: &LastReading) -> Option<SlotAddition> {
         samples: 0,
         flags: flag::PARTIAL,
         push_switch: 0,
+        link_bits_per_sec: 0,
     })
 }
 

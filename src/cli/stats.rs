@@ -168,6 +168,7 @@ mod tests {
             flags: 0,
             closed: true,
             push_switch: 0,
+            link_bits_per_sec: 0,
         }
     }
 

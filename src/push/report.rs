@@ -116,7 +116,19 @@ pub fn build(
     let mut off = [false; SLOTS_PER_HOUR];
     let mut slot_flags = 0;
     let mut impossible = Vec::new();
-    let capacity = rules.link_bits_per_sec.map(|bits| u128::from(bits) * SLOT_SECS as u128 / 8);
+    // The fastest the link was during the hour (the sampler records the speed with each slot),
+    // or at build time: a link that slowed down since does not make past points impossible.
+    let in_hour = |s: &&SlotRow| {
+        s.mac == mac && (0..SLOTS_PER_HOUR as i64 * SLOT_MS).contains(&(s.slot_start_ms - hour_start_ms))
+    };
+    let link_bits_per_sec = slots
+        .iter()
+        .filter(in_hour)
+        .map(|s| s.link_bits_per_sec)
+        .filter(|bits| *bits > 0)
+        .chain(rules.link_bits_per_sec)
+        .max();
+    let capacity = link_bits_per_sec.map(|bits| u128::from(bits) * SLOT_SECS as u128 / 8);
     for slot in slots.iter().filter(|s| s.mac == mac) {
         let offset_ms = slot.slot_start_ms - hour_start_ms;
         if !(0..SLOTS_PER_HOUR as i64 * SLOT_MS).contains(&offset_ms) {
@@ -156,7 +168,7 @@ pub fn build(
         }
     }
     let (state, reason) = if !impossible.is_empty() {
-        let bits = rules.link_bits_per_sec.unwrap_or(0);
+        let bits = link_bits_per_sec.unwrap_or(0);
         (
             ReportState::Held,
             Some(format!(
@@ -285,6 +297,7 @@ mod tests {
             flags: 0,
             closed: true,
             push_switch: 0,
+            link_bits_per_sec: 0,
         }
     }
 
@@ -376,6 +389,24 @@ mod tests {
             build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &rules(BilledDirection::Rx, 0.0));
         assert_eq!(r.state, ReportState::Held);
         assert!(r.reason.as_deref().unwrap_or("").starts_with("impossible_point: v4"), "{:?}", r.reason);
+    }
+
+    #[test]
+    fn the_fastest_link_of_the_hour_judges_its_points() {
+        // 5 Gbit/s for 300 s = 187.5 GB: possible on the 10 Gbit/s the link had during the
+        // hour, although it runs at 100 Mbit/s when the hour is built.
+        let mut slots = vec![slot(3, 187_500_000_000, 0), slot(4, 1_000, 0)];
+        slots[0].link_bits_per_sec = 10_000_000_000;
+        slots[1].link_bits_per_sec = 100_000_000;
+        let mut at_build = rules(BilledDirection::Tx, 0.0);
+        at_build.link_bits_per_sec = Some(100_000_000);
+        let r = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &at_build);
+        assert_eq!(r.state, ReportState::Pending, "{:?}", r.reason);
+        // Above what even the fastest link of the hour carries: held, and the reason says which speed.
+        slots[0].counters.tx_bytes = 375_000_000_001;
+        let r = build("aa:bb:cc:dd:ee:ff", HOUR, &slots, &ReportTz::default(), &at_build);
+        assert_eq!(r.state, ReportState::Held);
+        assert!(r.reason.as_deref().unwrap_or("").contains("(10000000000 bit/s)"), "{:?}", r.reason);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct SlotRow {
     pub closed: bool,
     /// The push switch while the slot was measured (`tally::switch` bits; 0 = not known).
     pub push_switch: u8,
+    /// The largest link speed (bits/s) seen while the slot was measured; 0 = not known.
+    pub link_bits_per_sec: u64,
 }
 
 /// What a prune did.
@@ -243,7 +245,7 @@ impl Ring {
 }
 
 const SELECT_SLOT: &str = "SELECT mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets, \
-     rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, closed, push_switch FROM slot";
+     rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, closed, push_switch, link_bits FROM slot";
 
 fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
     let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
@@ -266,6 +268,7 @@ fn slot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SlotRow> {
         flags: r.get(13)?,
         closed: r.get(14)?,
         push_switch: r.get(15)?,
+        link_bits_per_sec: u(16)?,
     })
 }
 
@@ -278,8 +281,8 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
     let carries_bytes = c.rx_bytes > 0 || c.tx_bytes > 0;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO slot (mac, slot_start, ifname, rx_bytes, tx_bytes, rx_packets, tx_packets,
-                           rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, push_switch)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17)
+                           rx_errors, tx_errors, rx_dropped, tx_dropped, covered_ms, samples, flags, push_switch, link_bits)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?17, ?18)
          ON CONFLICT (mac, slot_start) DO UPDATE SET
             ifname = excluded.ifname,
             rx_bytes = rx_bytes + excluded.rx_bytes,
@@ -293,7 +296,8 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
             covered_ms = covered_ms + excluded.covered_ms,
             samples = samples + excluded.samples,
             flags = flags | excluded.flags | (CASE WHEN closed = 1 AND ?15 THEN ?16 ELSE 0 END),
-            push_switch = push_switch | excluded.push_switch",
+            push_switch = push_switch | excluded.push_switch,
+            link_bits = MAX(link_bits, excluded.link_bits)",
     )?;
     stmt.execute(params![
         a.mac,
@@ -313,6 +317,8 @@ fn add_to_slot(tx: &Transaction<'_>, a: &SlotAddition) -> Result<(), RingError> 
         carries_bytes,
         flag::AMENDED,
         a.push_switch,
+        // A speed is a judgement aid, never a reason to lose a reading: clamped, not refused.
+        i64::try_from(a.link_bits_per_sec).unwrap_or(i64::MAX),
     ])?;
     Ok(())
 }

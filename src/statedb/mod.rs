@@ -18,6 +18,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (7, include_str!("migrations/0007_slot_switch.sql")),
     (8, include_str!("migrations/0008_cost.sql")),
     (9, include_str!("migrations/0009_report_fixed_offset.sql")),
+    (10, include_str!("migrations/0010_slot_link_speed.sql")),
 ];
 
 /// SQLite page cache per connection, in KiB (`PRAGMA cache_size = -N`). The default (2 MB per
