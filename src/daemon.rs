@@ -271,11 +271,10 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
     }
 }
 
-/// Heartbeat, config pull and history mirror every `config_interval_secs`. Failures are
-/// logged (the first of a run, then every tenth) and retried: the service is not on the data
-/// path.
-fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
-    let interval_ms = sync.local.service.config_interval_secs * 1000;
+/// Heartbeat, config pull and history mirror every heartbeat period of the service
+/// (`config_interval_secs` until it has said it). Failures are logged (the first of a run,
+/// then every tenth) and retried: the service is not on the data path.
+pub fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdown) {
     let mut failures: u64 = 0;
     loop {
         let generation = sync.shared.generation();
@@ -303,7 +302,7 @@ fn service_loop(mut sync: ServiceSync<'_>, clock: &dyn Clock, shutdown: &Shutdow
                 }
             }
         }
-        if clock.sleep_ms(interval_ms, shutdown) {
+        if clock.sleep_ms(sync.period_ms(), shutdown) {
             return;
         }
     }

@@ -377,3 +377,53 @@ fn the_ops_platform_identity_names_the_machine_in_the_service() {
     let (_, merged) = agent.shared.get();
     assert_eq!(merged.identity.host_name.as_deref(), Some("北京-电信-01"));
 }
+
+/// A simulated clock that remembers every sleep (the daemon's loops sleep through it).
+struct RecordingClock {
+    sim: SimClock,
+    sleeps: std::sync::Mutex<Vec<u64>>,
+}
+
+impl pushagent::clock::Clock for RecordingClock {
+    fn wall_ms(&self) -> i64 {
+        self.sim.wall_ms()
+    }
+    fn boot_ms(&self) -> u64 {
+        self.sim.boot_ms()
+    }
+    fn sleep_ms(&self, ms: u64, shutdown: &Shutdown) -> bool {
+        self.sleeps.lock().expect("sleeps").push(ms);
+        self.sim.sleep_ms(ms, shutdown)
+    }
+}
+
+#[test]
+fn the_agent_heartbeats_at_the_period_the_service_asks_for() {
+    // The service counts an agent offline after 3 missed periods of 120 s; the agent's file
+    // says 60 s (its period until the service has answered).
+    let service_dir = tempfile::tempdir().expect("tempdir");
+    let service = ConfigService::start_with_heartbeat(service_dir.path(), 120);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut local = local_config(dir.path(), &service);
+    local.service.config_interval_secs = 60;
+    let _ = Ring::open(&local.state_db_path()).expect("state db");
+    let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
+    let clock = RecordingClock { sim: SimClock::new(T0, 1), sleeps: std::sync::Mutex::new(Vec::new()) };
+    let shared = SharedConfig::new(local.clone());
+    let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
+    let sync = ServiceSync::new(&clock, local.clone(), shared, outbox, root).expect("sync");
+    assert_eq!(sync.period_ms(), 60_000, "the file's period until the service answers");
+    let shutdown = Shutdown::new();
+    std::thread::scope(|scope| {
+        scope.spawn(|| pushagent::daemon::service_loop(sync, &clock, &shutdown));
+        // The daemon's real loop: register, then heartbeat rounds, each followed by a sleep.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while clock.sleeps.lock().expect("sleeps").len() < 4 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        shutdown.request();
+    });
+    let sleeps = clock.sleeps.lock().expect("sleeps").clone();
+    assert!(sleeps.len() >= 4, "four rounds within a minute: {sleeps:?}");
+    assert!(sleeps.iter().all(|ms| *ms == 120_000), "every round one service period apart: {sleeps:?}");
+}

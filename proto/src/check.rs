@@ -36,6 +36,26 @@ pub fn node_name(field: &str, node: &str) -> Checked {
     })
 }
 
+/// How often agents heartbeat (the config service's `heartbeat_interval_secs`, which it sends
+/// in every register and heartbeat answer and agents follow): 5 s to 1 h.
+pub const HEARTBEAT_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 5..=3600;
+
+/// The heartbeat period, as the service stores it and the agent takes it.
+pub fn heartbeat_interval_secs(field: &str, secs: u64) -> Checked {
+    if HEARTBEAT_INTERVAL_SECS.contains(&secs) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "must be between {} and {} seconds, got {secs}",
+                HEARTBEAT_INTERVAL_SECS.start(),
+                HEARTBEAT_INTERVAL_SECS.end()
+            ),
+        ))
+    }
+}
+
 /// An offset in basis points (`offset::check_bp`).
 pub fn offset_bp(field: &str, bp: i32) -> Checked {
     crate::offset::check_bp(field, bp)

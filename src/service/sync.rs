@@ -51,6 +51,10 @@ pub struct ServiceSync<'a> {
     last_facts: Option<String>,
     /// The MAC of the last heartbeat: still the identity while a pinned interface is missing.
     last_mac: Option<String>,
+    /// The service's `heartbeat_interval_secs` (register and heartbeat answers): the period of
+    /// the service rounds, so its "offline after 3 missed periods" counts the agent's real ones.
+    heartbeat_interval_secs: Option<u64>,
+    refused_interval: Option<u64>,
 }
 
 fn token_path(state_dir: &Path) -> PathBuf {
@@ -109,6 +113,8 @@ impl<'a> ServiceSync<'a> {
             cached: None,
             last_facts: None,
             last_mac: None,
+            heartbeat_interval_secs: None,
+            refused_interval: None,
         };
         if let Some(c) = cached {
             match effective(&sync.local, &c) {
@@ -153,6 +159,7 @@ impl<'a> ServiceSync<'a> {
             }
             other => other?,
         };
+        self.follow_heartbeat_interval(answer.heartbeat_interval_secs);
         self.last_mac = heartbeat.get("mac").and_then(Value::as_str).map(str::to_string);
         if let Some(facts) = heartbeat.get("facts").filter(|f| !f.is_null()) {
             self.last_facts = Some(comparable_facts(facts));
@@ -198,6 +205,34 @@ impl<'a> ServiceSync<'a> {
         Ok(report)
     }
 
+    /// Time between two service rounds: the service's heartbeat period once it said it, the
+    /// file's `config_interval_secs` before (and while the service has never answered).
+    pub fn period_ms(&self) -> u64 {
+        self.heartbeat_interval_secs.unwrap_or(self.local.service.config_interval_secs) * 1000
+    }
+
+    /// Take the service's heartbeat period; one outside what the agent accepts (the shared
+    /// check) is refused, logged once per value, and the period stays as it was.
+    fn follow_heartbeat_interval(&mut self, secs: u64) {
+        if self.heartbeat_interval_secs == Some(secs) {
+            return;
+        }
+        match pushagent_proto::check::heartbeat_interval_secs("heartbeat_interval_secs", secs) {
+            Ok(()) => {
+                log::info!("heartbeat every {secs} s, as the config service asks");
+                self.heartbeat_interval_secs = Some(secs);
+            }
+            Err(e) if self.refused_interval != Some(secs) => {
+                self.refused_interval = Some(secs);
+                log::error!(
+                    "config service asks for a heartbeat period we refuse ({e}); keeping {} s",
+                    self.period_ms() / 1000
+                );
+            }
+            Err(_) => {}
+        }
+    }
+
     fn register(&mut self) -> Result<Secret, SyncError> {
         let enrollment = self.local.service.enrollment_token.clone();
         if enrollment.is_empty() {
@@ -219,6 +254,7 @@ impl<'a> ServiceSync<'a> {
             identity: current.identity.to_wire(),
         };
         let answer = self.client.register(&request)?;
+        self.follow_heartbeat_interval(answer.heartbeat_interval_secs);
         write_private(&token_path(&self.local.state_dir), answer.agent_token.as_bytes())
             .map_err(|e| SyncError::Local(format!("cannot store the agent token: {e}")))?;
         log::info!("registered with the config service as machine {}", answer.machine_id);

@@ -21,10 +21,16 @@ pub struct ConfigService {
     db_path: PathBuf,
     running: Option<ServerThread>,
     http: ureq::Agent,
+    heartbeat_interval_secs: u64,
 }
 
 impl ConfigService {
     pub fn start(dir: &Path) -> ConfigService {
+        ConfigService::start_with_heartbeat(dir, Settings::default().heartbeat_interval_secs)
+    }
+
+    /// A service that asks its agents to heartbeat every `heartbeat_interval_secs`.
+    pub fn start_with_heartbeat(dir: &Path, heartbeat_interval_secs: u64) -> ConfigService {
         let db_path = dir.join("config.sqlite");
         let api_token = tokens::new_token("pa_api_").expect("token");
         let store = Store::open(&db_path).expect("store");
@@ -42,6 +48,7 @@ impl ConfigService {
             db_path,
             running: None,
             http,
+            heartbeat_interval_secs,
         };
         service.up();
         service.base_url = format!("http://{}", service.addr);
@@ -53,6 +60,7 @@ impl ConfigService {
         let settings = Settings {
             db_path: self.db_path.clone(),
             enrollment_token: Some(Secret::new(ENROLL)),
+            heartbeat_interval_secs: self.heartbeat_interval_secs,
             ..Settings::default()
         };
         let server = ServerThread::spawn(self.addr, move |listener, stop| async move {
