@@ -279,8 +279,11 @@ impl Settings {
 
     fn validate(&mut self) -> Result<(), SettingsError> {
         // Agents heartbeat at this period: the range they accept (proto::check).
-        pushagent_proto::check::heartbeat_interval_secs("heartbeat_interval_secs", self.heartbeat_interval_secs)
-            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        pushagent_proto::check::heartbeat_interval_secs(
+            "heartbeat_interval_secs",
+            self.heartbeat_interval_secs,
+        )
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         if self.check_interval_secs == 0 || self.delivery_interval_secs == 0 {
             return Err(SettingsError::Invalid("interval settings must be at least 1 second".into()));
         }

@@ -1,19 +1,21 @@
 //! `pushagent outbox | push --hour H | verify --day D`: the operator's view of, and hands on,
-//! the push pipeline. When the agent runs, the CLI queues the work and the agent does it
-//! (one writer, one sender); when it does not, the CLI does it itself.
+//! the push pipeline, with the config the daemon runs with (the file and the service's cached
+//! config) and on its clock (the demo clock under `demo_time_scale`). `verify`: when the agent
+//! runs, the CLI queues the work and the agent does it; when it does not, the CLI does it.
+//! `push --hour`: the CLI sends the re-push itself and records it only once accepted.
 
 use std::time::{Duration, Instant};
 
 use gumdrop::Options;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, DemoOrigin, ScaledClock, SystemClock};
 use crate::config::AgentConfig;
 use crate::daemon;
-use crate::push::outbox::{Outbox, OutboxReport, RepushValues, StateChange};
+use crate::push::outbox::{Outbox, OutboxReport, StateChange};
 use crate::push::pusher::StepReport;
-use crate::push::report::{self, BuildRules, ReportState};
+use crate::push::report::ReportState;
 use crate::ring::Ring;
-use crate::slots::{SLOTS_PER_HOUR, SLOT_MS};
+use crate::service::sync::effective_config;
 
 #[derive(Debug, Options)]
 pub struct OutboxArgs {
@@ -41,6 +43,19 @@ pub struct VerifyArgs {
     help: bool,
     #[options(help = "report day YYYYMMDD", meta = "DAY")]
     day: Option<String>,
+}
+
+/// The daemon's clock: under `demo_time_scale`, the demo clock continuing from the origin the
+/// daemon persisted (read here, never moved: the daemon owns it), so the CLI's "now" is the
+/// agent's.
+fn agent_clock(config: &AgentConfig) -> Result<Box<dyn Clock>, String> {
+    if config.demo_time_scale <= 1 {
+        return Ok(Box::new(SystemClock));
+    }
+    let ring = Ring::open_existing(&config.state_db_path()).map_err(|e| e.to_string())?;
+    let persisted = ring.demo_origin().map_err(|e| e.to_string())?;
+    let origin = DemoOrigin::resume(persisted, config.demo_time_scale, SystemClock.wall_ms());
+    Ok(Box::new(ScaledClock::continuing(origin)))
 }
 
 fn open_outbox(config: &AgentConfig) -> Result<Outbox, String> {
@@ -104,80 +119,28 @@ fn render(config: &AgentConfig, reports: &[OutboxReport]) -> String {
     out
 }
 
-/// Re-push an hour now under a new version, rebuilt from the ring with today's offset.
+/// Re-push an hour now under a new version, rebuilt from the ring with the effective config
+/// (the file and the service's cached config) by the daemon's rules, and sent from here; the
+/// outbox records it only once the customer accepted it.
 pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
     let hour = args.hour.ok_or("--hour YYYYMMDDHH is required")?;
-    let tz = config.report_timezone;
-    let hour_start = tz.hour_start_ms(&hour)?;
-    let mut outbox = open_outbox(config)?;
-    let existing = outbox.by_hour(&hour).map_err(|e| e.to_string())?;
-    if existing.is_empty() {
-        return Err(format!("hour {hour} is not in the outbox (not built yet, or older than the retention)"));
-    }
-    let ring = Ring::open_existing(&config.state_db_path()).map_err(|e| e.to_string())?;
-    let slots = ring
-        .slots_between(hour_start, hour_start + SLOTS_PER_HOUR as i64 * SLOT_MS)
-        .map_err(|e| e.to_string())?;
-    let link = ring.last_reading().ok().flatten().and_then(|(l, _)| l.reading.source.link_bits_per_sec);
-    let rules = BuildRules::from_settings(
-        config.customer.billed_direction,
-        &config.report,
-        true,
-        link.or(config.max_link_bits_per_sec),
-    );
-    let now = SystemClock.wall_ms();
-    for r in &existing {
-        let values = if slots.iter().any(|s| s.mac == r.mac) {
-            let rebuilt = report::build(&r.mac, hour_start, &slots, &tz, &rules);
-            if rebuilt.state == ReportState::Held {
-                return Err(format!("{} {hour}: {}", r.mac, rebuilt.reason.unwrap_or_default()));
-            }
-            Some(Box::new(RepushValues {
-                raw: rebuilt.raw,
-                pushed: rebuilt.pushed,
-                offset_bp: rebuilt.offset.basis_points,
-                offset_source: rebuilt.offset_source.into(),
-                offset_fixed_bytes: rebuilt.offset_fixed_bytes,
-            }))
-        } else {
-            None // slots pruned: push the values we have
-        };
-        let version = r.version + 1;
-        outbox
-            .schedule_repush(&StateChange::Repush {
-                mac: r.mac.clone(),
-                flux_hour: hour.clone(),
-                version,
-                values,
-                reason: "operator re-push".into(),
-                now_ms: now,
-            })
-            .map_err(|e| e.to_string())?;
-        println!("{} {hour}: queued as version {version}", r.mac);
-    }
-    settle(
-        config,
-        "push",
-        |done| done.sent > 0 || done.failed_attempts > 0,
-        || {
-            let after = open_outbox(config).and_then(|o| o.by_hour(&hour).map_err(|e| e.to_string()))?;
-            Ok(after
-                .iter()
-                .all(|r| r.state != ReportState::Pending || r.attempts > 0 && r.updated_at_ms > now))
-        },
-    )?;
-    let after = open_outbox(config)?.by_hour(&hour).map_err(|e| e.to_string())?;
-    print!("{}", render(config, &after));
+    let config = effective_config(config);
+    let clock = agent_clock(&config)?;
+    let mut pusher = daemon::build_pusher(&config, clock.as_ref()).map_err(|e| e.to_string())?;
+    let after = pusher.repush_hour_now(&hour)?;
+    print!("{}", render(&config, &after));
     Ok(())
 }
 
 /// Check a day's sent hours against the customer's copy now.
 pub fn verify(config: &AgentConfig, args: VerifyArgs) -> Result<(), String> {
     let day = args.day.ok_or("--day YYYYMMDD is required")?;
+    let config = &effective_config(config);
+    let clock = agent_clock(config)?;
     let tz = config.report_timezone;
     let day_start = tz.hour_start_ms(&format!("{day}00"))?;
     let mut outbox = open_outbox(config)?;
-    let now = SystemClock.wall_ms();
+    let now = clock.wall_ms();
     let reports = outbox.between(day_start, day_start + 86_400_000).map_err(|e| e.to_string())?;
     let sent: Vec<&OutboxReport> = reports.iter().filter(|r| r.state == ReportState::Sent).collect();
     if sent.is_empty() {
@@ -194,15 +157,10 @@ pub fn verify(config: &AgentConfig, args: VerifyArgs) -> Result<(), String> {
     }
     println!("{} hour(s) of {day} queued for verification", sent.len());
     let expected = sent.len();
-    settle(
-        config,
-        "verify",
-        |done| done.verified > 0,
-        || {
-            let o = open_outbox(config)?;
-            Ok(o.verifications_since(now).map_err(|e| e.to_string())?.len() >= expected)
-        },
-    )?;
+    settle(config, clock.as_ref(), || {
+        let o = open_outbox(config)?;
+        Ok(o.verifications_since(now).map_err(|e| e.to_string())?.len() >= expected)
+    })?;
     let results = open_outbox(config)?.verifications_since(now).map_err(|e| e.to_string())?;
     for v in results {
         println!("{} {} {:<12} {}", v.flux_hour, v.mac, v.result, v.detail);
@@ -210,11 +168,11 @@ pub fn verify(config: &AgentConfig, args: VerifyArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Let the running agent do the work (wait up to 60 s for `finished`), or do it here.
+/// Let the running agent verify (wait up to 60 s for `finished`), or do it here on the
+/// agent's clock.
 fn settle(
     config: &AgentConfig,
-    what: &str,
-    did_something: impl Fn(&StepReport) -> bool,
+    clock: &dyn Clock,
     finished: impl Fn() -> Result<bool, String>,
 ) -> Result<(), String> {
     if daemon::agent_is_running(&config.state_dir) {
@@ -222,7 +180,7 @@ fn settle(
         if let Err(e) = daemon::wake_running_agent(&config.state_dir) {
             log::warn!("cannot wake the running agent ({e}); it picks this up within 5 minutes");
         }
-        println!("the running agent will {what} it; waiting...");
+        println!("the running agent will verify it; waiting...");
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if finished()? {
@@ -230,24 +188,18 @@ fn settle(
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        return Err(format!("the agent has not finished the {what} within 60 s; see `pushagent outbox`"));
+        return Err("the agent has not finished the verification within 60 s; see `pushagent outbox`".into());
     }
-    let clock = SystemClock;
-    let mut pusher = daemon::build_pusher(config, &clock).map_err(|e| e.to_string())?;
+    let mut pusher = daemon::build_pusher(config, clock).map_err(|e| e.to_string())?;
     let missing = pusher.missing_settings();
     if !missing.is_empty() {
-        return Err(format!("{} not set: cannot push to the customer", missing.join(", ")));
+        return Err(format!("{} not set: cannot query the customer", missing.join(", ")));
     }
     let mut done = StepReport::default();
-    match what {
-        "push" => pusher.send_due(&mut done).map_err(|e| e.to_string())?,
-        _ => {
-            pusher.verify_due(&mut done).map_err(|e| e.to_string())?;
-            pusher.send_due(&mut done).map_err(|e| e.to_string())?; // corrections it queued
-        }
-    }
-    if !did_something(&done) {
-        log::warn!("nothing was due to {what}");
+    pusher.verify_due(&mut done).map_err(|e| e.to_string())?;
+    pusher.send_due(&mut done).map_err(|e| e.to_string())?; // corrections it queued
+    if done.verified == 0 {
+        log::warn!("nothing was due to verify");
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! send, pushed signed to the customer with retries, and verified against the customer's copy.
 
 pub mod client;
+pub mod operator;
 pub mod outbox;
 pub mod pusher;
 pub mod rebuild;

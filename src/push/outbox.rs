@@ -305,45 +305,43 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         for a in attempts {
-            // The points as pushed by this attempt: a later re-push may change the report.
-            let (raw, pushed, offset_bp, offset_fixed_bytes): (String, String, i64, i64) = tx
-                .query_row(
-                    "SELECT raw_points, pushed_points, offset_bp, offset_fixed_bytes FROM report
-                     WHERE mac = ?1 AND flux_hour = ?2",
-                    params![a.mac, a.flux_hour],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?
-                .unwrap_or_else(|| ("[]".into(), "[]".into(), 0, 0));
-            let total = |t: &str| points_from(t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
-            tx.prepare_cached(
-                "INSERT INTO push_attempt (mac, flux_hour, version, at_ms, http_status, code, outcome, message,
-                    duration_ms, raw_total, pushed_total, raw_points, pushed_points, offset_bp, offset_fixed_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?
-            .execute(params![
-                a.mac,
-                a.flux_hour,
-                a.version,
-                a.at_ms,
-                a.http_status,
-                a.code,
-                a.outcome,
-                a.message,
-                a.duration_ms,
-                total(&raw),
-                total(&pushed),
-                raw,
-                pushed,
-                offset_bp,
-                offset_fixed_bytes
-            ])?;
+            insert_attempt(&tx, a)?;
         }
         for c in changes {
             apply_change(&tx, c)?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Re-pushes an operator sent now and the customer accepted: per report, the new version
+    /// and values, the billed direction they were built with, the attempt and the sent state,
+    /// all in one transaction — and only if every report is still at the version the operator's
+    /// push raised (the running agent did not change it meanwhile). False: nothing recorded.
+    pub fn record_accepted_repushes(&mut self, accepted: &[AcceptedRepush]) -> Result<bool, OutboxError> {
+        let tx = self.conn.transaction()?;
+        for a in accepted {
+            let StateChange::Repush { mac, flux_hour, .. } = &a.repush else { continue };
+            let version: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM report WHERE mac = ?1 AND flux_hour = ?2",
+                    params![mac, flux_hour],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if version != Some(a.replaces_version) {
+                return Ok(false); // dropped: rolled back
+            }
+            apply_change(&tx, &a.repush)?;
+            tx.execute(
+                "UPDATE report SET direction = ?3 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, a.direction],
+            )?;
+            insert_attempt(&tx, &a.attempt)?;
+            apply_change(&tx, &a.sent)?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
     pub fn record_verification(
@@ -701,6 +699,56 @@ pub enum StateChange {
         flux_hour: String,
         next_ms: Option<i64>,
     },
+}
+
+/// One attempt, with the points the report holds now (a later re-push may change the report).
+fn insert_attempt(tx: &rusqlite::Transaction<'_>, a: &PushAttempt) -> Result<(), OutboxError> {
+    let (raw, pushed, offset_bp, offset_fixed_bytes): (String, String, i64, i64) = tx
+        .query_row(
+            "SELECT raw_points, pushed_points, offset_bp, offset_fixed_bytes FROM report
+             WHERE mac = ?1 AND flux_hour = ?2",
+            params![a.mac, a.flux_hour],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?
+        .unwrap_or_else(|| ("[]".into(), "[]".into(), 0, 0));
+    let total = |t: &str| points_from(t).map(|p| p.iter().sum::<u64>() as i64).unwrap_or(0);
+    tx.prepare_cached(
+        "INSERT INTO push_attempt (mac, flux_hour, version, at_ms, http_status, code, outcome, message,
+            duration_ms, raw_total, pushed_total, raw_points, pushed_points, offset_bp, offset_fixed_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        a.mac,
+        a.flux_hour,
+        a.version,
+        a.at_ms,
+        a.http_status,
+        a.code,
+        a.outcome,
+        a.message,
+        a.duration_ms,
+        total(&raw),
+        total(&pushed),
+        raw,
+        pushed,
+        offset_bp,
+        offset_fixed_bytes
+    ])?;
+    Ok(())
+}
+
+/// An operator's re-push the customer accepted (`record_accepted_repushes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedRepush {
+    /// The version the report had when the operator's push was built.
+    pub replaces_version: u32,
+    pub direction: String,
+    /// `StateChange::Repush` with the new version and values.
+    pub repush: StateChange,
+    pub attempt: PushAttempt,
+    /// `StateChange::Sent`.
+    pub sent: StateChange,
 }
 
 fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), OutboxError> {

@@ -12,6 +12,7 @@ use crate::config::{AgentConfig, MacFormat};
 use crate::health::Health;
 use crate::ring::{Ring, RingError};
 use crate::slots::ReportTz;
+use crate::tally::LastReading;
 use pushagent_proto::profile::Signature;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -108,6 +109,17 @@ impl<'a> Pusher<'a> {
         (stable_hash(mac) % spread as u64) as i64
     }
 
+    /// The rules an hour is built with now: the effective config's billed direction, offsets
+    /// and push switch, and the link speed of the last reading (or the configured one).
+    pub fn build_rules(&self, last: &LastReading) -> BuildRules {
+        BuildRules::from_settings(
+            self.config.customer.billed_direction,
+            &self.config.report,
+            self.config.push_enabled,
+            last.reading.source.link_bits_per_sec.or(self.config.max_link_bits_per_sec),
+        )
+    }
+
     /// Build every hour whose boundary reading is in and whose push time has come.
     pub fn build_due(&mut self) -> Result<usize, PushError> {
         let Some((last, _)) = self.ring.last_reading()? else { return Ok(0) };
@@ -124,12 +136,7 @@ impl<'a> Pusher<'a> {
                 None => return Ok(0),
             },
         };
-        let rules = BuildRules::from_settings(
-            self.config.customer.billed_direction,
-            &self.config.report,
-            self.config.push_enabled,
-            last.reading.source.link_bits_per_sec.or(self.config.max_link_bits_per_sec),
-        );
+        let rules = self.build_rules(&last);
         let mut built = 0;
         while cursor + HOUR_MS <= last.timeline_ms
             && now >= cursor + HOUR_MS + self.jitter_ms(&last.reading.source.mac)
@@ -191,7 +198,7 @@ impl<'a> Pusher<'a> {
         Ok(built)
     }
 
-    fn records_of(&self, reports: &[OutboxReport]) -> Vec<serde_json::Value> {
+    pub(super) fn records_of(&self, reports: &[OutboxReport]) -> Vec<serde_json::Value> {
         let tz = self.tz();
         reports
             .iter()
@@ -367,7 +374,7 @@ impl<'a> Pusher<'a> {
     }
 
     /// First check: 30 to 90 minutes after the push (inside the 2 hours), spread per report.
-    fn first_verify_ms(&self, r: &OutboxReport, now: i64) -> Option<i64> {
+    pub(super) fn first_verify_ms(&self, r: &OutboxReport, now: i64) -> Option<i64> {
         // Without a query API there is nothing to verify against (`unavailable`, not a mismatch).
         if self.config.verify_days == 0 || !self.config.customer.has_query() {
             return None;

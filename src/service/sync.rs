@@ -91,16 +91,7 @@ impl<'a> ServiceSync<'a> {
             .ok()
             .map(|t| Secret::new(t.trim()))
             .filter(|t| !t.is_empty());
-        let cached: Option<ServiceConfig> = match std::fs::read_to_string(cache_path(&local.state_dir)) {
-            Ok(text) => match serde_json::from_str(&text) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    log::error!("ignoring the unreadable cached service config: {e}");
-                    None
-                }
-            },
-            Err(_) => None,
-        };
+        let cached = read_cached(&local);
         let mut sync = ServiceSync {
             clock,
             local,
@@ -116,19 +107,14 @@ impl<'a> ServiceSync<'a> {
             heartbeat_interval_secs: None,
             refused_interval: None,
         };
-        if let Some(c) = cached {
-            match effective(&sync.local, &c) {
-                Ok(e) => {
-                    sync.shared.replace(e);
-                    log::info!(
-                        "running with the cached service config (machine v{}, global v{})",
-                        c.machine.version,
-                        c.global.version
-                    );
-                    sync.cached = Some(c);
-                }
-                Err(e) => log::error!("cached service config refused: {e}"),
-            }
+        if let Some((c, e)) = cached {
+            sync.shared.replace(e);
+            log::info!(
+                "running with the cached service config (machine v{}, global v{})",
+                c.machine.version,
+                c.global.version
+            );
+            sync.cached = Some(c);
         }
         Ok(sync)
     }
@@ -362,6 +348,37 @@ impl<'a> ServiceSync<'a> {
             }
         }
         Ok(sent)
+    }
+}
+
+/// What the service said last (cached on disk), and the effective config it makes with the
+/// file: what the daemon runs with from its start. None without a cache, or when the cache
+/// is unreadable or refused (logged): the file alone then.
+fn read_cached(local: &AgentConfig) -> Option<(ServiceConfig, AgentConfig)> {
+    let text = std::fs::read_to_string(cache_path(&local.state_dir)).ok()?;
+    let cached: ServiceConfig = match serde_json::from_str(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("ignoring the unreadable cached service config: {e}");
+            return None;
+        }
+    };
+    match effective(local, &cached) {
+        Ok(e) => Some((cached, e)),
+        Err(e) => {
+            log::error!("cached service config refused: {e}");
+            None
+        }
+    }
+}
+
+/// The config the daemon runs with, for the CLI: the file overlaid with the service's cached
+/// global and machine config (customer, ids, offsets, billed direction, switches), by the
+/// same code the daemon's start uses.
+pub fn effective_config(local: &AgentConfig) -> AgentConfig {
+    match local.service.url {
+        Some(_) => read_cached(local).map(|(_, e)| e).unwrap_or_else(|| local.clone()),
+        None => local.clone(),
     }
 }
 
