@@ -201,7 +201,7 @@ fn operator_repush_and_verify_from_the_command_line() {
     .expect("config");
 
     let out = cli(&config_path, &["push", "--hour", &flux_hour]);
-    assert!(out.contains("queued as version 2"), "{out}");
+    assert!(out.contains("version 2 accepted by the customer"), "{out}");
     assert_eq!(their_record(&customer, HEX_MAC, &flux_hour).expect("stored")["version"], 2);
 
     customer.alter(HEX_MAC, &flux_hour, "v3", 999);

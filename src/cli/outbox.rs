@@ -128,6 +128,9 @@ pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
     let clock = agent_clock(&config)?;
     let mut pusher = daemon::build_pusher(&config, clock.as_ref()).map_err(|e| e.to_string())?;
     let after = pusher.repush_hour_now(&hour)?;
+    for r in &after {
+        println!("{} {hour}: version {} accepted by the customer", r.mac, r.version);
+    }
     print!("{}", render(&config, &after));
     Ok(())
 }
