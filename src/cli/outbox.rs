@@ -131,6 +131,10 @@ pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
     for r in &after {
         println!("{} {hour}: version {} accepted by the customer", r.mac, r.version);
     }
+    // A running agent sleeps until its next due time: the new version's check is one more.
+    if daemon::agent_is_running(&config.state_dir) {
+        let _ = daemon::wake_running_agent(&config.state_dir);
+    }
     print!("{}", render(&config, &after));
     Ok(())
 }
