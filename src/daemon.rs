@@ -138,9 +138,17 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
         Box::new(SystemClock)
     };
     let clock: &dyn Clock = clock.as_ref();
-    let shared = SharedConfig::new(config.clone());
     // What is wrong right now, as every thread sees it; the heartbeat carries it.
     let health = Health::new();
+    // The report time zone in force: a change that would rename or lose an hour is refused.
+    let mut config = config.clone();
+    let outbox =
+        Outbox::open_existing(&config.state_db_path()).map_err(|e| DaemonError::Push(e.to_string()))?;
+    crate::push::zone::settle_zone(&mut config, &outbox, &health, clock.wall_ms() / 1000)
+        .map_err(|e| DaemonError::Push(e.to_string()))?;
+    drop(outbox);
+    let config = &config;
+    let shared = SharedConfig::new(config.clone());
     // The service link first: a cached service config applies before anything starts.
     let sync = match &config.service.url {
         Some(_) => {

@@ -15,6 +15,9 @@ use pushagent_proto::agent::{
 #[derive(Debug, Clone, Default)]
 pub struct Health {
     inner: Arc<Mutex<AgentHealth>>,
+    /// A setting of the file refused at the start (`report_timezone`): reported as
+    /// `config_refused` while the service's config is not refused itself.
+    file_refused: Arc<Mutex<Option<ConfigRefused>>>,
 }
 
 /// Texts go to the service: keep them short (on a character boundary).
@@ -32,7 +35,19 @@ impl Health {
 
     /// A copy for the heartbeat.
     pub fn snapshot(&self) -> AgentHealth {
-        self.lock().clone()
+        let mut h = self.lock().clone();
+        if h.config_refused.is_none() {
+            h.config_refused = self.file_refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        }
+        h
+    }
+
+    /// A change of `report_timezone` refused (`Some(why)`: hours stay named in the zone in
+    /// force), or none (`None`).
+    pub fn zone_refused(&self, why: Option<&str>, now_secs: i64) {
+        let mut refused = self.file_refused.lock().unwrap_or_else(|p| p.into_inner());
+        *refused =
+            why.map(|why| ConfigRefused { key: "report_timezone".into(), why: clip(why), since: now_secs });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AgentHealth> {

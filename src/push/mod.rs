@@ -9,3 +9,4 @@ pub mod rebuild;
 pub mod report;
 pub mod schedule;
 pub mod sequence;
+pub mod zone;

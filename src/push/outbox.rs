@@ -5,10 +5,13 @@ use std::path::Path;
 
 #[cfg(test)]
 mod cost_tests;
+mod operator;
 mod retention;
 pub use retention::PrunedHistory;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+pub use operator::AcceptedRepush;
 
 use pushagent_proto::agent;
 
@@ -312,36 +315,6 @@ impl Outbox {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    /// Re-pushes an operator sent now and the customer accepted: per report, the new version
-    /// and values, the billed direction they were built with, the attempt and the sent state,
-    /// all in one transaction — and only if every report is still at the version the operator's
-    /// push raised (the running agent did not change it meanwhile). False: nothing recorded.
-    pub fn record_accepted_repushes(&mut self, accepted: &[AcceptedRepush]) -> Result<bool, OutboxError> {
-        let tx = self.conn.transaction()?;
-        for a in accepted {
-            let StateChange::Repush { mac, flux_hour, .. } = &a.repush else { continue };
-            let version: Option<u32> = tx
-                .query_row(
-                    "SELECT version FROM report WHERE mac = ?1 AND flux_hour = ?2",
-                    params![mac, flux_hour],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if version != Some(a.replaces_version) {
-                return Ok(false); // dropped: rolled back
-            }
-            apply_change(&tx, &a.repush)?;
-            tx.execute(
-                "UPDATE report SET direction = ?3 WHERE mac = ?1 AND flux_hour = ?2",
-                params![mac, flux_hour, a.direction],
-            )?;
-            insert_attempt(&tx, &a.attempt)?;
-            apply_change(&tx, &a.sent)?;
-        }
-        tx.commit()?;
-        Ok(true)
     }
 
     pub fn record_verification(
@@ -736,19 +709,6 @@ fn insert_attempt(tx: &rusqlite::Transaction<'_>, a: &PushAttempt) -> Result<(),
         offset_fixed_bytes
     ])?;
     Ok(())
-}
-
-/// An operator's re-push the customer accepted (`record_accepted_repushes`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcceptedRepush {
-    /// The version the report had when the operator's push was built.
-    pub replaces_version: u32,
-    pub direction: String,
-    /// `StateChange::Repush` with the new version and values.
-    pub repush: StateChange,
-    pub attempt: PushAttempt,
-    /// `StateChange::Sent`.
-    pub sent: StateChange,
 }
 
 fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), OutboxError> {

@@ -206,7 +206,8 @@ impl<'a> Pusher<'a> {
                 report::render_record(
                     &self.config.customer,
                     &self.config.report,
-                    &tz,
+                    // The zone the hour was named in: a report keeps its name.
+                    &super::zone::zone_of_hour(&r.flux_hour, r.hour_start_ms).unwrap_or(tz),
                     &r.mac,
                     r.hour_start_ms,
                     &r.pushed,

@@ -34,7 +34,15 @@ impl Pusher<'_> {
         let mut changed_reports = 0;
         for (mac, hour_start_ms) in hours {
             let slots = self.ring.slots_between(hour_start_ms, hour_start_ms + HOUR_MS)?;
-            let existing = self.outbox.get(&mac, &tz.flux_hour(hour_start_ms))?;
+            let existing = match self.outbox.get(&mac, &tz.flux_hour(hour_start_ms))? {
+                Some(r) => Some(r),
+                // Named in the zone in force before a change of report_timezone (push::zone).
+                None => self
+                    .outbox
+                    .between(hour_start_ms, hour_start_ms + 1000)?
+                    .into_iter()
+                    .find(|r| r.mac == mac),
+            };
             let changed = match existing {
                 Some(r) => self.correct_report(&r, &slots, now)?,
                 None => self.build_late_report(&mac, hour_start_ms, &slots, now)?,

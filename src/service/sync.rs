@@ -373,13 +373,18 @@ fn read_cached(local: &AgentConfig) -> Option<(ServiceConfig, AgentConfig)> {
 }
 
 /// The config the daemon runs with, for the CLI: the file overlaid with the service's cached
-/// global and machine config (customer, ids, offsets, billed direction, switches), by the
-/// same code the daemon's start uses.
+/// global and machine config (customer, ids, offsets, billed direction, switches) and the
+/// report time zone in force, by the same code the daemon's start uses.
 pub fn effective_config(local: &AgentConfig) -> AgentConfig {
-    match local.service.url {
+    let mut config = match local.service.url {
         Some(_) => read_cached(local).map(|(_, e)| e).unwrap_or_else(|| local.clone()),
         None => local.clone(),
+    };
+    // The report time zone in force, as the daemon's start decides it.
+    if let Ok(outbox) = Outbox::open_existing(&config.state_db_path()) {
+        let _ = crate::push::zone::settle_zone(&mut config, &outbox, &Health::new(), 0);
     }
+    config
 }
 
 /// The machine's identity at the service: /etc/machine-id, or (hosts without one) the MAC of
