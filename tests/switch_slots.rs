@@ -88,6 +88,15 @@ fn the_switch_applies_to_the_slots_it_covered() {
     assert_eq!(outbox.off_slots(MAC, &h22.flux_hour).expect("off slots"), 0b0011_1111_1111);
     assert_eq!(h23.state, ReportState::Sent);
     assert_eq!(h23.pushed, h23.raw);
+    // The history mirrored to the config service says which slots went out as 0.
+    let history = outbox.unmirrored_history(100).expect("history");
+    let mirrored = |hour: &OutboxReport| {
+        let item = history.batch.pushes.iter().find(|p| p.flux_hour == hour.flux_hour).expect("mirrored");
+        (item.off_slots, item.raw_points, item.pushed_points)
+    };
+    assert_eq!(mirrored(&h19), (0b1111_1111_1100, h19.raw, h19.pushed));
+    assert_eq!(mirrored(&h22), (0b0011_1111_1111, h22.raw, h22.pushed));
+    assert_eq!(mirrored(&h23).0, 0);
 
     let theirs = customer.records();
     let hours: Vec<&str> = theirs.iter().map(|r| r["flux_hour"].as_str().unwrap_or("")).collect();

@@ -125,6 +125,7 @@ fn main() {
                 pushed_points: [1_000; 12],
                 offset_bp: 0,
                 offset_fixed_bytes: 0,
+                off_slots: 0,
                 status: PushStatus::Failure,
                 http_status: Some(503),
                 code: None,

@@ -183,6 +183,7 @@ fn fill(store: &mut Store, db_path: &std::path::Path, machines: u64) {
                     pushed_points: pushed,
                     offset_bp: 300,
                     offset_fixed_bytes: 0,
+                    off_slots: 0,
                     status: PushStatus::Success,
                     http_status: Some(200),
                     code: Some(0),

@@ -41,6 +41,7 @@ fn attempt(
         pushed_points: last_point(pushed_bytes),
         offset_bp: 0,
         offset_fixed_bytes: 0,
+        off_slots: 0,
         status: if ok { PushStatus::Success } else { PushStatus::Failure },
         http_status: Some(if ok { 200 } else { 503 }),
         code: None,

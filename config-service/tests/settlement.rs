@@ -39,6 +39,7 @@ fn item(
         pushed_points: pushed,
         offset_bp: 500,
         offset_fixed_bytes: 0,
+        off_slots: 0,
         status: if ok { PushStatus::Success } else { PushStatus::Failure },
         http_status: Some(if ok { 200 } else { 503 }),
         code: None,

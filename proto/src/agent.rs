@@ -411,6 +411,10 @@ pub struct HistoryItem {
     /// (`proto::offset`); 0 from an agent older than the field (it had none).
     #[serde(default)]
     pub offset_fixed_bytes: i64,
+    /// Points pushed as 0 because the push switch was off while they were measured (bit i =
+    /// v_i; raw points keep what was measured); 0 from an agent older than the field.
+    #[serde(default)]
+    pub off_slots: u16,
     pub status: PushStatus,
     /// HTTP status of the customer's answer; None when no answer came.
     pub http_status: Option<u16>,

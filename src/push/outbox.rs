@@ -446,7 +446,8 @@ impl Outbox {
             "SELECT id, mac, flux_hour, version, at_ms, http_status, code, outcome, message, raw_points,
                     pushed_points, offset_bp, offset_fixed_bytes,
                     (SELECT COUNT(*) FROM push_attempt p2 WHERE p2.mac = p.mac AND p2.flux_hour = p.flux_hour
-                        AND p2.version = p.version AND p2.id <= p.id)
+                        AND p2.version = p.version AND p2.id <= p.id),
+                    (SELECT off_slots FROM report r WHERE r.mac = p.mac AND r.flux_hour = p.flux_hour)
              FROM push_attempt p WHERE mirrored = 0 ORDER BY id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
@@ -465,6 +466,7 @@ impl Outbox {
                     pushed_bytes: points_from(&pushed).map(|p| p.iter().sum()).unwrap_or(0),
                     offset_bp: r.get::<_, i64>(11)? as i32,
                     offset_fixed_bytes: r.get(12)?,
+                    off_slots: r.get::<_, Option<u16>>(14)?.unwrap_or(0),
                     status: if r.get::<_, String>(7)? == "accepted" {
                         agent::PushStatus::Success
                     } else {

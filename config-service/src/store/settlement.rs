@@ -522,6 +522,7 @@ mod tests {
             pushed_points: pushed,
             offset_bp: 10_000,
             offset_fixed_bytes: 0,
+            off_slots: 0,
             status: if ok { PushStatus::Success } else { PushStatus::Failure },
             http_status: None,
             code: None,

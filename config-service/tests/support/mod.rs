@@ -255,6 +255,7 @@ pub fn push_item(
         pushed_points,
         offset_bp: 300,
         offset_fixed_bytes: 0,
+        off_slots: 0,
         status,
         http_status: Some(if status == PushStatus::Success { 200 } else { 503 }),
         code: Some(if status == PushStatus::Success { 0 } else { 50001 }),
