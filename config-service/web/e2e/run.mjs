@@ -284,6 +284,21 @@ test('what an agent reports wrong shows on its row and in its drawer', async ({ 
   assert.equal(await page.locator('[data-testid^="health-settings-"]').count(), 0, 'only what it reported');
 });
 
+test('reports held for a missing setting say which on the row and in the drawer', async ({ page, service }) => {
+  const agent = await addAgent(service, { uid: 'uid-unset-01', hostname: 'unset-01', mac: '52:54:00:ee:00:02' });
+  const now = Math.floor(Date.now() / 1000);
+  await sendHeartbeat(service, agent.token, {
+    hostname: agent.hostname,
+    mac: agent.mac,
+    health: { settings_missing: { which: ['report.provider_id'], since: now - 300 } },
+  });
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`health-settings-${agent.id}`).getByText('推送配置缺失').waitFor();
+  await page.getByRole('button', { name: 'unset-01', exact: true }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  await drawer.getByTestId('health-alert-settings').getByText(/report\.provider_id/).waitFor();
+});
+
 test('finance sets a node\'s and a machine\'s offsets; rows, drawer, history and audit show what applies and from where', async ({ page, service, agents }) => {
   const [web01, web02] = agents; // both in node bj-1
   await page.goto(service.base + '/machines');
