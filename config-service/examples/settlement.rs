@@ -198,6 +198,7 @@ fn fill(store: &mut Store, db_path: &std::path::Path, machines: u64) {
                     corrected: false,
                     verified_at: 1_788_000_000 + (day * 24 + hour + 2) as i64 * 3600,
                     message: None,
+                    ..Default::default()
                 });
             }
             store.insert_history((m + 1) as i64, &batch, 0).expect("insert");

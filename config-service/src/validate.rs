@@ -220,6 +220,13 @@ pub fn history(mut batch: HistoryBatch) -> Result<HistoryBatch, Invalid> {
         if let Some(m) = &item.message {
             text(&format!("verifications[{i}].message"), m, 2000)?;
         }
+        // Outcomes this service does not know are kept as sent (a newer agent may add some).
+        if let Some(state) = &item.state {
+            code(&format!("verifications[{i}].state"), state)?;
+        }
+        for (j, point) in item.customer_points.iter().flatten().enumerate() {
+            bytes(&format!("verifications[{i}].customer_points[{j}]"), *point)?;
+        }
     }
     for (i, item) in batch.held.iter_mut().enumerate() {
         item.mac = mac(&format!("held[{i}].mac"), &item.mac)?;

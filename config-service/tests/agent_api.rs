@@ -94,6 +94,7 @@ fn history_is_idempotent_per_mac_hour_version_and_attempt() {
             corrected: false,
             verified_at: T0 + 3600,
             message: None,
+            ..Default::default()
         }],
         held: vec![HeldItem {
             mac: MAC.into(),

@@ -316,6 +316,7 @@ fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_al
                 corrected: false,
                 verified_at: T0,
                 message: Some("v4 differs".into()),
+                ..Default::default()
             }],
             ..HistoryBatch::default()
         },
@@ -348,6 +349,7 @@ fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_al
                 corrected: false,
                 verified_at: T0 + 40,
                 message: None,
+                ..Default::default()
             }],
             ..HistoryBatch::default()
         },
@@ -534,6 +536,7 @@ fn retention_deletes_only_what_is_older_than_its_settings() {
             corrected: false,
             verified_at: at + 3600,
             message: None,
+            ..Default::default()
         });
         batch.held.push(HeldItem {
             mac: MAC.into(),

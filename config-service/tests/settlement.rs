@@ -57,6 +57,7 @@ fn verification(mac: &str, flux_hour: String, version: u32, matched: bool, at: i
         corrected: false,
         verified_at: at,
         message: None,
+        ..Default::default()
     }
 }
 

@@ -425,7 +425,11 @@ pub struct HistoryItem {
 }
 
 /// The agent re-queried the customer for an hour it pushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Compatibility: `state`, `checked_version` and `customer_points` are new; an old agent sends
+/// none of them (read as `None`), an old service ignores them and keeps reading `matched` and
+/// `corrected`, whose meaning is unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationItem {
     pub mac: String,
     pub flux_hour: String,
@@ -436,7 +440,39 @@ pub struct VerificationItem {
     pub corrected: bool,
     pub verified_at: i64,
     pub message: Option<String>,
+    /// The outcome, one of the `VERIFY_*` constants; `None` from an agent older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The version of the customer's copy the agent compared (None: nothing was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_version: Option<u32>,
+    /// The customer's 12 points as the agent read them (None: nothing was read), for every
+    /// verified hour, matched ones too: the customer's own settlement figures come from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_points: Option<[u64; 12]>,
 }
+
+/// `VerificationItem::state`: the customer holds exactly what the agent pushed last.
+pub const VERIFY_MATCHED: &str = "matched";
+/// The customer's copy differed (or was missing): re-pushed as a new version.
+pub const VERIFY_MISMATCH_CORRECTED: &str = "mismatch_corrected";
+/// The customer's copy could not be read (query failed, record unreadable) until the end of
+/// the verification window: never a mismatch.
+pub const VERIFY_UNVERIFIABLE: &str = "unverifiable";
+/// The customer's copy still differed after the most corrections allowed
+/// (`max_corrections_per_hour`): the hour is held for an operator.
+pub const VERIFY_CORRECTION_FAILED: &str = "correction_failed";
+/// The customer holds a record for one of our MACs for an hour the agent never sent (or
+/// skipped): "the customer holds hours we did not send".
+pub const VERIFY_CUSTOMER_EXTRA: &str = "customer_extra";
+/// Every value of `VerificationItem::state`.
+pub const VERIFY_STATES: [&str; 5] = [
+    VERIFY_MATCHED,
+    VERIFY_MISMATCH_CORRECTED,
+    VERIFY_UNVERIFIABLE,
+    VERIFY_CORRECTION_FAILED,
+    VERIFY_CUSTOMER_EXTRA,
+];
 
 /// A held hour: not pushed, waiting for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -551,6 +587,33 @@ mod tests {
         assert_eq!(old.hostname, "h");
         let back: HeartbeatRequest = serde_json::from_str(&text).expect("new service reads it");
         assert_eq!(back.identity, hb.identity);
+    }
+
+    #[test]
+    fn verifications_read_both_ways() {
+        // An old agent's verification: no state, no checked version, no customer points.
+        let old = r#"{"mac": "aa:bb:cc:dd:ee:01", "flux_hour": "2026112410", "version": 1,
+            "matched": true, "corrected": false, "verified_at": 5, "message": null}"#;
+        let item: VerificationItem = serde_json::from_str(old).expect("old item");
+        assert_eq!((item.state, item.checked_version, item.customer_points), (None, None, None));
+        // A new agent's: an old service (this stand-in for the old type) still reads it.
+        #[derive(Deserialize)]
+        struct OldVerification {
+            matched: bool,
+            corrected: bool,
+        }
+        let new = VerificationItem {
+            state: Some(VERIFY_UNVERIFIABLE.into()),
+            checked_version: Some(3),
+            customer_points: Some([7; 12]),
+            ..item
+        };
+        let text = serde_json::to_string(&new).expect("json");
+        let old: OldVerification = serde_json::from_str(&text).expect("old service reads it");
+        assert!(old.matched && !old.corrected);
+        let back: VerificationItem = serde_json::from_str(&text).expect("new service reads it");
+        assert_eq!(back, new);
+        assert!(VERIFY_STATES.contains(&VERIFY_CUSTOMER_EXTRA));
     }
 
     #[test]

@@ -28,6 +28,24 @@ pub fn interface_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Most corrections (version raises because the customer's copy differed or conflicted) the
+/// agent makes for one hour before it holds the hour as `correction_failed` for an operator.
+pub const MAX_CORRECTIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
+pub const MAX_CORRECTIONS_DEFAULT: u32 = 3;
+
+/// `max_corrections_per_hour`: 1..=20 (0 would never correct, more is a storm at the customer).
+pub fn max_corrections_per_hour(n: u32) -> Result<(), String> {
+    if MAX_CORRECTIONS_RANGE.contains(&n) {
+        Ok(())
+    } else {
+        Err(format!(
+            "max_corrections_per_hour must be between {} and {}, got {n}",
+            MAX_CORRECTIONS_RANGE.start(),
+            MAX_CORRECTIONS_RANGE.end()
+        ))
+    }
+}
+
 /// A node/group name: the rule of the agent's `[identity] node` (`identity::check_node`).
 pub fn node_name(field: &str, node: &str) -> Checked {
     crate::identity::check_node(field, node).map_err(|message| {

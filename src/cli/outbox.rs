@@ -64,10 +64,10 @@ fn open_outbox(config: &AgentConfig) -> Result<Outbox, String> {
 
 pub fn list(config: &AgentConfig, args: OutboxArgs) -> Result<(), String> {
     let state = match &args.state {
-        Some(s) => Some(
-            ReportState::parse(s)
-                .ok_or_else(|| format!("unknown state {s:?}: pending, sent, held or skipped_off"))?,
-        ),
+        Some(s) => Some(ReportState::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = ReportState::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown state {s:?}: one of {}", all.join(", "))
+        })?),
         None => None,
     };
     let outbox = open_outbox(config)?;
@@ -89,12 +89,12 @@ fn render(config: &AgentConfig, reports: &[OutboxReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<10} {:<17} {:<11} {:>3} {:>4} {:>14} {:>14} {:<19} {:<12} note",
+        "{:<10} {:<17} {:<17} {:>3} {:>4} {:>14} {:>14} {:<19} {:<12} note",
         "hour", "mac", "state", "ver", "try", "raw_bytes", "pushed_bytes", "sent/next", "verified"
     );
     for r in reports {
         let when = match r.state {
-            ReportState::Sent => r.sent_at_ms,
+            ReportState::Sent | ReportState::Unverifiable | ReportState::CorrectionFailed => r.sent_at_ms,
             ReportState::Pending => Some(r.next_attempt_at_ms),
             _ => None,
         }
@@ -103,7 +103,7 @@ fn render(config: &AgentConfig, reports: &[OutboxReport]) -> String {
         let note = r.reason.clone().or_else(|| r.last_error.clone()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<10} {:<17} {:<11} {:>3} {:>4} {:>14} {:>14} {:<19} {:<12} {}",
+            "{:<10} {:<17} {:<17} {:>3} {:>4} {:>14} {:>14} {:<19} {:<12} {}",
             r.flux_hour,
             r.mac,
             r.state.as_str(),
@@ -165,12 +165,32 @@ pub fn verify(config: &AgentConfig, args: VerifyArgs) -> Result<(), String> {
     println!("{} hour(s) of {day} queued for verification", sent.len());
     let expected = sent.len();
     settle(config, clock.as_ref(), || {
+        // Checked: a result recorded, or the check failed and was put off (`verify_next_at`
+        // moved past now).
         let o = open_outbox(config)?;
-        Ok(o.verifications_since(now).map_err(|e| e.to_string())?.len() >= expected)
+        let reports = o.between(day_start, day_start + 86_400_000).map_err(|e| e.to_string())?;
+        let waiting = reports
+            .iter()
+            .filter(|r| r.state == ReportState::Sent && r.verify_next_at_ms.is_some_and(|t| t <= now))
+            .count();
+        Ok(waiting == 0 || o.verifications_since(now).map_err(|e| e.to_string())?.len() >= expected)
     })?;
-    let results = open_outbox(config)?.verifications_since(now).map_err(|e| e.to_string())?;
-    for v in results {
+    let o = open_outbox(config)?;
+    let results = o.verifications_since(now).map_err(|e| e.to_string())?;
+    for v in &results {
         println!("{} {} {:<12} {}", v.flux_hour, v.mac, v.result, v.detail);
+    }
+    for r in o.between(day_start, day_start + 86_400_000).map_err(|e| e.to_string())? {
+        let checked = results.iter().any(|v| v.mac == r.mac && v.flux_hour == r.flux_hour);
+        if r.state == ReportState::Sent && !checked && r.verify_failures > 0 {
+            println!(
+                "{} {} {:<12} {} (tried again later)",
+                r.flux_hour,
+                r.mac,
+                "not read",
+                r.last_error.as_deref().unwrap_or("")
+            );
+        }
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ use serde::Serialize;
 use crate::config::customer::Billing;
 use crate::config::AgentConfig;
 use crate::push::outbox::{Outbox, OutboxReport};
-use crate::push::report::ReportState;
 use crate::ring::{Ring, SlotRow};
 use crate::slots::{SLOTS_PER_HOUR, SLOT_MS};
 
@@ -60,7 +59,7 @@ pub fn day_stats(
         if hour >= 24 {
             continue;
         }
-        if r.state != ReportState::Sent {
+        if !r.state.was_sent() {
             unsent_hours += 1;
             continue;
         }
@@ -154,6 +153,7 @@ fn render(s: &DayStats) -> String {
 mod tests {
     use super::*;
     use crate::netif::IfCounters;
+    use crate::push::report::ReportState;
 
     const DAY_START: i64 = 1_795_536_000_000;
 
@@ -197,6 +197,8 @@ mod tests {
             verify_next_at_ms: None,
             verify_until_ms: None,
             verify_result: None,
+            corrections: 0,
+            verify_failures: 0,
         }
     }
 

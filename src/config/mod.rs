@@ -61,6 +61,10 @@ pub struct AgentConfig {
     /// Days during which pushed hours are re-checked against the customer's copy.
     #[serde(deserialize_with = "verify_days")]
     pub verify_days: u32,
+    /// Most corrections (version + 1 because the customer's copy differed or conflicted) per
+    /// hour; then the hour is `correction_failed`, held for an operator.
+    #[serde(deserialize_with = "max_corrections")]
+    pub max_corrections_per_hour: u32,
     /// DEMO ONLY: run the agent's clock this many times faster than real time (60 = one
     /// report hour per real minute). Never set it in production: the points would be wrong.
     #[serde(deserialize_with = "time_scale")]
@@ -136,6 +140,7 @@ impl Default for AgentConfig {
             push_enabled: true,
             push_spread_secs: 300,
             verify_days: 7,
+            max_corrections_per_hour: pushagent_proto::check::MAX_CORRECTIONS_DEFAULT,
             demo_time_scale: 1,
             customer: CustomerProfile::default(),
             report: ReportSettings::default(),
@@ -291,6 +296,12 @@ fn verify_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     Ok(days)
 }
 
+fn max_corrections<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    pushagent_proto::check::max_corrections_per_hour(n).map_err(serde::de::Error::custom)?;
+    Ok(n)
+}
+
 fn time_scale<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let scale = u32::deserialize(d)?;
     if !(1..=3600).contains(&scale) {
@@ -378,6 +389,8 @@ mod tests {
             "trust_unsynced_clock",
             "clock_step_bound_secs",
             "max_backward_hold_secs",
+            "verify_days",
+            "max_corrections_per_hour",
         ] {
             assert!(parsed.contains_key(key), "example lacks {key}");
         }

@@ -9,4 +9,5 @@ pub mod rebuild;
 pub mod report;
 pub mod schedule;
 pub mod sequence;
+pub mod verify;
 pub mod zone;

@@ -4,7 +4,7 @@
 //! that is down (or refuses) leaves the outbox exactly as it was, and the operator is told.
 
 use super::client::Verdict;
-use super::outbox::{AcceptedRepush, OutboxReport, PushAttempt, RepushValues, StateChange};
+use super::outbox::{AcceptedRepush, OutboxReport, PushAttempt, RepushKind, RepushValues, StateChange};
 use super::pusher::Pusher;
 use super::report::{self, ReportState};
 use crate::config::Billing;
@@ -58,7 +58,11 @@ impl Pusher<'_> {
                             r.mac
                         ))
                     }
-                    ReportState::Pending | ReportState::Sent => {}
+                    // A build is pending, held or skipped; the others are states of its life.
+                    ReportState::Pending
+                    | ReportState::Sent
+                    | ReportState::Unverifiable
+                    | ReportState::CorrectionFailed => {}
                 }
                 next.raw = built.raw;
                 next.pushed = built.pushed;
@@ -101,6 +105,9 @@ impl Pusher<'_> {
                         values: values.clone(),
                         reason: "operator re-push".into(),
                         now_ms: now,
+                        due_at_ms: now,
+                        // An operator decided: the corrections count starts again.
+                        kind: RepushKind::Operator,
                     },
                     attempt: PushAttempt {
                         mac: next.mac.clone(),

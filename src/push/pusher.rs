@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::client::{CustomerClient, Exchange, Verdict};
-use super::outbox::{Outbox, OutboxError, OutboxReport, PushAttempt, StateChange, Verification};
+use super::outbox::{Outbox, OutboxError, OutboxReport, PushAttempt, RepushKind, StateChange};
 use super::report::{self, BuildRules, ReportState};
 use crate::clock::Clock;
 use crate::config::{AgentConfig, MacFormat};
@@ -15,15 +15,13 @@ use crate::slots::ReportTz;
 use crate::tally::LastReading;
 use pushagent_proto::profile::Signature;
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 86_400_000;
+pub(super) const HOUR_MS: i64 = 3_600_000;
+pub(super) const DAY_MS: i64 = 86_400_000;
 /// Backoff of retryable failures: 30 s doubling up to 15 min, jittered.
 const BACKOFF_START_MS: i64 = 30_000;
 const BACKOFF_CAP_MS: i64 = 900_000;
-/// After an unverifiable check, try again this much later.
-const VERIFY_RETRY_MS: i64 = 15 * 60_000;
 /// Most hours built, batches sent or days verified in one step (the loop comes back).
-const MAX_PER_STEP: usize = 500;
+pub(super) const MAX_PER_STEP: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -51,10 +49,12 @@ pub struct StepReport {
     pub failed_attempts: usize,
     pub verified: usize,
     pub corrected: usize,
+    /// Checks that could not read the customer's copy (tried again later).
+    pub verify_failed: usize,
 }
 
 impl<'a> Pusher<'a> {
-    fn tz(&self) -> ReportTz {
+    pub(super) fn tz(&self) -> ReportTz {
         self.config.report_timezone
     }
 
@@ -305,39 +305,28 @@ impl<'a> Pusher<'a> {
                 true
             }
             Verdict::Conflict(conflicts) => {
+                // Resolved by reading the customer's copy of each hour, never by sending the
+                // same batch again: a 40901 whose `conflicts` list is missing, unreadable or in
+                // another format would otherwise be a storm.
+                let mut theirs = TheirCopies::default();
+                let mut resolved = false;
                 for r in batch {
-                    let (mac, flux_hour) = key(r);
-                    let conflict = conflicts.iter().find(|c| {
-                        MacFormat::canonical(&c.mac).as_deref() == Some(mac.as_str())
+                    let named = conflicts.iter().find(|c| {
+                        MacFormat::canonical(&c.mac).as_deref() == Some(r.mac.as_str())
                             && report::canonical_flux_hour(&self.config.customer, &c.flux_hour)
                                 .ok()
                                 .as_deref()
-                                == Some(flux_hour.as_str())
+                                == Some(r.flux_hour.as_str())
                     });
-                    match conflict {
-                        Some(c) => {
-                            let theirs = self.their_version(r).unwrap_or(0);
-                            let version = c.stored_version.max(theirs).max(r.version) + 1;
-                            log::warn!("{mac} {flux_hour}: customer holds version {} with other values; re-pushing ours as version {version}", c.stored_version);
-                            changes.push(StateChange::Repush {
-                                mac,
-                                flux_hour,
-                                version,
-                                values: None,
-                                reason: format!("conflict: customer held version {}", c.stored_version),
-                                now_ms: now,
-                            });
-                        }
-                        None => changes.push(StateChange::Retry {
-                            mac,
-                            flux_hour,
-                            next_attempt_at_ms: now,
-                            error: ex.message.clone(),
-                            now_ms: now,
-                        }),
-                    }
+                    let change =
+                        self.resolve_conflict(r, named.map(|c| c.stored_version), &mut theirs, ex, now);
+                    resolved |= matches!(&change, StateChange::Repush { due_at_ms, .. } if *due_at_ms <= now);
+                    changes.push(change);
                 }
-                true
+                if !resolved {
+                    done.failed_attempts += 1;
+                }
+                resolved
             }
             Verdict::AuthRefused | Verdict::Retry | Verdict::Unavailable => {
                 done.failed_attempts += 1;
@@ -360,194 +349,107 @@ impl<'a> Pusher<'a> {
         Ok(progressed)
     }
 
-    /// The version the customer holds for a report (query API), if it can be read.
-    fn their_version(&self, r: &OutboxReport) -> Option<u32> {
-        let tz = self.tz();
-        let ex = self.client.query(
-            &self.config.customer.mac_format.render(&r.mac),
-            &report::flux_dat(&self.config.customer, &tz, r.hour_start_ms),
-        );
-        ex.data?
-            .iter()
-            .filter_map(|v| report::parse_their_record(&self.config.customer, &tz, v).ok())
-            .find(|t| t.mac == r.mac && t.hour_start_ms == r.hour_start_ms)
-            .map(|t| t.version)
-    }
-
-    /// First check: 30 to 90 minutes after the push (inside the 2 hours), spread per report.
-    pub(super) fn first_verify_ms(&self, r: &OutboxReport, now: i64) -> Option<i64> {
-        // Without a query API there is nothing to verify against (`unavailable`, not a mismatch).
-        if self.config.verify_days == 0 || !self.config.customer.has_query() {
-            return None;
-        }
-        Some(now + 30 * 60_000 + (stable_hash(&format!("{}{}", r.mac, r.flux_hour)) % (60 * 60_000)) as i64)
-    }
-
-    /// Re-query sent hours whose check is due; correct any the customer holds differently.
-    pub fn verify_due(&mut self, done: &mut StepReport) -> Result<(), PushError> {
-        let now = self.clock.wall_ms();
-        let due = self.outbox.due_for_verify(now, MAX_PER_STEP)?;
-        if !self.config.customer.has_query() {
-            // The profile lost its query API (a new customer profile): stop checking these hours.
-            let changes: Vec<StateChange> = due
-                .iter()
-                .map(|r| StateChange::Verified {
-                    mac: r.mac.clone(),
-                    flux_hour: r.flux_hour.clone(),
-                    next_ms: None,
-                })
-                .collect();
-            if !changes.is_empty() {
-                log::info!(
-                    "{} sent hour(s) not verified: the customer profile has no query API",
-                    changes.len()
-                );
-                self.outbox.record_attempts(&[], &changes)?;
-            }
-            return Ok(());
-        }
-        // One query per (MAC, day) answers for all its hours.
-        let tz = self.tz();
-        let mut by_day: BTreeMap<(String, String), Vec<OutboxReport>> = BTreeMap::new();
-        for r in due {
-            let day = report::flux_dat(&self.config.customer, &tz, r.hour_start_ms);
-            by_day.entry((r.mac.clone(), day)).or_default().push(r);
-        }
-        for ((mac, day), reports) in by_day {
-            let ex = self.client.query(&self.config.customer.mac_format.render(&mac), &day);
-            let theirs: Option<Vec<report::TheirRecord>> = match (&ex.verdict, &ex.data) {
-                (Verdict::Accepted, Some(data)) => {
-                    let parsed: Result<Vec<_>, String> = data
-                        .iter()
-                        .map(|v| report::parse_their_record(&self.config.customer, &tz, v))
-                        .collect();
-                    match parsed {
-                        Ok(p) => Some(p),
-                        Err(e) => {
-                            self.unverifiable(&reports, &format!("customer's answer unreadable: {e}"), now)?;
-                            continue;
-                        }
-                    }
-                }
-                _ => None,
-            };
-            let Some(theirs) = theirs else {
-                self.unverifiable(&reports, &format!("query failed: {}", ex.message), now)?;
-                continue;
-            };
-            for r in reports {
-                self.compare_one(&r, &theirs, now, done)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn compare_one(
-        &mut self,
+    /// What to do with one report of a batch the customer refused as a version conflict.
+    fn resolve_conflict(
+        &self,
         r: &OutboxReport,
-        theirs: &[report::TheirRecord],
+        named_version: Option<u32>,
+        theirs: &mut TheirCopies,
+        ex: &Exchange,
         now: i64,
-        done: &mut StepReport,
-    ) -> Result<(), PushError> {
-        let their = theirs.iter().find(|t| t.mac == r.mac && t.hour_start_ms == r.hour_start_ms);
-        let (result, detail, change) = match their {
-            Some(t) if t.points == r.pushed => {
-                let next = now + DAY_MS;
-                let next = r.verify_until_ms.filter(|until| next <= *until).map(|_| next);
-                (
-                    "match",
-                    format!("customer holds version {} with our values", t.version),
-                    StateChange::Verified {
-                        mac: r.mac.clone(),
-                        flux_hour: r.flux_hour.clone(),
-                        next_ms: next,
-                    },
-                )
-            }
-            Some(t) => {
-                let diffs: Vec<String> = (0..12)
-                    .filter(|i| t.points[*i] != r.pushed[*i])
-                    .map(|i| format!("v{i} theirs {} ours {}", t.points[i], r.pushed[i]))
-                    .collect();
-                let version = t.version.max(r.version) + 1;
-                done.corrected += 1;
-                log::warn!(
-                    "{} {}: customer's copy differs ({}); re-pushing as version {version}",
-                    r.mac,
-                    r.flux_hour,
-                    diffs.join(", ")
-                );
-                (
-                    "corrected",
-                    format!(
-                        "version {} differs: {}; re-pushed as version {version}",
-                        t.version,
-                        diffs.join(", ")
-                    ),
-                    self.repush(r, version, "verification found a difference", now),
-                )
-            }
-            None => {
-                let version = r.version + 1;
-                done.corrected += 1;
-                log::warn!(
-                    "{} {}: missing at the customer; re-pushing as version {version}",
-                    r.mac,
-                    r.flux_hour
-                );
-                (
-                    "missing",
-                    format!("not in the customer's answer; re-pushed as version {version}"),
-                    self.repush(r, version, "verification found it missing", now),
-                )
-            }
-        };
-        done.verified += 1;
-        if result == "match" {
-            log::info!("verified {} {}: the customer holds exactly what we pushed", r.mac, r.flux_hour);
+    ) -> StateChange {
+        let day = report::flux_dat(&self.config.customer, &self.tz(), r.hour_start_ms);
+        let key = (r.mac.clone(), day);
+        if !theirs.0.contains_key(&key) {
+            let copy = self.query_day(&r.mac, &key.1);
+            theirs.0.insert(key.clone(), copy);
         }
-        let v = Verification {
-            mac: r.mac.clone(),
-            flux_hour: r.flux_hour.clone(),
-            at_ms: now,
-            result: result.into(),
-            detail,
+        let their = match &theirs.0[&key] {
+            Ok(copy) => copy.records.iter().find(|t| t.hour_start_ms == r.hour_start_ms).cloned(),
+            Err(_) => None,
         };
-        self.outbox.record_verification(&v, Some(&change))?;
-        Ok(())
+        let retry = |why: String| {
+            let next = now + backoff_ms(r.attempts + 1);
+            log::warn!("{} {}: {why}; trying again later", r.mac, r.flux_hour);
+            StateChange::Retry {
+                mac: r.mac.clone(),
+                flux_hour: r.flux_hour.clone(),
+                next_attempt_at_ms: next,
+                error: why,
+                now_ms: now,
+            }
+        };
+        let stored = match (named_version, &their) {
+            (Some(v), t) => v.max(t.as_ref().map_or(0, |t| t.version)),
+            // Not named: the customer's copy says whether this record is the conflicting one.
+            (None, Some(t)) if t.version >= r.version && t.points != r.pushed => t.version,
+            (None, Some(t)) if t.version >= r.version => {
+                return retry(format!(
+                    "version conflict ({}), but the customer holds version {} with our values",
+                    ex.message, t.version
+                ))
+            }
+            (None, _) => {
+                let read = match &theirs.0[&key] {
+                    Ok(_) => "the customer's copy does not show a conflicting version".to_string(),
+                    Err(e) => e.clone(),
+                };
+                return retry(format!("version conflict not named in the answer ({}); {read}", ex.message));
+            }
+        };
+        self.correction(
+            r,
+            stored.max(r.version).checked_add(1),
+            &format!("conflict: customer held version {stored}"),
+            now,
+        )
     }
 
-    fn repush(&self, r: &OutboxReport, version: u32, reason: &str, now: i64) -> StateChange {
+    /// A correction of a report the customer holds differently: version + 1, unless the hour
+    /// had its `max_corrections_per_hour` already (then `correction_failed`, held for an
+    /// operator) or the version cannot be raised (held). The first correction goes out at
+    /// once, later ones after a backoff.
+    pub(super) fn correction(
+        &self,
+        r: &OutboxReport,
+        version: Option<u32>,
+        reason: &str,
+        now: i64,
+    ) -> StateChange {
+        let (mac, flux_hour) = (r.mac.clone(), r.flux_hour.clone());
+        let Some(version) = version else {
+            let reason =
+                format!("{reason}; version {} cannot be raised (at its maximum {})", r.version, u32::MAX);
+            log::error!("{mac} {flux_hour} held: {reason}");
+            return StateChange::Held { mac, flux_hour, reason, now_ms: now };
+        };
+        let max = self.config.max_corrections_per_hour;
+        if r.corrections >= max {
+            let reason = format!(
+                "{reason}; the customer kept other values after {} correction(s) (max_corrections_per_hour = {max})",
+                r.corrections
+            );
+            log::error!("{mac} {flux_hour} correction_failed, held for an operator: {reason}");
+            return StateChange::CorrectionFailed { mac, flux_hour, reason, now_ms: now };
+        }
+        let due_at_ms = if r.corrections == 0 { now } else { now + backoff_ms(r.corrections) };
+        log::warn!("{mac} {flux_hour}: {reason}; re-pushing ours as version {version}");
         StateChange::Repush {
-            mac: r.mac.clone(),
-            flux_hour: r.flux_hour.clone(),
+            mac,
+            flux_hour,
             version,
             values: None,
             reason: reason.into(),
             now_ms: now,
+            due_at_ms,
+            kind: RepushKind::Correction,
         }
-    }
-
-    fn unverifiable(&mut self, reports: &[OutboxReport], why: &str, now: i64) -> Result<(), PushError> {
-        log::warn!("verification of {} hour(s) of {} postponed: {why}", reports.len(), reports[0].mac);
-        for r in reports {
-            let v = Verification {
-                mac: r.mac.clone(),
-                flux_hour: r.flux_hour.clone(),
-                at_ms: now,
-                result: "unverifiable".into(),
-                detail: why.into(),
-            };
-            let change = StateChange::Verified {
-                mac: r.mac.clone(),
-                flux_hour: r.flux_hour.clone(),
-                next_ms: Some(now + VERIFY_RETRY_MS),
-            };
-            self.outbox.record_verification(&v, Some(&change))?;
-        }
-        Ok(())
     }
 }
+
+/// The customer's copies read while resolving one conflict answer, per (MAC, day).
+#[derive(Default)]
+struct TheirCopies(BTreeMap<(String, String), Result<super::verify::DayCopy, String>>);
 
 /// Capped exponential backoff with jitter: attempt 1 waits 15–30 s, then doubling, ≤ 15 min.
 pub fn backoff_ms(attempt: u32) -> i64 {
@@ -557,7 +459,7 @@ pub fn backoff_ms(attempt: u32) -> i64 {
     exp / 2 + (exp / 2) * frac as i64 / 1000
 }
 
-fn stable_hash(text: &str) -> u64 {
+pub(super) fn stable_hash(text: &str) -> u64 {
     let hex = pushagent_proto::signing::sha256_hex(text.as_bytes());
     u64::from_str_radix(&hex[..16], 16).unwrap_or(0)
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::outbox::{OutboxReport, RepushValues, StateChange, Verification};
+use super::outbox::{OutboxReport, RepushKind, RepushValues, StateChange, Verification};
 use super::pusher::{PushError, Pusher};
 use super::report::{self, BuildRules, ReportState};
 use crate::config::{BilledDirection, Billing, Offset};
@@ -96,7 +96,7 @@ impl Pusher<'_> {
             self.outbox.schedule_repush(&change)?;
             return Ok(true);
         }
-        if r.state != ReportState::Sent {
+        if !r.state.was_sent() {
             // Not at the customer yet (or held, or skipped): its values are simply brought up
             // to date; a pending one goes out with them.
             log::info!("hour {flux_hour} of {mac} ({}) rebuilt: {why}", r.state.as_str());
@@ -115,6 +115,9 @@ impl Pusher<'_> {
             at_ms: now,
             result: "corrected".into(),
             detail: format!("{why}; re-pushed as version {version}"),
+            version: r.version,
+            checked_version: None,
+            customer_points: None,
         };
         let change = StateChange::Repush {
             mac,
@@ -123,6 +126,8 @@ impl Pusher<'_> {
             values: Some(Box::new(values)),
             reason: format!("correction: {why}"),
             now_ms: now,
+            due_at_ms: now,
+            kind: RepushKind::Rebuild,
         };
         self.outbox.record_verification(&v, Some(&change))?;
         Ok(true)

@@ -17,22 +17,41 @@ pub enum ReportState {
     Sent,
     Held,
     SkippedOff,
+    /// Sent, but the customer's copy could not be read until the verification window ended.
+    Unverifiable,
+    /// Sent, but the customer kept other values after `max_corrections_per_hour`
+    /// corrections: held for an operator.
+    CorrectionFailed,
 }
 
 impl ReportState {
+    pub const ALL: [ReportState; 6] = [
+        ReportState::Pending,
+        ReportState::Sent,
+        ReportState::Held,
+        ReportState::SkippedOff,
+        ReportState::Unverifiable,
+        ReportState::CorrectionFailed,
+    ];
+
+    /// The report reached the customer (its copy is what verification compares).
+    pub fn was_sent(self) -> bool {
+        matches!(self, ReportState::Sent | ReportState::Unverifiable | ReportState::CorrectionFailed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReportState::Pending => "pending",
             ReportState::Sent => "sent",
             ReportState::Held => "held",
             ReportState::SkippedOff => "skipped_off",
+            ReportState::Unverifiable => "unverifiable",
+            ReportState::CorrectionFailed => "correction_failed",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [ReportState::Pending, ReportState::Sent, ReportState::Held, ReportState::SkippedOff]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        ReportState::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -250,6 +269,22 @@ pub struct TheirRecord {
     pub version: u32,
 }
 
+/// Which (canonical MAC, hour start) a customer record is about, even when its other fields
+/// are unreadable (so a malformed record spoils only its own hour).
+pub fn their_record_key(
+    profile: &CustomerProfile,
+    tz: &ReportTz,
+    value: &Value,
+) -> Result<(String, i64), String> {
+    let names = &profile.query;
+    let obj = value.as_object().ok_or("record is not a JSON object")?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
+    let mac =
+        crate::config::MacFormat::canonical(text(&names.mac_field)?).ok_or("record mac is not a MAC")?;
+    let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text(&names.hour_field)?)?)?;
+    Ok((mac, hour_start_ms))
+}
+
 /// Read a customer record (from the query API) back into canonical form, by the profile's
 /// query field mapping.
 pub fn parse_their_record(
@@ -258,11 +293,8 @@ pub fn parse_their_record(
     value: &Value,
 ) -> Result<TheirRecord, String> {
     let names = &profile.query;
+    let (mac, hour_start_ms) = their_record_key(profile, tz, value)?;
     let obj = value.as_object().ok_or("record is not a JSON object")?;
-    let text = |k: &str| obj.get(k).and_then(Value::as_str).ok_or_else(|| format!("record lacks string {k}"));
-    let mac =
-        crate::config::MacFormat::canonical(text(&names.mac_field)?).ok_or("record mac is not a MAC")?;
-    let hour_start_ms = tz.hour_start_ms(&canonical_flux_hour(profile, text(&names.hour_field)?)?)?;
     let mut points = [0u64; SLOTS_PER_HOUR];
     for (i, p) in points.iter_mut().enumerate() {
         let field = names.point_field(i);

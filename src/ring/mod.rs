@@ -182,7 +182,7 @@ impl Ring {
         let removed = tx.execute(
             "DELETE FROM slot WHERE slot_start < ?1 AND closed = 1
                AND slot_start < COALESCE((SELECT next_hour FROM push_cursor WHERE id = 1), 0)
-               AND NOT EXISTS (SELECT 1 FROM report r WHERE r.state IN ('pending', 'held') AND r.mac = slot.mac
+               AND NOT EXISTS (SELECT 1 FROM report r WHERE r.state IN ('pending', 'held', 'correction_failed') AND r.mac = slot.mac
                                AND r.hour_start <= slot.slot_start AND slot.slot_start < r.hour_start + 3600)",
             [before],
         )?;

@@ -333,7 +333,15 @@ impl<'a> ServiceSync<'a> {
             if pending.is_empty() {
                 break;
             }
-            let answer = self.client.history(token, &pending.batch)?;
+            let answer = match self.client.history(token, &pending.batch) {
+                Err(ServiceError::Refused { status, message }) if is_invalid(status) => {
+                    // Some item is invalid to the service: find it, record it and go on with
+                    // the others, so it never blocks every item after it.
+                    sent += self.mirror_one_by_one(token, &pending, status, &message)?;
+                    continue;
+                }
+                other => other?,
+            };
             let skipped = pending.skipped_keys.len();
             let skipped_taken = skipped == 0 || answer.skipped_stored == Some(skipped as u64);
             self.outbox.mark_mirrored(&pending, skipped_taken)?;
@@ -385,6 +393,47 @@ pub fn effective_config(local: &AgentConfig) -> AgentConfig {
         let _ = crate::push::zone::settle_zone(&mut config, &outbox, &Health::new(), 0);
     }
     config
+}
+
+/// The service refused the request as invalid (not "try again later").
+fn is_invalid(status: u16) -> bool {
+    matches!(status, 400 | 422)
+}
+
+impl ServiceSync<'_> {
+    /// Send a refused batch's items one at a time; an item refused on its own is recorded
+    /// (`mirror_refused`, and the log) and never sent again. Returns how many were stored.
+    fn mirror_one_by_one(
+        &mut self,
+        token: &Secret,
+        pending: &crate::push::outbox::UnmirroredHistory,
+        status: u16,
+        message: &str,
+    ) -> Result<usize, SyncError> {
+        log::warn!(
+            "the config service refused a history batch of {} item(s) (HTTP {status}: {message}); sending them one by one",
+            pending.len()
+        );
+        let mut stored = 0;
+        for one in pending.singles() {
+            match self.client.history(token, &one.batch) {
+                Ok(answer) => {
+                    let skipped = one.skipped_keys.len();
+                    let taken = skipped == 0 || answer.skipped_stored == Some(skipped as u64);
+                    self.outbox.mark_mirrored(&one, taken)?;
+                    stored += usize::from(taken);
+                }
+                Err(ServiceError::Refused { status, message }) if is_invalid(status) => {
+                    log::error!(
+                        "the config service refused a history item as invalid; recorded and skipped: HTTP {status}: {message}"
+                    );
+                    self.outbox.record_mirror_refused(&one, status, &message, self.clock.wall_ms())?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(stored)
+    }
 }
 
 /// The machine's identity at the service: /etc/machine-id, or (hosts without one) the MAC of

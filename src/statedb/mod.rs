@@ -19,6 +19,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (8, include_str!("migrations/0008_cost.sql")),
     (9, include_str!("migrations/0009_report_fixed_offset.sql")),
     (10, include_str!("migrations/0010_slot_link_speed.sql")),
+    (11, include_str!("migrations/0011_odd_customer.sql")),
 ];
 
 /// SQLite page cache per connection, in KiB (`PRAGMA cache_size = -N`). The default (2 MB per
@@ -306,5 +307,85 @@ mod tests {
         let (_, notice) = open_at(&history_damaged, T0 + 30 * DAY_MS).expect("a fresh file");
         let notice = notice.expect("the full check finds it").to_string();
         assert!(notice.contains("quick_check:") && notice.contains("moved aside"), "{notice}");
+    }
+
+    /// A database of the release before migration 11 (outbox states without `unverifiable`)
+    /// keeps every report and verification, its indexes, and takes the new states afterwards.
+    #[test]
+    fn migration_11_keeps_reports_and_verifications_and_extends_the_states() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sqlite");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 < 11) {
+                let tx = conn.transaction().expect("tx");
+                tx.execute_batch(sql).expect("migration");
+                tx.pragma_update(None, "user_version", version).expect("version");
+                tx.commit().expect("commit");
+            }
+            conn.execute_batch(
+                "INSERT INTO report (mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp,
+                    offset_source, direction, slot_flags, missing_slots, version, state, next_attempt_at,
+                    created_at, updated_at, verify_result, off_slots, held_mirrored, offset_fixed_bytes)
+                 VALUES ('aa:bb:cc:dd:ee:01', '2026112408', 1, '[1,2,3,4,5,6,7,8,9,10,11,12]', '[]', 0,
+                    'global', 'tx', 0, 0, 3, 'sent', 5, 5, 5, 'match', 4, 1, -1000);
+                 INSERT INTO verification (mac, flux_hour, at_ms, result, detail, version, mirrored)
+                 VALUES ('aa:bb:cc:dd:ee:01', '2026112408', 7, 'corrected', 'd', 2, 1);",
+            )
+            .expect("rows");
+            let err = conn.execute("UPDATE report SET state = 'unverifiable'", []);
+            assert!(err.is_err(), "the old CHECK refuses the new state");
+        }
+        let (conn, notice) = open(&path).expect("migrated");
+        assert!(notice.is_none());
+        let row: (String, u32, String, i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT raw_points, version, verify_result, off_slots, held_mirrored, corrections,
+                    verify_failures FROM report",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .expect("report kept");
+        assert_eq!(row, ("[1,2,3,4,5,6,7,8,9,10,11,12]".into(), 3, "match".into(), 4, 1, 0, 0));
+        let fixed: i64 =
+            conn.query_row("SELECT offset_fixed_bytes FROM report", [], |r| r.get(0)).expect("fixed offset");
+        assert_eq!(fixed, -1000, "the fixed amount (migration 9) is kept");
+        conn.execute("UPDATE report SET state = 'unverifiable'", []).expect("new state");
+        conn.execute("UPDATE report SET state = 'correction_failed'", []).expect("new state");
+        let v: (i64, String, u32, i64, Option<u32>) = conn
+            .query_row("SELECT id, result, version, mirrored, checked_version FROM verification", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("verification kept");
+        assert_eq!(v, (1, "corrected".into(), 2, 1, None));
+        conn.execute(
+            "INSERT INTO verification (mac, flux_hour, at_ms, result, detail) VALUES ('m', 'h', 8, 'customer_extra', '')",
+            [],
+        )
+        .expect("new result");
+        let id: i64 = conn.query_row("SELECT MAX(id) FROM verification", [], |r| r.get(0)).expect("id");
+        assert_eq!(id, 2, "ids continue after the kept rows");
+        // The indexes the migrations before left on both tables are all there again.
+        let mut indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('report', 'verification')
+                    AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+            )
+            .expect("indexes")
+            .query_map([], |r| r.get(0))
+            .expect("indexes")
+            .collect::<Result<_, _>>()
+            .expect("indexes");
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            [
+                "report_by_hour",
+                "report_due",
+                "report_verify_due",
+                "verification_by_report",
+                "verification_unmirrored"
+            ]
+        );
     }
 }

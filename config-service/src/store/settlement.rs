@@ -575,6 +575,7 @@ mod tests {
                     corrected: false,
                     verified_at: 50,
                     message: None,
+                    ..Default::default()
                 }],
                 ..Default::default()
             },

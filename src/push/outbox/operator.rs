@@ -60,11 +60,11 @@ impl Outbox {
             .optional()?)
     }
 
-    /// Hours that may still go to the customer (pending, held) and sent hours whose check
+    /// Hours that may still go to the customer (pending, held, correction_failed) and sent hours whose check
     /// against the customer's copy is still scheduled.
     pub fn unsettled_hours(&self) -> Result<(u64, u64), OutboxError> {
         Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(state IN ('pending', 'held')), 0),
+            "SELECT COALESCE(SUM(state IN ('pending', 'held', 'correction_failed')), 0),
                     COALESCE(SUM(state = 'sent' AND verify_next_at IS NOT NULL), 0) FROM report",
             [],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),

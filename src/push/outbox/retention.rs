@@ -11,12 +11,13 @@ use super::{Outbox, OutboxError};
 const HOURS_PER_TRANSACTION: usize = 2_000;
 
 /// Reports (with their attempts and verifications) that may go: older than the cutoff, done
-/// with (sent and no check left, or skipped), and stored by the service. Never a pending or
-/// held hour, an hour still being verified, or one with an attempt or verification the
-/// service has not acknowledged; a state this list does not name is kept.
+/// with (sent or unverifiable and no check left, or skipped), and stored by the service.
+/// Never a pending or held (or `correction_failed`) hour, an hour still being verified, or
+/// one with an attempt or verification the service has not acknowledged; a state this list
+/// does not name is kept.
 const PRUNABLE: &str = "SELECT mac, flux_hour FROM report
     WHERE hour_start < ?1
-      AND ((state = 'sent' AND verify_next_at IS NULL
+      AND ((state IN ('sent', 'unverifiable') AND verify_next_at IS NULL
             AND EXISTS (SELECT 1 FROM push_attempt p WHERE p.mac = report.mac AND p.flux_hour = report.flux_hour
                         AND p.mirrored = 1))
            OR (state = 'skipped_off' AND skip_mirrored = 1))

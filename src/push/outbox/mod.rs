@@ -13,11 +13,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 pub use operator::AcceptedRepush;
 
-use pushagent_proto::agent;
-
 use super::report::{BuiltReport, Points, ReportState};
 use crate::config::Billing;
 use crate::statedb::{self, StateDbError};
+
+mod mirror;
+pub use mirror::{clip_for_mirror, verification_state, MirrorRefusal, UnmirroredHistory, MIRROR_TEXT_CHARS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -57,6 +58,10 @@ pub struct OutboxReport {
     pub verify_next_at_ms: Option<i64>,
     pub verify_until_ms: Option<i64>,
     pub verify_result: Option<String>,
+    /// Version raises made because the customer's copy differed or conflicted.
+    pub corrections: u32,
+    /// Checks in a row that could not read the customer's copy.
+    pub verify_failures: u32,
 }
 
 fn ser_state<S: serde::Serializer>(state: &ReportState, s: S) -> Result<S::Ok, S::Error> {
@@ -82,8 +87,15 @@ pub struct Verification {
     pub mac: String,
     pub flux_hour: String,
     pub at_ms: i64,
+    /// `match`, `corrected`, `missing`, `unverifiable`, `correction_failed`, `customer_extra`.
     pub result: String,
     pub detail: String,
+    /// The version we pushed last (0 when we never pushed the hour: `customer_extra`).
+    pub version: u32,
+    /// The version of the customer's copy compared, when one was read.
+    pub checked_version: Option<u32>,
+    /// The customer's 12 points as read, when a record was read.
+    pub customer_points: Option<Points>,
 }
 
 pub struct Outbox {
@@ -92,9 +104,10 @@ pub struct Outbox {
 
 const SELECT_REPORT: &str = "SELECT mac, flux_hour, hour_start, raw_points, pushed_points, offset_bp, offset_source, \
     direction, slot_flags, missing_slots, version, state, reason, solo, attempts, next_attempt_at, last_error, \
-    updated_at, sent_at, verify_next_at, verify_until, verify_result, offset_fixed_bytes FROM report";
+    updated_at, sent_at, verify_next_at, verify_until, verify_result, offset_fixed_bytes, corrections, verify_failures \
+    FROM report";
 
-fn points_from(text: &str) -> Result<Points, String> {
+pub(crate) fn points_from(text: &str) -> Result<Points, String> {
     serde_json::from_str::<Vec<u64>>(text)
         .map_err(|e| e.to_string())
         .and_then(|v| <Points>::try_from(v).map_err(|v| format!("{} points instead of 12", v.len())))
@@ -138,6 +151,8 @@ fn report_from_row(r: &Row<'_>) -> rusqlite::Result<Result<OutboxReport, OutboxE
         verify_until_ms: r.get(20)?,
         verify_result: r.get(21)?,
         offset_fixed_bytes: r.get(22)?,
+        corrections: r.get(23)?,
+        verify_failures: r.get(24)?,
         mac,
         flux_hour,
     }))
@@ -324,9 +339,19 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         tx.prepare_cached(
-            "INSERT INTO verification (mac, flux_hour, at_ms, result, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO verification (mac, flux_hour, at_ms, result, detail, version, checked_version,
+                customer_points) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![v.mac, v.flux_hour, v.at_ms, v.result, v.detail])?;
+        .execute(params![
+            v.mac,
+            v.flux_hour,
+            v.at_ms,
+            v.result,
+            v.detail,
+            v.version,
+            v.checked_version,
+            v.customer_points.as_ref().map(points_json)
+        ])?;
         tx.execute(
             "UPDATE report SET verify_result = ?3 WHERE mac = ?1 AND flux_hour = ?2",
             params![v.mac, v.flux_hour, v.result],
@@ -361,7 +386,8 @@ impl Outbox {
 
     pub fn verifications_since(&self, from_ms: i64) -> Result<Vec<Verification>, OutboxError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT mac, flux_hour, at_ms, result, detail FROM verification WHERE at_ms >= ?1 ORDER BY id",
+            "SELECT mac, flux_hour, at_ms, result, detail, version, checked_version, customer_points
+             FROM verification WHERE at_ms >= ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([from_ms], |r| {
             Ok(Verification {
@@ -370,6 +396,9 @@ impl Outbox {
                 at_ms: r.get(2)?,
                 result: r.get(3)?,
                 detail: r.get(4)?,
+                version: r.get(5)?,
+                checked_version: r.get(6)?,
+                customer_points: r.get::<_, Option<String>>(7)?.and_then(|t| points_from(&t).ok()),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -399,12 +428,31 @@ impl Outbox {
             .unwrap_or(0))
     }
 
-    /// A re-push of the given values under a new version, due now (operator, correction).
+    /// Apply one state change on its own (an operator re-push, a postponed check).
     pub fn schedule_repush(&mut self, change: &StateChange) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         apply_change(&tx, change)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Whether a `customer_extra` for this hour and customer version was recorded already.
+    pub fn extra_recorded(
+        &self,
+        mac: &str,
+        flux_hour: &str,
+        their_version: u32,
+    ) -> Result<bool, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM verification WHERE mac = ?1 AND flux_hour = ?2 AND result = 'customer_extra'
+                    AND checked_version = ?3 LIMIT 1",
+                params![mac, flux_hour, their_version],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 }
 
@@ -416,219 +464,6 @@ pub struct RepushValues {
     pub offset_bp: i64,
     pub offset_source: String,
     pub offset_fixed_bytes: i64,
-}
-
-/// History not yet mirrored to the config service, with the row ids to mark afterwards.
-#[derive(Debug, Default)]
-pub struct UnmirroredHistory {
-    pub batch: agent::HistoryBatch,
-    pub push_ids: Vec<i64>,
-    pub verification_ids: Vec<i64>,
-    pub held_keys: Vec<(String, String)>,
-    pub skipped_keys: Vec<(String, String)>,
-}
-
-impl UnmirroredHistory {
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn len(&self) -> usize {
-        self.push_ids.len() + self.verification_ids.len() + self.held_keys.len() + self.skipped_keys.len()
-    }
-}
-
-impl Outbox {
-    /// Up to `limit` history items the config service has not acknowledged yet, oldest first.
-    pub fn unmirrored_history(&self, limit: usize) -> Result<UnmirroredHistory, OutboxError> {
-        let mut out = UnmirroredHistory::default();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, mac, flux_hour, version, at_ms, http_status, code, outcome, message, raw_points,
-                    pushed_points, offset_bp, offset_fixed_bytes,
-                    (SELECT COUNT(*) FROM push_attempt p2 WHERE p2.mac = p.mac AND p2.flux_hour = p.flux_hour
-                        AND p2.version = p.version AND p2.id <= p.id),
-                    (SELECT off_slots FROM report r WHERE r.mac = p.mac AND r.flux_hour = p.flux_hour)
-             FROM push_attempt p WHERE mirrored = 0 ORDER BY id LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            let raw: String = r.get(9)?;
-            let pushed: String = r.get(10)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                agent::HistoryItem {
-                    mac: r.get(1)?,
-                    flux_hour: r.get(2)?,
-                    version: r.get(3)?,
-                    attempt: r.get(13)?,
-                    raw_points: points_from(&raw).unwrap_or_default(),
-                    pushed_points: points_from(&pushed).unwrap_or_default(),
-                    raw_bytes: points_from(&raw).map(|p| p.iter().sum()).unwrap_or(0),
-                    pushed_bytes: points_from(&pushed).map(|p| p.iter().sum()).unwrap_or(0),
-                    offset_bp: r.get::<_, i64>(11)? as i32,
-                    offset_fixed_bytes: r.get(12)?,
-                    off_slots: r.get::<_, Option<u16>>(14)?.unwrap_or(0),
-                    status: if r.get::<_, String>(7)? == "accepted" {
-                        agent::PushStatus::Success
-                    } else {
-                        agent::PushStatus::Failure
-                    },
-                    http_status: r.get(5)?,
-                    code: r.get(6)?,
-                    message: Some(r.get(8)?),
-                    attempted_at: r.get::<_, i64>(4)?.div_euclid(1000),
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, item) = row?;
-            out.push_ids.push(id);
-            out.batch.pushes.push(item);
-        }
-        let left = limit.saturating_sub(out.push_ids.len());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, mac, flux_hour, version, at_ms, result, detail FROM verification
-             WHERE mirrored = 0 ORDER BY id LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([left as i64], |r| {
-            let result: String = r.get(5)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                agent::VerificationItem {
-                    mac: r.get(1)?,
-                    flux_hour: r.get(2)?,
-                    version: r.get(3)?,
-                    matched: result == "match",
-                    corrected: result == "corrected" || result == "missing",
-                    verified_at: r.get::<_, i64>(4)?.div_euclid(1000),
-                    message: Some(format!("{result}: {}", r.get::<_, String>(6)?)),
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, item) = row?;
-            out.verification_ids.push(id);
-            out.batch.verifications.push(item);
-        }
-        let left = limit.saturating_sub(out.push_ids.len() + out.verification_ids.len());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT mac, flux_hour, COALESCE(reason, ''), updated_at FROM report
-             WHERE state = 'held' AND held_mirrored = 0 ORDER BY hour_start LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([left as i64], |r| {
-            Ok(agent::HeldItem {
-                mac: r.get(0)?,
-                flux_hour: r.get(1)?,
-                reason: r.get(2)?,
-                held_at: r.get::<_, i64>(3)?.div_euclid(1000),
-            })
-        })?;
-        for row in rows {
-            let item = row?;
-            out.held_keys.push((item.mac.clone(), item.flux_hour.clone()));
-            out.batch.held.push(item);
-        }
-        // Hours not reported because a push switch was off: evidence too (raw bytes measured).
-        let left = limit.saturating_sub(out.len());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT mac, flux_hour, raw_points, off_switches, created_at FROM report
-             WHERE state = 'skipped_off' AND skip_mirrored = 0 ORDER BY hour_start, mac LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([left as i64], |r| {
-            let raw: String = r.get(2)?;
-            let switches: String = r.get(3)?;
-            Ok((
-                raw,
-                agent::SkippedItem {
-                    mac: r.get(0)?,
-                    flux_hour: r.get(1)?,
-                    reason: agent::SKIPPED_SWITCHED_OFF.into(),
-                    switches: switches.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                    raw_bytes: 0,
-                    decided_at: r.get::<_, i64>(4)?.div_euclid(1000),
-                },
-            ))
-        })?;
-        for row in rows {
-            let (raw, mut item) = row?;
-            match points_from(&raw) {
-                Ok(points) => item.raw_bytes = points.iter().sum(),
-                Err(why) => {
-                    // Never a made-up total: the row stays queued (and visible in `outbox`).
-                    log::error!(
-                        "skipped hour {} of {} not mirrored: raw points unreadable: {why}",
-                        item.flux_hour,
-                        item.mac
-                    );
-                    continue;
-                }
-            }
-            out.skipped_keys.push((item.mac.clone(), item.flux_hour.clone()));
-            out.batch.skipped.push(item);
-        }
-        Ok(out)
-    }
-
-    /// The service stored these: never send them again. With `skipped_too` false (a service
-    /// older than skipped hours ignored them) the skipped hours stay queued.
-    pub fn mark_mirrored(&mut self, sent: &UnmirroredHistory, skipped_too: bool) -> Result<(), OutboxError> {
-        let tx = self.conn.transaction()?;
-        for id in &sent.push_ids {
-            tx.prepare_cached("UPDATE push_attempt SET mirrored = 1 WHERE id = ?1")?.execute([id])?;
-        }
-        for id in &sent.verification_ids {
-            tx.prepare_cached("UPDATE verification SET mirrored = 1 WHERE id = ?1")?.execute([id])?;
-        }
-        for (mac, flux_hour) in &sent.held_keys {
-            tx.prepare_cached("UPDATE report SET held_mirrored = 1 WHERE mac = ?1 AND flux_hour = ?2")?
-                .execute(params![mac, flux_hour])?;
-        }
-        if skipped_too {
-            for (mac, flux_hour) in &sent.skipped_keys {
-                tx.prepare_cached("UPDATE report SET skip_mirrored = 1 WHERE mac = ?1 AND flux_hour = ?2")?
-                    .execute(params![mac, flux_hour])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// What the agent still holds locally (for the heartbeat).
-    pub fn backlog(&self) -> Result<agent::Backlog, OutboxError> {
-        let count = |sql: &str| -> Result<u64, OutboxError> {
-            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
-        };
-        Ok(agent::Backlog {
-            outbox_hours: count("SELECT COUNT(*) FROM report WHERE state = 'pending'")?,
-            history_items: count("SELECT COUNT(*) FROM push_attempt WHERE mirrored = 0")?
-                + count("SELECT COUNT(*) FROM verification WHERE mirrored = 0")?
-                + count("SELECT COUNT(*) FROM report WHERE state = 'skipped_off' AND skip_mirrored = 0")?,
-            held_hours: count("SELECT COUNT(*) FROM report WHERE state = 'held'")?,
-        })
-    }
-
-    /// The last attempt to push to the customer.
-    pub fn last_push(&self) -> Result<Option<agent::LastPush>, OutboxError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT flux_hour, outcome, at_ms, message FROM push_attempt ORDER BY id DESC LIMIT 1",
-                [],
-                |r| {
-                    let outcome: String = r.get(1)?;
-                    Ok(agent::LastPush {
-                        flux_hour: r.get(0)?,
-                        status: if outcome == "accepted" {
-                            agent::PushStatus::Success
-                        } else {
-                            agent::PushStatus::Failure
-                        },
-                        attempted_at: r.get::<_, i64>(2)?.div_euclid(1000),
-                        message: Some(r.get(3)?),
-                    })
-                },
-            )
-            .optional()?)
-    }
 }
 
 /// A change of one report's state, applied with the attempt or verification that caused it.
@@ -659,7 +494,8 @@ pub enum StateChange {
         flux_hour: String,
         now_ms: i64,
     },
-    /// Push again under `version` (with new `pushed`/`raw` values when given).
+    /// Push again under `version` (with new `pushed`/`raw` values when given), due at
+    /// `due_at_ms`.
     Repush {
         mac: String,
         flux_hour: String,
@@ -667,13 +503,47 @@ pub enum StateChange {
         values: Option<Box<RepushValues>>,
         reason: String,
         now_ms: i64,
+        due_at_ms: i64,
+        kind: RepushKind,
     },
-    /// A verification found the customer's copy equal; check again at `next_ms` (or never).
+    /// A verification read the customer's copy; check again at `next_ms` (or never).
     Verified {
         mac: String,
         flux_hour: String,
         next_ms: Option<i64>,
     },
+    /// The customer's copy could not be read; try again at `next_ms` (backoff).
+    VerifyLater {
+        mac: String,
+        flux_hour: String,
+        next_ms: i64,
+        error: String,
+    },
+    /// The verification window ended without the customer's copy ever being read.
+    Unverifiable {
+        mac: String,
+        flux_hour: String,
+        reason: String,
+        now_ms: i64,
+    },
+    /// The customer kept other values after the most corrections allowed: held for an operator.
+    CorrectionFailed {
+        mac: String,
+        flux_hour: String,
+        reason: String,
+        now_ms: i64,
+    },
+}
+
+/// Why a report is pushed again: decides what happens to its correction count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepushKind {
+    /// The customer's copy differed or conflicted: counts against `max_corrections_per_hour`.
+    Correction,
+    /// The ring changed after the hour was built: our values changed, not counted.
+    Rebuild,
+    /// An operator asked (`pushagent push --hour`): the count starts again.
+    Operator,
 }
 
 /// One attempt, with the points the report holds now (a later re-push may change the report).
@@ -744,7 +614,7 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), O
                 params![mac, flux_hour, now_ms],
             )?;
         }
-        StateChange::Repush { mac, flux_hour, version, values, reason, now_ms } => {
+        StateChange::Repush { mac, flux_hour, version, values, reason, now_ms, due_at_ms, kind } => {
             if let Some(v) = values {
                 tx.execute(
                     "UPDATE report SET raw_points = ?3, pushed_points = ?4, offset_bp = ?5, offset_source = ?6,
@@ -761,17 +631,47 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, c: &StateChange) -> Result<(), O
                     ],
                 )?;
             }
+            let corrections = match kind {
+                RepushKind::Correction => "corrections + 1",
+                RepushKind::Rebuild => "corrections",
+                RepushKind::Operator => "0",
+            };
             tx.execute(
-                "UPDATE report SET state = 'pending', version = ?3, next_attempt_at = ?4, updated_at = ?4,
-                    reason = ?5, solo = 0, verify_next_at = NULL
-                 WHERE mac = ?1 AND flux_hour = ?2",
-                params![mac, flux_hour, version, now_ms, reason],
+                &format!(
+                    "UPDATE report SET state = 'pending', version = ?3, next_attempt_at = ?6, updated_at = ?4,
+                        reason = ?5, solo = 0, verify_next_at = NULL, verify_failures = 0, verify_result = NULL,
+                        corrections = {corrections}
+                     WHERE mac = ?1 AND flux_hour = ?2"
+                ),
+                params![mac, flux_hour, version, now_ms, reason, due_at_ms],
             )?;
         }
         StateChange::Verified { mac, flux_hour, next_ms } => {
             tx.execute(
-                "UPDATE report SET verify_next_at = ?3 WHERE mac = ?1 AND flux_hour = ?2",
+                "UPDATE report SET verify_next_at = ?3, verify_failures = 0 WHERE mac = ?1 AND flux_hour = ?2",
                 params![mac, flux_hour, next_ms],
+            )?;
+        }
+        StateChange::VerifyLater { mac, flux_hour, next_ms, error } => {
+            tx.execute(
+                "UPDATE report SET verify_next_at = ?3, verify_failures = verify_failures + 1, last_error = ?4
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, next_ms, error],
+            )?;
+        }
+        StateChange::Unverifiable { mac, flux_hour, reason, now_ms } => {
+            tx.execute(
+                "UPDATE report SET state = 'unverifiable', verify_next_at = NULL, reason = ?3, updated_at = ?4
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, reason, now_ms],
+            )?;
+        }
+        StateChange::CorrectionFailed { mac, flux_hour, reason, now_ms } => {
+            tx.execute(
+                "UPDATE report SET state = 'correction_failed', verify_next_at = NULL, reason = ?3,
+                    updated_at = ?4, held_mirrored = 0
+                 WHERE mac = ?1 AND flux_hour = ?2",
+                params![mac, flux_hour, reason, now_ms],
             )?;
         }
     }
