@@ -520,7 +520,11 @@ fn the_operator_cannot_raise_a_version_at_its_maximum() {
     let config_path = dir.path().join("agent.toml");
     std::fs::write(
         &config_path,
-        format!("state_dir = \"{}\"\n[customer]\nbase_url = \"http://127.0.0.1:9\"\n", dir.path().display()),
+        format!(
+            "state_dir = \"{}\"\n[customer]\nbase_url = \"http://127.0.0.1:9\"\naccess_id = \"AK\"\nsecret = \"S\"\n\
+             [report]\nprovider_id = \"P\"\nprovider_uiid = \"U\"\n",
+            dir.path().display()
+        ),
     )
     .expect("config");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pushagent"))
