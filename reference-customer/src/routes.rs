@@ -83,7 +83,7 @@ impl App {
         started: Instant,
         detail: &str,
     ) {
-        lock(&self.requests).count(outcome);
+        lock(&self.requests).count(method, outcome);
         let ms = started.elapsed().as_millis();
         if detail.is_empty() {
             log::info!("{method} {path} {outcome} records={records} ms={ms}");
@@ -102,12 +102,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct RequestCounts {
     total: u64,
     by_outcome: BTreeMap<&'static str, u64>,
+    /// API requests by HTTP method ("POST": pushes, "GET": queries), whatever their outcome.
+    by_method: BTreeMap<String, u64>,
 }
 
 impl RequestCounts {
-    fn count(&mut self, outcome: &'static str) {
+    fn count(&mut self, method: &Method, outcome: &'static str) {
         self.total += 1;
         *self.by_outcome.entry(outcome).or_default() += 1;
+        *self.by_method.entry(method.as_str().to_owned()).or_default() += 1;
     }
 }
 

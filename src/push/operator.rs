@@ -17,16 +17,10 @@ impl Pusher<'_> {
     /// Re-push every report of `flux_hour` now; returns them as the outbox holds them after.
     /// Err: why nothing was sent, or why what was sent was not accepted (nothing recorded).
     pub fn repush_hour_now(&mut self, flux_hour: &str) -> Result<Vec<OutboxReport>, String> {
-        let missing = self.missing_settings();
-        if !missing.is_empty() {
-            return Err(format!("{} not set: cannot push to the customer", missing.join(", ")));
-        }
-        if !self.config.push_enabled {
-            // Switch off: nothing goes to the customer, an operator's re-push neither.
-            return Err(format!(
-                "push switch off ({}): nothing is sent to the customer while it is off",
-                self.config.off_switches().join(", ")
-            ));
+        // Switch off or settings missing: nothing goes to the customer, an operator's re-push
+        // neither (checked before anything is rebuilt; `post` checks again).
+        if let Some(why) = self.sending_refused() {
+            return Err(why);
         }
         let tz = self.config.report_timezone;
         let hour_start = tz.hour_start_ms(flux_hour)?;
@@ -83,7 +77,7 @@ impl Pusher<'_> {
         let per_request = self.config.customer.records_per_request().max(1);
         for chunk in outgoing.chunks(per_request) {
             let batch: Vec<OutboxReport> = chunk.iter().map(|(_, next, _)| next.clone()).collect();
-            let exchange = self.client.push(&self.records_of(&batch));
+            let exchange = self.post(&batch)?;
             let now = self.clock.wall_ms();
             if !matches!(exchange.verdict, Verdict::Accepted) {
                 return Err(format!(

@@ -76,10 +76,41 @@ impl<'a> Pusher<'a> {
         let missing = self.missing_settings();
         self.health.settings_missing(&missing, self.clock.wall_ms() / 1000);
         if missing.is_empty() {
+            // Sends nothing while a push switch is off (`sending_refused`); verification's
+            // queries are reads and go on, the corrections they find wait with the backlog.
             self.send_due(&mut done)?;
             self.verify_due(&mut done)?;
         }
         Ok(done)
+    }
+
+    /// Why nothing may be POSTed to the customer now, or None when sending is allowed: the
+    /// one gate of every push (due hours, corrections and re-pushes, conflict resolutions,
+    /// the operator's `push --hour`), all of which go through [`Pusher::post`]. A push switch
+    /// that is off (local file, the service's global or machine switch: the effective
+    /// `push_enabled`) means nothing goes to the customer; pending hours stay pending and
+    /// go when it is on again.
+    pub fn sending_refused(&self) -> Option<String> {
+        let missing = self.missing_settings();
+        if !missing.is_empty() {
+            return Some(format!("{} not set: cannot push to the customer", missing.join(", ")));
+        }
+        if !self.config.push_enabled {
+            return Some(format!(
+                "push switch off ({}): nothing is sent to the customer while it is off",
+                self.config.off_switches().join(", ")
+            ));
+        }
+        None
+    }
+
+    /// POST these reports to the customer, unless [`Pusher::sending_refused`] says no (then
+    /// nothing is sent, Err says why). The only place the pusher pushes.
+    pub(super) fn post(&self, batch: &[OutboxReport]) -> Result<Exchange, String> {
+        match self.sending_refused() {
+            Some(why) => Err(why),
+            None => Ok(self.client.push(&self.records_of(batch))),
+        }
     }
 
     /// Settings without which the customer would refuse every record (so none is sent).
@@ -225,7 +256,14 @@ impl<'a> Pusher<'a> {
             if batch.is_empty() {
                 return Ok(());
             }
-            let exchange = self.client.push(&self.records_of(&batch));
+            let exchange = match self.post(&batch) {
+                Ok(exchange) => exchange,
+                Err(why) => {
+                    // Nothing recorded: the hours stay due and go as soon as sending is allowed.
+                    log::info!("{} due record(s) wait ({} ..): {why}", batch.len(), batch[0].flux_hour);
+                    return Ok(());
+                }
+            };
             let progressed = self.settle_push(&batch, &exchange, done)?;
             if !progressed {
                 return Ok(()); // the customer is failing: let the backoff run

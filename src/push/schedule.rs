@@ -14,8 +14,8 @@ pub const HISTORY_MARGIN_DAYS: u32 = 7;
 
 impl Pusher<'_> {
     /// When something will next be due (unix ms): the next hour's build (its end + the MAC's
-    /// jitter), the earliest pending attempt and the earliest verification (these two only when
-    /// the settings to send are there). A build that is due but was not done (its boundary
+    /// jitter), the earliest pending attempt (only while sending is allowed) and the earliest
+    /// verification (only when the settings to send are there). A build that is due but was not done (its boundary
     /// reading is not in, the clock is not trusted) is not repeated here: the sampler nudges
     /// the push thread when either changes.
     pub fn next_due_ms(&self) -> Result<Option<i64>, PushError> {
@@ -28,10 +28,14 @@ impl Pusher<'_> {
         };
         let jitter = last.as_ref().map_or(0, |(l, _)| self.jitter_ms(&l.reading.source.mac));
         let build = Some(first_unbuilt + HOUR_MS + jitter).filter(|at| *at > now);
-        let (pending, verify) = if self.missing_settings().is_empty() {
-            (self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?)
-        } else {
+        let (pending, verify) = if !self.missing_settings().is_empty() {
             (None, None) // nothing can be sent: only building is scheduled
+        } else if self.sending_refused().is_some() {
+            // A push switch is off: pending hours wait for it (a new config nudges the thread);
+            // verification's queries go on.
+            (None, self.outbox.earliest_verify_ms()?)
+        } else {
+            (self.outbox.earliest_pending_ms()?, self.outbox.earliest_verify_ms()?)
         };
         Ok([build, pending, verify].into_iter().flatten().min())
     }

@@ -94,6 +94,12 @@ impl Customer {
         self.admin("GET", "dump", None)["records"].as_array().cloned().unwrap_or_default()
     }
 
+    /// API requests the customer received with this HTTP method ("POST": pushes, whatever
+    /// became of them; "GET": queries).
+    pub fn requests_by_method(&self, method: &str) -> u64 {
+        self.admin("GET", "dump", None)["requests"]["by_method"][method].as_u64().unwrap_or(0)
+    }
+
     /// The X-Seq of every accepted line push, in the order they came.
     pub fn line_seqs(&self) -> Vec<u64> {
         let dump = self.admin("GET", "dump", None);
