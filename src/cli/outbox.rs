@@ -225,6 +225,9 @@ fn settle(
     let mut done = StepReport::default();
     pusher.verify_due(&mut done).map_err(|e| e.to_string())?;
     pusher.send_due(&mut done).map_err(|e| e.to_string())?; // corrections it queued
+    if let (Some(why), true) = (pusher.sending_refused(), done.corrected > 0) {
+        println!("{} correction(s) queued, not sent: {why}; they go when it is on", done.corrected);
+    }
     if done.verified == 0 {
         log::warn!("nothing was due to verify");
     }
