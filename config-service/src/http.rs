@@ -24,6 +24,9 @@ pub const SESSION_COOKIE: &str = "pa_session";
 
 pub struct App {
     pub store: SharedStore,
+    /// A read-only connection for long reports (settlement), beside `store`
+    /// ([`Store::open_reader`]); `store` itself when it could not be opened.
+    pub reader: SharedStore,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     /// The inventory job's platform session, shared with the console's "sync now".
@@ -40,7 +43,14 @@ impl App {
         let inventory = crate::inventory::job::shared(settings.inventory.as_ref());
         let login_hashing = Arc::new(tokio::sync::Semaphore::new(settings.login_hash_concurrency.max(1)));
         let password_checkers = crate::login::PasswordCheckers::start(settings.login_hash_concurrency);
-        App { store, settings, clock, inventory, login_hashing, password_checkers }
+        let reader = match Store::open_reader(&settings.db_path) {
+            Ok(reader) => Arc::new(std::sync::Mutex::new(reader)),
+            Err(e) => {
+                log::warn!("reports read through the main store connection: {e}");
+                Arc::clone(&store)
+            }
+        };
+        App { store, reader, settings, clock, inventory, login_hashing, password_checkers }
     }
 
     pub fn now(&self) -> i64 {
@@ -64,6 +74,19 @@ impl App {
         tokio::task::spawn_blocking(move || job(&mut lock(&store)))
             .await
             .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    /// Run a read-only `job` (a long report) on the reader connection, off the async workers:
+    /// agents' writes on the main connection go on meanwhile.
+    pub async fn with_reader<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || job(&lock(&reader)))
+            .await
+            .map_err(|e| ApiError::Internal(format!("report task failed: {e}")))?
             .map_err(ApiError::from)
     }
 }

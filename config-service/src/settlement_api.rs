@@ -42,7 +42,7 @@ fn query(app: &Shared, p: SettlementParams) -> Result<Query, ApiError> {
 async fn build(app: &Shared, p: SettlementParams) -> Result<Report, ApiError> {
     let q = query(app, p)?;
     let zone = app.settings.report_timezone.clone();
-    app.with_store(move |s| settlement::report(s, &q, &zone)).await
+    app.with_reader(move |s| settlement::report(s, &q, &zone)).await
 }
 
 pub async fn table(
@@ -63,7 +63,7 @@ pub async fn series(
     }
     let q = query(&app, p)?;
     let zone = app.settings.report_timezone.clone();
-    Ok(Json(app.with_store(move |s| settlement::series(s, &q, &zone)).await?))
+    Ok(Json(app.with_reader(move |s| settlement::series(s, &q, &zone)).await?))
 }
 
 fn file_name(report: &Report, ext: &str) -> String {
