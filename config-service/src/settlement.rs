@@ -165,13 +165,14 @@ impl FiguresOut {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerStatus {
-    /// Every pushed hour of the range was verified equal to the version in force: the
-    /// customer's figures are the pushed ones.
+    /// Every pushed hour of the range was read back from the customer equal to the version in
+    /// force: the customer's figures are the pushed ones.
     Confirmed,
-    /// At least one pushed hour was found different and not yet corrected: the customer's
-    /// figures are unknown (the service holds the verdicts, not the customer's values).
+    /// At least one hour differs in the customer's copy (other values, no record, or a record
+    /// of an hour we did not send); its figures are given when every hour's values are known.
     Mismatched,
-    /// At least one pushed hour has not been verified since its version in force was pushed.
+    /// No difference found, but at least one pushed hour's customer copy is not known for its
+    /// version in force: the customer's figures are unknown (never guessed).
     Unverified,
 }
 
@@ -179,7 +180,8 @@ pub enum CustomerStatus {
 pub struct CustomerOut {
     pub status: CustomerStatus,
     pub hours: CustomerHours,
-    /// Only when `confirmed`; never guessed.
+    /// From the customer's own points, read back by the agents; only when the copy of every
+    /// hour of the range is known, never guessed.
     pub figures: Option<FiguresOut>,
 }
 
@@ -238,16 +240,20 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
-fn customer(hours: CustomerHours, pushed: &FiguresOut) -> (CustomerOut, Option<Difference>) {
-    let status = if hours.mismatched > 0 {
+fn customer(
+    hours: CustomerHours,
+    series: &Series,
+    pushed: &FiguresOut,
+    day_names: Option<&[String]>,
+) -> (CustomerOut, Option<Difference>) {
+    let status = if hours.mismatched > 0 || hours.extra > 0 {
         CustomerStatus::Mismatched
     } else if hours.unverified > 0 {
         CustomerStatus::Unverified
     } else {
         CustomerStatus::Confirmed
     };
-    let figures =
-        (status == CustomerStatus::Confirmed).then(|| FiguresOut { days: Vec::new(), ..pushed.clone() });
+    let figures = hours.values_known().then(|| FiguresOut::new(&stats::settle(series), day_names));
     let difference = figures.as_ref().map(|c| Difference::between(c, pushed));
     (CustomerOut { status, hours, figures }, difference)
 }
@@ -259,14 +265,15 @@ struct Group {
     macs: Vec<String>,
     raw: Series,
     pushed: Series,
-    customer: CustomerHours,
+    customer: Series,
+    customer_hours: CustomerHours,
 }
 
 impl Group {
     fn row(self, day_names: Option<&[String]>) -> Row {
         let raw = FiguresOut::new(&stats::settle(&self.raw), day_names);
         let pushed = FiguresOut::new(&stats::settle(&self.pushed), day_names);
-        let (customer, difference) = customer(self.customer, &pushed);
+        let (customer, difference) = customer(self.customer_hours, &self.customer, &pushed, day_names);
         Row {
             node: self.node,
             machine_id: self.machine.as_ref().map(|m| m.machine_id),
@@ -320,14 +327,16 @@ fn empty_group(node: String, days: usize) -> Group {
         macs: Vec::new(),
         raw: Series::empty(days, 0),
         pushed: Series::empty(days, 0),
-        customer: CustomerHours::default(),
+        customer: Series::empty(days, 0),
+        customer_hours: CustomerHours::default(),
     }
 }
 
 fn add_machine(group: &mut Group, series: &MachineSeries) {
     add_series(&mut group.raw, &series.raw);
     add_series(&mut group.pushed, &series.pushed);
-    group.customer.add(series.customer);
+    add_series(&mut group.customer, &series.customer);
+    group.customer_hours.add(series.customer_hours);
 }
 
 fn machine_group(series: MachineSeries) -> Group {
@@ -338,6 +347,7 @@ fn machine_group(series: MachineSeries) -> Group {
         raw: series.raw,
         pushed: series.pushed,
         customer: series.customer,
+        customer_hours: series.customer_hours,
     }
 }
 
@@ -358,6 +368,10 @@ pub struct SeriesOut {
     pub pushed_bytes: Vec<u64>,
     /// Machines with a point in each slot.
     pub present: Vec<u32>,
+    /// The customer's copy of each slot where the agents read it back (0 elsewhere), and the
+    /// machines whose copy of the slot is known to be held by the customer.
+    pub customer_bytes: Vec<u64>,
+    pub customer_present: Vec<u32>,
 }
 
 /// The slot series of one machine (`query.machine_id`) or one node (`query.node`).
@@ -375,9 +389,10 @@ pub fn series(store: &Store, query: &Query, report_timezone: &str) -> Result<Ser
         let g = group.get_or_insert_with(|| empty_group(query.node.clone().unwrap_or_default(), days));
         add_machine(g, &series);
     }
-    let (raw_bytes, pushed_bytes, present) = match &group {
-        Some(g) => (g.raw.bytes.clone(), g.pushed.bytes.clone(), g.raw.present.clone()),
-        None => (vec![0; days * SLOTS_PER_DAY], vec![0; days * SLOTS_PER_DAY], vec![0; days * SLOTS_PER_DAY]),
+    let empty = || Series::empty(days, 0);
+    let (raw, pushed, customer) = match &group {
+        Some(g) => (g.raw.clone(), g.pushed.clone(), g.customer.clone()),
+        None => (empty(), empty(), empty()),
     };
     let first_slot_at = query.from.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp())
         - i64::from(query.utc_offset_secs);
@@ -389,16 +404,18 @@ pub fn series(store: &Store, query: &Query, report_timezone: &str) -> Result<Ser
         slot_secs: SLOT_SECS,
         slots_per_day: SLOTS_PER_DAY,
         row: group.map(|g| g.row(Some(&day_names))),
-        raw_bytes,
-        pushed_bytes,
-        present,
+        raw_bytes: raw.bytes,
+        pushed_bytes: pushed.bytes,
+        present: raw.present,
+        customer_bytes: customer.bytes,
+        customer_present: customer.present,
     })
 }
 
 /// The header of the exported table (also written when it has no row).
 pub fn export_header() -> Vec<&'static str> {
     let zero = FiguresOut::new(&Figures::default(), None);
-    let (customer, difference) = customer(CustomerHours::default(), &zero);
+    let (customer, difference) = customer(CustomerHours::default(), &Series::empty(0, 0), &zero, None);
     let row = Row {
         node: String::new(),
         machine_id: None,
@@ -485,6 +502,7 @@ pub fn export_columns(row: &Row) -> Vec<(&'static str, Cell)> {
     cols.push(("customer_confirmed_hours", Bytes(row.customer.hours.confirmed)));
     cols.push(("customer_mismatched_hours", Bytes(row.customer.hours.mismatched)));
     cols.push(("customer_unverified_hours", Bytes(row.customer.hours.unverified)));
+    cols.push(("customer_extra_hours", Bytes(row.customer.hours.extra)));
     figures(
         &mut cols,
         [

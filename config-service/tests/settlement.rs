@@ -8,7 +8,10 @@
 
 mod support;
 
-use pushagent_proto::agent::{HistoryItem, PushStatus, VerificationItem, HEARTBEAT_PATH, HISTORY_PATH};
+use pushagent_proto::agent::{
+    HistoryItem, PushStatus, VerificationItem, HEARTBEAT_PATH, HISTORY_PATH, VERIFY_CUSTOMER_EXTRA,
+    VERIFY_MATCHED, VERIFY_MISMATCH_CORRECTED,
+};
 use serde_json::{json, Value};
 use support::{heartbeat, Server, T0};
 
@@ -187,7 +190,10 @@ fn machine_figures_take_the_latest_successful_version_and_show_raw_and_pushed() 
     assert!((a["pushed"]["p95_mbps"].as_f64().unwrap() - 0.007672).abs() < 1e-12);
     // Every hour verified equal to the version in force: the customer's figures are the pushed.
     assert_eq!(a["customer"]["status"], "confirmed");
-    assert_eq!(a["customer"]["hours"], json!({ "confirmed": 24, "mismatched": 0, "unverified": 0 }));
+    assert_eq!(
+        a["customer"]["hours"],
+        json!({ "confirmed": 24, "mismatched": 0, "mismatched_without_values": 0, "unverified": 0, "extra": 0 })
+    );
     assert_eq!(a["customer"]["figures"]["p95_bytes"], 287_700);
     assert_eq!(a["difference"]["p95_bytes"], 0);
     assert_eq!(a["difference"]["total_bytes"], 0);
@@ -210,9 +216,13 @@ fn a_node_is_the_sum_of_its_machines_per_slot_then_the_percentile() {
     assert_eq!(bj["raw"]["peak_bytes"], 10_100);
     assert_eq!(bj["raw"]["total_bytes"], 2 * (15 * 10_000 + 273 * 100));
     assert_eq!((bj["raw"]["present"].as_u64(), bj["raw"]["expected"].as_u64()), (Some(576), Some(576)));
-    // B's hour 7 differs at the customer: the node's customer figures are unknown, not guessed.
+    // B's hour 7 differs at the customer, said by an agent that does not send the customer's
+    // points: the node's customer figures are unknown, not guessed.
     assert_eq!(bj["customer"]["status"], "mismatched");
-    assert_eq!(bj["customer"]["hours"], json!({ "confirmed": 46, "mismatched": 1, "unverified": 1 }));
+    assert_eq!(
+        bj["customer"]["hours"],
+        json!({ "confirmed": 46, "mismatched": 1, "mismatched_without_values": 1, "unverified": 1, "extra": 0 })
+    );
     assert!(bj["customer"]["figures"].is_null() && bj["difference"].is_null());
     let c = row(&machines, "machine_id", json!(fleet.ids[2]));
     assert_eq!(c["customer"]["status"], "unverified", "re-pushed after its verification");
@@ -324,4 +334,64 @@ fn the_table_exports_as_csv_and_xlsx_with_the_same_figures() {
     assert!(content_type.contains("spreadsheetml"), "{content_type}");
     let bytes = response.into_body().read_to_vec().unwrap();
     assert_eq!(&bytes[..2], b"PK", "an XLSX is a zip");
+}
+
+/// E (a new agent, which sends the customer's points with each verification): 100 B in every
+/// slot of hours 0-22, pushed as raw; the customer holds hours 3 and 4 at 10 000 B a slot
+/// (the agent's corrections did not stick), and holds hour 23, which E never sent, at 100 B.
+#[test]
+fn the_customers_own_figures_come_from_the_points_the_agents_read_back() {
+    const MAC_E: &str = "aa:bb:cc:00:01:05";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (te, e) = machine(&server, "m-e", "web-e", MAC_E, "UTC+08:00", Some("sh"));
+    let pushes: Vec<_> = (0..23).map(|h| item(MAC_E, h, 1, 1, [100; 12], [100; 12], true)).collect();
+    let mut verifications: Vec<_> = (0..23)
+        .map(|h| {
+            let theirs = if h == 3 || h == 4 { [10_000; 12] } else { [100; 12] };
+            let state = if theirs == [100; 12] { VERIFY_MATCHED } else { VERIFY_MISMATCH_CORRECTED };
+            VerificationItem {
+                state: Some(state.into()),
+                checked_version: Some(1),
+                customer_points: Some(theirs),
+                ..verification(MAC_E, format!("{DAY}{h:02}"), 1, theirs == [100; 12], T0 + 300)
+            }
+        })
+        .collect();
+    verifications.push(VerificationItem {
+        state: Some(VERIFY_CUSTOMER_EXTRA.into()),
+        checked_version: Some(1),
+        customer_points: Some([100; 12]),
+        ..verification(MAC_E, format!("{DAY}23"), 0, false, T0 + 300)
+    });
+    post(&server, &te, json!({ "pushes": pushes, "verifications": verifications }));
+    server.clock.set(T0 + 6 * 86_400 + 1800);
+
+    let report = get(&server, &format!("/api/settlement?from={DAY}&to={DAY}&machine_id={e}"));
+    let r = row(&report, "machine_id", json!(e));
+    // Pushed: 276 slots of 100 and 12 missing (0): index 273 ascending is 100; 27 600 B.
+    assert_eq!(r["pushed"]["p95_bytes"], 100);
+    assert_eq!(r["pushed"]["total_bytes"], 27_600);
+    // The customer's copy: 264 slots of 100 and 24 of 10 000: index 273 is 10 000;
+    // 264 × 100 + 24 × 10 000 = 266 400 B; every slot present (hour 23 is theirs).
+    assert_eq!(r["customer"]["status"], "mismatched");
+    assert_eq!(
+        r["customer"]["hours"],
+        json!({ "confirmed": 21, "mismatched": 2, "mismatched_without_values": 0, "unverified": 0, "extra": 1 })
+    );
+    assert_eq!(r["customer"]["figures"]["p95_bytes"], 10_000);
+    assert_eq!(r["customer"]["figures"]["peak_bytes"], 10_000);
+    assert_eq!(r["customer"]["figures"]["total_bytes"], 266_400);
+    assert_eq!(r["customer"]["figures"]["present"], 288);
+    assert_eq!(r["difference"]["p95_bytes"], 9_900);
+    assert_eq!(r["difference"]["total_bytes"], 238_800);
+    // The node (E alone) says the same; the series carries the customer's slots.
+    let nodes = get(&server, &format!("/api/settlement?from={DAY}&to={DAY}&group_by=node"));
+    assert_eq!(row(&nodes, "node", json!("sh"))["customer"]["figures"]["p95_bytes"], 10_000);
+    let series = get(&server, &format!("/api/settlement/series?from={DAY}&to={DAY}&machine_id={e}"));
+    let theirs: Vec<u64> = serde_json::from_value(series["customer_bytes"].clone()).unwrap();
+    assert_eq!(theirs[36..60], [10_000; 24]);
+    assert_eq!(theirs[276..], [100; 12]);
+    assert_eq!(series["pushed_bytes"][276], 0);
+    assert_eq!(series["row"]["customer"]["figures"]["days"][0]["p95_bytes"], 10_000);
 }

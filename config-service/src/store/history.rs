@@ -194,8 +194,9 @@ impl Store {
                 }
             }
             let mut verification = tx.prepare(
-                "INSERT INTO verifications (machine_id, mac, flux_hour, version, matched, corrected, verified_at, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO verifications (machine_id, mac, flux_hour, version, matched, corrected, verified_at, message,
+                     state, checked_version, customer_points)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (mac, flux_hour, version, verified_at) DO NOTHING",
             )?;
             for v in &batch.verifications {
@@ -207,7 +208,10 @@ impl Store {
                     v.matched,
                     v.corrected,
                     v.verified_at,
-                    v.message
+                    v.message,
+                    v.state,
+                    v.checked_version,
+                    v.customer_points.as_ref().map(to_json).transpose()?
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
                 if n == 0 {

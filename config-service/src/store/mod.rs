@@ -21,12 +21,13 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../../migrations/0005_machine_ips.sql")),
     (6, include_str!("../../migrations/0006_machine_timezone.sql")),
     (7, include_str!("../../migrations/0007_machine_identity.sql")),
-    (settlement::MIGRATION, include_str!("../../migrations/0008_settlement.sql")),
+    (8, include_str!("../../migrations/0008_settlement.sql")),
     (9, include_str!("../../migrations/0009_machine_health.sql")),
     (10, include_str!("../../migrations/0010_inventory.sql")),
     (11, include_str!("../../migrations/0011_security.sql")),
     (12, include_str!("../../migrations/0012_history_received.sql")),
     (13, include_str!("../../migrations/0013_offset_levels.sql")),
+    (settlement::MIGRATION, include_str!("../../migrations/0013_settlement_customer.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,7 @@ mod machines;
 mod nodes;
 mod retention;
 mod settlement;
+mod settlement_codec;
 mod tokens;
 
 pub use alerts::*;
@@ -132,7 +134,8 @@ impl Store {
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
         use rusqlite::OpenFlags;
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let flags =
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
         // Pages are read through a memory map rather than copied in by read(2): a month's

@@ -6,52 +6,23 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use pushagent_proto::agent::{HistoryBatch, PushStatus};
-use pushagent_proto::settlement::{Series, SLOTS_PER_DAY, SLOT_SECS};
+use pushagent_proto::agent::{
+    HistoryBatch, PushStatus, VERIFY_CORRECTION_FAILED, VERIFY_CUSTOMER_EXTRA, VERIFY_MISMATCH_CORRECTED,
+    VERIFY_UNVERIFIABLE,
+};
+use pushagent_proto::settlement::{Series, SLOT_SECS};
 
+use super::settlement_codec::{self as codec, DayRow, HOURS, SLOTS_PER_DAY, SLOTS_PER_HOUR};
 use super::*;
 
-/// The migration that creates `settlement_days`; its rows are backfilled in its transaction.
-pub(super) const MIGRATION: u32 = 8;
+/// The migration that (re)creates `settlement_days`; its rows are backfilled from the stored
+/// history in its transaction.
+pub(super) const MIGRATION: u32 = 13;
 
-const HOURS: usize = 24;
-const SLOTS_PER_HOUR: usize = 12;
-const HOUR_STATE_BYTES: usize = 4 + 4 + 4 + 8 + 1;
 /// Hours named by an agent that did not say its zone (older agents): the agents' default.
 const DEFAULT_OFFSET_SECS: i32 = 8 * 3600;
 /// Backfill reads the history in chunks of this many items.
 const BACKFILL_CHUNK: usize = 20_000;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct HourState {
-    /// 0: no successful push of this hour.
-    push_version: u32,
-    push_attempt: u32,
-    /// The latest verification of this hour (by `verified_at`): which version, and whether the
-    /// customer's copy matched it.
-    verified_version: u32,
-    verified_at: i64,
-    matched: bool,
-}
-
-#[derive(Debug, Clone)]
-struct DayRow {
-    machine_id: i64,
-    raw: Vec<u64>,
-    pushed: Vec<u64>,
-    hours: [HourState; HOURS],
-}
-
-impl DayRow {
-    fn new(machine_id: i64) -> DayRow {
-        DayRow {
-            machine_id,
-            raw: vec![0; SLOTS_PER_DAY],
-            pushed: vec![0; SLOTS_PER_DAY],
-            hours: [HourState::default(); HOURS],
-        }
-    }
-}
 
 /// One successful push of an hour, as the settlement keeps it.
 #[derive(Debug, Clone)]
@@ -64,6 +35,16 @@ struct PushedHour {
     pushed: [u64; SLOTS_PER_HOUR],
 }
 
+/// What a verification read of the customer's copy of an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CustomerRead {
+    /// Nothing (an agent older than the customer's points, or the query failed).
+    Nothing,
+    /// The customer holds no record of the hour.
+    NoRecord,
+    Points([u64; SLOTS_PER_HOUR]),
+}
+
 /// One verification of an hour.
 #[derive(Debug, Clone)]
 struct VerifiedHour {
@@ -72,47 +53,43 @@ struct VerifiedHour {
     version: u32,
     verified_at: i64,
     matched: bool,
+    /// "The customer holds hours we did not send": its read is of no version of ours.
+    extra: bool,
+    /// A verdict on our version (matched or not); not one that could not read the customer's
+    /// copy, nor one of an hour we did not send.
+    verdict: bool,
+    read: CustomerRead,
 }
 
-fn encode_points(points: &[u64]) -> Vec<u8> {
-    points.iter().flat_map(|p| p.to_le_bytes()).collect()
-}
-
-fn decode_points(blob: &[u8]) -> Result<Vec<u64>, StoreError> {
-    if blob.len() != SLOTS_PER_DAY * 8 {
-        return Err(StoreError::Corrupt(format!("settlement points of {} bytes", blob.len())));
-    }
-    Ok(blob.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect())
-}
-
-fn encode_hours(hours: &[HourState; HOURS]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HOURS * HOUR_STATE_BYTES);
-    for h in hours {
-        out.extend_from_slice(&h.push_version.to_le_bytes());
-        out.extend_from_slice(&h.push_attempt.to_le_bytes());
-        out.extend_from_slice(&h.verified_version.to_le_bytes());
-        out.extend_from_slice(&h.verified_at.to_le_bytes());
-        out.push(u8::from(h.matched));
-    }
-    out
-}
-
-fn decode_hours(blob: &[u8]) -> Result<[HourState; HOURS], StoreError> {
-    if blob.len() != HOURS * HOUR_STATE_BYTES {
-        return Err(StoreError::Corrupt(format!("settlement hours of {} bytes", blob.len())));
-    }
-    let mut hours = [HourState::default(); HOURS];
-    for (h, c) in hours.iter_mut().zip(blob.chunks_exact(HOUR_STATE_BYTES)) {
-        let u32_at = |at: usize| u32::from_le_bytes(c[at..at + 4].try_into().unwrap_or_default());
-        *h = HourState {
-            push_version: u32_at(0),
-            push_attempt: u32_at(4),
-            verified_version: u32_at(8),
-            verified_at: i64::from_le_bytes(c[12..20].try_into().unwrap_or_default()),
-            matched: c[20] != 0,
+impl VerifiedHour {
+    fn new(
+        item: (&str, &str, u32, i64, bool),
+        state: Option<&str>,
+        checked_version: Option<u32>,
+        points: Option<[u64; SLOTS_PER_HOUR]>,
+    ) -> VerifiedHour {
+        let (mac, flux_hour, version, verified_at, matched) = item;
+        let read = match (points, state) {
+            (Some(points), _) => CustomerRead::Points(points),
+            // A difference found without points: the customer held no record of the hour.
+            (None, Some(VERIFY_MISMATCH_CORRECTED | VERIFY_CORRECTION_FAILED))
+                if checked_version.is_none() =>
+            {
+                CustomerRead::NoRecord
+            }
+            (None, _) => CustomerRead::Nothing,
         };
+        VerifiedHour {
+            mac: mac.to_owned(),
+            flux_hour: flux_hour.to_owned(),
+            version,
+            verified_at,
+            matched,
+            extra: state == Some(VERIFY_CUSTOMER_EXTRA),
+            verdict: !matches!(state, Some(VERIFY_CUSTOMER_EXTRA | VERIFY_UNVERIFIABLE)),
+            read,
+        }
     }
-    Ok(hours)
 }
 
 /// `YYYYMMDDHH` → (`YYYYMMDD`, hour); `None` for anything else (validation refuses it before).
@@ -132,7 +109,7 @@ fn offset_of(report_timezone: Option<&str>) -> i32 {
 
 /// Merge pushes and verifications of one machine, whose hours are named at `offset_secs`, into
 /// their day rows. Idempotent and order-free: each hour keeps its highest successful
-/// (version, attempt) and its latest verification.
+/// (version, attempt), its latest verification and the customer's copy of its latest read.
 fn merge(
     conn: &Connection,
     machine_id: i64,
@@ -146,21 +123,16 @@ fn merge(
         if !rows.contains_key(&key) {
             let found = conn
                 .prepare_cached(
-                    "SELECT raw, pushed, hours FROM settlement_days
+                    "SELECT points, hours FROM settlement_days
                      WHERE mac = ?1 AND utc_offset_secs = ?2 AND day = ?3",
                 )?
                 .query_row(params![mac, offset_secs, day], |r| {
-                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .optional()?;
             let row = match found {
-                Some((raw, pushed, hours)) => DayRow {
-                    machine_id,
-                    raw: decode_points(&raw)?,
-                    pushed: decode_points(&pushed)?,
-                    hours: decode_hours(&hours)?,
-                },
-                None => DayRow::new(machine_id),
+                Some((points, hours)) => codec::decode(&points, &hours)?,
+                None => DayRow::default(),
             };
             rows.insert(key.clone(), row);
         }
@@ -170,7 +142,7 @@ fn merge(
     for p in pushes {
         let Some((day, hour)) = split_hour(&p.flux_hour) else { continue };
         let key = load(&p.mac, day)?;
-        touched.push((key.clone(), hour, p));
+        touched.push((key, hour, p));
     }
     let mut verified = Vec::new();
     for v in verifications {
@@ -192,28 +164,33 @@ fn merge(
     for (key, hour, v) in verified {
         let Some(row) = rows.get_mut(&key) else { continue };
         let state = &mut row.hours[hour];
-        if (v.verified_at, v.version) > (state.verified_at, state.verified_version) {
+        if v.verdict && (v.verified_at, v.version) > (state.verified_at, state.verified_version) {
             state.verified_version = v.version;
             state.verified_at = v.verified_at;
             state.matched = v.matched;
         }
+        let version = if v.extra { 0 } else { v.version };
+        let newer = (v.verified_at, version) > (state.customer_at, state.customer_version);
+        if v.read != CustomerRead::Nothing && newer {
+            let points = match v.read {
+                CustomerRead::Points(points) => points,
+                _ => [0; SLOTS_PER_HOUR],
+            };
+            state.customer_version = version;
+            state.customer_at = v.verified_at;
+            state.customer_held = matches!(v.read, CustomerRead::Points(_));
+            row.customer[hour * SLOTS_PER_HOUR..(hour + 1) * SLOTS_PER_HOUR].copy_from_slice(&points);
+        }
     }
     let mut write = conn.prepare_cached(
-        "INSERT INTO settlement_days (machine_id, mac, day, utc_offset_secs, raw, pushed, hours)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO settlement_days (machine_id, mac, day, utc_offset_secs, points, hours)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (mac, utc_offset_secs, day) DO UPDATE SET
-             machine_id = excluded.machine_id, raw = excluded.raw, pushed = excluded.pushed, hours = excluded.hours",
+             machine_id = excluded.machine_id, points = excluded.points, hours = excluded.hours",
     )?;
     for ((mac, day), row) in rows {
-        write.execute(params![
-            row.machine_id,
-            mac,
-            day,
-            offset_secs,
-            encode_points(&row.raw),
-            encode_points(&row.pushed),
-            encode_hours(&row.hours)
-        ])?;
+        let (points, hours) = codec::encode(&row);
+        write.execute(params![machine_id, mac, day, offset_secs, points, hours])?;
     }
     Ok(())
 }
@@ -247,12 +224,13 @@ pub(super) fn apply_batch(
     let verifications: Vec<VerifiedHour> = batch
         .verifications
         .iter()
-        .map(|v| VerifiedHour {
-            mac: v.mac.clone(),
-            flux_hour: v.flux_hour.clone(),
-            version: v.version,
-            verified_at: v.verified_at,
-            matched: v.matched,
+        .map(|v| {
+            VerifiedHour::new(
+                (&v.mac, &v.flux_hour, v.version, v.verified_at, v.matched),
+                v.state.as_deref(),
+                v.checked_version,
+                v.customer_points,
+            )
         })
         .collect();
     merge(conn, machine_id, offset_of(zone.as_deref()), &pushes, &verifications)
@@ -300,19 +278,22 @@ pub(super) fn backfill(conn: &Connection) -> Result<(), StoreError> {
     flush(&mut pushes, |id, offset, items| merge(conn, id, offset, items, &[]))?;
     let mut verifications: Chunk<VerifiedHour> = BTreeMap::new();
     let mut stmt = conn.prepare(
-        "SELECT v.machine_id, m.report_timezone, v.mac, v.flux_hour, v.version, v.verified_at, v.matched
+        "SELECT v.machine_id, m.report_timezone, v.mac, v.flux_hour, v.version, v.verified_at, v.matched,
+                v.state, v.checked_version, v.customer_points
          FROM verifications v JOIN machines m ON m.id = v.machine_id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let zone: Option<String> = r.get(1)?;
-        verifications.entry((r.get(0)?, offset_of(zone.as_deref()))).or_default().push(VerifiedHour {
-            mac: r.get(2)?,
-            flux_hour: r.get(3)?,
-            version: r.get(4)?,
-            verified_at: r.get(5)?,
-            matched: r.get(6)?,
-        });
+        let (mac, flux_hour): (String, String) = (r.get(2)?, r.get(3)?);
+        let state: Option<String> = r.get(7)?;
+        let points: Option<String> = r.get(9)?;
+        verifications.entry((r.get(0)?, offset_of(zone.as_deref()))).or_default().push(VerifiedHour::new(
+            (&mac, &flux_hour, r.get(4)?, r.get(5)?, r.get(6)?),
+            state.as_deref(),
+            r.get(8)?,
+            points.as_deref().map(points_json),
+        ));
         n += 1;
         if n % BACKFILL_CHUNK == 0 {
             flush(&mut verifications, |id, offset, items| merge(conn, id, offset, &[], items))?;
@@ -331,25 +312,39 @@ pub struct SettledMachine {
     pub node: Option<String>,
 }
 
-/// How the customer's copy of a machine's pushed hours is known: the service holds no values
-/// of the customer, only the agents' verifications (the customer's copy matched the pushed
-/// version, or did not).
+/// What is known of the customer's copy of a machine's (or node's) hours in a range: from the
+/// agents' verifications, which carry the customer's points as the agent read them (agents
+/// older than that carry only a verdict: matched, or not).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct CustomerHours {
-    /// Pushed hours whose latest verification found the customer's copy equal to the pushed
-    /// version in force.
+    /// Pushed hours whose customer's copy, read since the version in force was pushed, equals
+    /// it (or was verified equal by an agent that sends no points).
     pub confirmed: u64,
-    /// Pushed hours whose latest verification of the version in force found a difference.
+    /// Pushed hours whose customer's copy, read since the version in force was pushed,
+    /// differs from it (other values, or no record at all).
     pub mismatched: u64,
-    /// Pushed hours not verified since their version in force was pushed.
+    /// Of `mismatched`: hours found different by an agent that does not send the customer's
+    /// points (older agents), so the customer's values of them are not known.
+    pub mismatched_without_values: u64,
+    /// Pushed hours whose customer's copy is not known for the version in force.
     pub unverified: u64,
+    /// Hours the customer holds that we never pushed successfully ("the customer holds hours
+    /// we did not send"): money we may be paid or blamed for.
+    pub extra: u64,
 }
 
 impl CustomerHours {
+    /// The customer's value of every slot is known: its figures can be computed.
+    pub fn values_known(&self) -> bool {
+        self.unverified == 0 && self.mismatched_without_values == 0
+    }
+
     pub fn add(&mut self, other: CustomerHours) {
         self.confirmed += other.confirmed;
         self.mismatched += other.mismatched;
+        self.mismatched_without_values += other.mismatched_without_values;
         self.unverified += other.unverified;
+        self.extra += other.extra;
     }
 }
 
@@ -361,7 +356,10 @@ pub struct MachineSeries {
     pub macs: Vec<String>,
     pub raw: Series,
     pub pushed: Series,
-    pub customer: CustomerHours,
+    /// The customer's copy, slot by slot, where it is known (everywhere when
+    /// `customer_hours.values_known()`).
+    pub customer: Series,
+    pub customer_hours: CustomerHours,
 }
 
 /// Whole report days `[first_day, first_day + days)` in the zone `utc_offset_secs`.
@@ -375,6 +373,18 @@ pub struct DayRange {
 impl DayRange {
     fn start_utc(&self) -> i64 {
         day_start_utc(self.first_day, self.utc_offset_secs)
+    }
+}
+
+/// Add one machine's `points` to `series` from slot `at` on; `present`: the slots have a point
+/// (a slot is present once, whichever of the machine's MACs brought it).
+fn add_slots(series: &mut Series, at: usize, points: &[u64], present: bool) {
+    let end = at + points.len();
+    for (sum, p) in series.bytes[at..end].iter_mut().zip(points) {
+        *sum = sum.saturating_add(*p);
+    }
+    if present {
+        series.present[at..end].fill(1);
     }
 }
 
@@ -423,19 +433,19 @@ impl Store {
         let last =
             range.first_day.checked_add_days(chrono::Days::new(range.days as u64)).unwrap_or(range.first_day);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT mac, day, utc_offset_secs, raw, pushed, hours FROM settlement_days
-             WHERE machine_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, mac",
+            "SELECT mac, day, utc_offset_secs, points, hours FROM settlement_days
+             WHERE machine_id = ?1 AND day >= ?2 AND day <= ?3",
         )?;
         let mut rows = stmt.query(params![machine.machine_id, day_text(first), day_text(last)])?;
-        let total = range.days * SLOTS_PER_DAY;
+        let total = (range.days * SLOTS_PER_DAY) as i64;
         let range_start = range.start_utc();
         let mut raw = Series::empty(range.days, 1);
         let mut pushed = Series::empty(range.days, 1);
-        let mut customer = CustomerHours::default();
+        let mut customer = Series::empty(range.days, 1);
+        let mut hours_known = CustomerHours::default();
         let mut macs: Vec<String> = Vec::new();
         let mut any = false;
         while let Some(r) = rows.next()? {
-            let mac: String = r.get(0)?;
             let day: String = r.get(1)?;
             let offset: i32 = r.get(2)?;
             let Ok(day) = NaiveDate::parse_from_str(&day, "%Y%m%d") else { continue };
@@ -444,45 +454,71 @@ impl Store {
             let blob = |i: usize| -> Result<&[u8], StoreError> {
                 r.get_ref(i)?.as_blob().map_err(|e| StoreError::Corrupt(format!("settlement row: {e}")))
             };
-            let raw_points = decode_points(blob(3)?)?;
-            let pushed_points = decode_points(blob(4)?)?;
-            let hours = decode_hours(blob(5)?)?;
+            let row = codec::decode(blob(3)?, blob(4)?)?;
             let mut used = false;
-            for (h, state) in hours.iter().enumerate().filter(|(_, s)| s.push_version > 0) {
-                let hour_at = shift + (h * SLOTS_PER_HOUR) as i64;
-                if hour_at < 0 || hour_at >= total as i64 {
+            for (h, state) in row.hours.iter().enumerate() {
+                // The slots of this hour inside the range (an agent's day in another zone
+                // straddles the range's days).
+                let first = shift + (h * SLOTS_PER_HOUR) as i64;
+                let slots = first.max(0)..(first + SLOTS_PER_HOUR as i64).min(total);
+                if slots.is_empty() {
                     continue;
                 }
-                used = true;
-                if state.verified_version == state.push_version {
-                    if state.matched {
-                        customer.confirmed += 1;
+                let (at, len) = (slots.start as usize, (slots.end - slots.start) as usize);
+                let from = h * SLOTS_PER_HOUR + (slots.start - first) as usize;
+                let ours = from..from + len;
+                let known = state.customer_known();
+                let verdict_in_force = state.verified_at != 0 && state.verified_version == state.push_version;
+                if state.push_version > 0 {
+                    used = true;
+                    add_slots(&mut raw, at, &row.raw[ours.clone()], true);
+                    add_slots(&mut pushed, at, &row.pushed[ours.clone()], true);
+                    let theirs = if known {
+                        (state.customer_held && row.customer[ours.clone()] == row.pushed[ours.clone()])
+                            .then_some(&row.customer[ours.clone()])
+                    } else if verdict_in_force && state.matched {
+                        // An agent without the customer's points said they are the pushed ones.
+                        Some(&row.pushed[ours.clone()])
                     } else {
-                        customer.mismatched += 1;
+                        None
+                    };
+                    match (theirs, known) {
+                        (None, false) if verdict_in_force => {
+                            hours_known.mismatched += 1;
+                            hours_known.mismatched_without_values += 1;
+                        }
+                        (Some(points), _) => {
+                            hours_known.confirmed += 1;
+                            add_slots(&mut customer, at, points, true);
+                        }
+                        (None, true) => {
+                            hours_known.mismatched += 1;
+                            add_slots(&mut customer, at, &row.customer[ours], state.customer_held);
+                        }
+                        (None, false) => hours_known.unverified += 1,
                     }
-                } else {
-                    customer.unverified += 1;
-                }
-                for i in h * SLOTS_PER_HOUR..(h + 1) * SLOTS_PER_HOUR {
-                    let Ok(at) = usize::try_from(shift + i as i64) else { continue };
-                    if at >= total {
-                        continue;
-                    }
-                    raw.bytes[at] = raw.bytes[at].saturating_add(raw_points[i]);
-                    pushed.bytes[at] = pushed.bytes[at].saturating_add(pushed_points[i]);
-                    // A slot is present once, whichever of the machine's MACs brought it.
-                    raw.present[at] = 1;
-                    pushed.present[at] = 1;
+                } else if known && state.customer_held {
+                    used = true;
+                    hours_known.extra += 1;
+                    add_slots(&mut customer, at, &row.customer[ours], true);
                 }
             }
             if used {
                 any = true;
+                let mac: String = r.get(0)?;
                 if !macs.contains(&mac) {
                     macs.push(mac);
                 }
             }
         }
-        Ok(any.then(|| MachineSeries { machine: machine.clone(), macs, raw, pushed, customer }))
+        Ok(any.then(|| MachineSeries {
+            machine: machine.clone(),
+            macs,
+            raw,
+            pushed,
+            customer,
+            customer_hours: hours_known,
+        }))
     }
 
     /// Bytes the settlement rows take in the database file (`dbstat`), and their count.
@@ -506,13 +542,15 @@ impl Store {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use pushagent_proto::agent::{HistoryItem, VerificationItem};
+    use pushagent_proto::agent::{HistoryItem, VerificationItem, VERIFY_MATCHED};
+
+    const MAC: &str = "aa:bb:cc:00:00:01";
 
     fn push(hour: &str, version: u32, attempt: u32, base: u64, ok: bool) -> HistoryItem {
         let raw: [u64; 12] = std::array::from_fn(|k| base + k as u64);
         let pushed = raw.map(|b| b * 2);
         HistoryItem {
-            mac: "aa:bb:cc:00:00:01".into(),
+            mac: MAC.into(),
             flux_hour: hour.into(),
             version,
             attempt,
@@ -531,25 +569,44 @@ mod tests {
         }
     }
 
-    type StoredRow = (String, String, i32, Vec<u8>, Vec<u8>, Vec<u8>);
+    fn verification(
+        hour: &str,
+        version: u32,
+        at: i64,
+        state: &str,
+        points: Option<[u64; 12]>,
+    ) -> VerificationItem {
+        VerificationItem {
+            mac: MAC.into(),
+            flux_hour: hour.into(),
+            version,
+            matched: state == VERIFY_MATCHED,
+            verified_at: at,
+            state: Some(state.into()),
+            checked_version: points.map(|_| version),
+            customer_points: points,
+            ..VerificationItem::default()
+        }
+    }
+
+    type StoredRow = (String, String, i32, DayRow);
 
     fn rows(store: &Store) -> Vec<StoredRow> {
         store
             .conn
-            .prepare(
-                "SELECT mac, day, utc_offset_secs, raw, pushed, hours FROM settlement_days ORDER BY mac, day",
-            )
+            .prepare("SELECT mac, day, utc_offset_secs, points, hours FROM settlement_days ORDER BY mac, day")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .query_map([], |r| {
+                let (points, hours): (Vec<u8>, Vec<u8>) = (r.get(3)?, r.get(4)?);
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, codec::decode(&points, &hours).unwrap()))
+            })
             .unwrap()
             .collect::<Result<Vec<_>, _>>()
             .unwrap()
     }
 
-    #[test]
-    fn the_migrations_backfill_builds_what_live_batches_built() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    fn store_with_machine(dir: &tempfile::TempDir) -> Store {
+        let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         store
             .conn
             .execute_batch(
@@ -559,7 +616,23 @@ mod tests {
                      VALUES (1, 1, 1, 'accepted', 0);",
             )
             .unwrap();
-        // Versions out of order across batches, a failure, two days, verifications.
+        store
+    }
+
+    #[test]
+    fn the_migrations_backfill_builds_what_live_batches_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with_machine(&dir);
+        // Versions out of order across batches, a failure, two days, verifications of an old
+        // agent (no points) and of a new one (the customer's points, a differing copy).
+        let old_agent = VerificationItem {
+            mac: MAC.into(),
+            flux_hour: "2025112423".into(),
+            version: 2,
+            matched: true,
+            verified_at: 50,
+            ..VerificationItem::default()
+        };
         let batches = [
             HistoryBatch {
                 pushes: vec![push("2025112423", 2, 1, 500, true), push("2025112500", 1, 1, 7, true)],
@@ -567,16 +640,10 @@ mod tests {
             },
             HistoryBatch {
                 pushes: vec![push("2025112423", 1, 3, 900, true), push("2025112423", 3, 1, 999, false)],
-                verifications: vec![VerificationItem {
-                    mac: "aa:bb:cc:00:00:01".into(),
-                    flux_hour: "2025112423".into(),
-                    version: 2,
-                    matched: true,
-                    corrected: false,
-                    verified_at: 50,
-                    message: None,
-                    ..Default::default()
-                }],
+                verifications: vec![
+                    old_agent,
+                    verification("2025112500", 1, 60, VERIFY_MISMATCH_CORRECTED, Some([3; 12])),
+                ],
                 ..Default::default()
             },
         ];
@@ -586,29 +653,115 @@ mod tests {
         let live = rows(&store);
         assert_eq!(live.len(), 2);
         assert_eq!(live[0].2, 5 * 3600 + 1800, "the machine's zone");
-        let raw = decode_points(&live[0].3).unwrap();
-        assert_eq!(raw[23 * 12], 500, "version 2 beat version 1's later attempt and the failed version 3");
-        let hours = decode_hours(&live[0].5).unwrap();
-        assert_eq!((hours[23].push_version, hours[23].verified_version, hours[23].matched), (2, 2, true));
+        assert_eq!(
+            live[0].3.raw[23 * 12],
+            500,
+            "version 2 beat version 1's later attempt and the failed version 3"
+        );
+        let h = live[0].3.hours[23];
+        assert_eq!((h.push_version, h.verified_version, h.matched, h.customer_at), (2, 2, true, 0));
+        let h = live[1].3.hours[0];
+        assert_eq!((h.customer_version, h.customer_at, h.customer_held), (1, 60, true));
+        assert_eq!(live[1].3.customer[..12], [3; 12]);
         store.conn.execute("DELETE FROM settlement_days", []).unwrap();
         backfill(&store.conn).unwrap();
         assert_eq!(rows(&store), live);
     }
 
     #[test]
-    fn arrays_round_trip() {
-        let points: Vec<u64> = (0..SLOTS_PER_DAY as u64).map(|i| i * 1_000_000_007).collect();
-        assert_eq!(decode_points(&encode_points(&points)).unwrap(), points);
-        let mut hours = [HourState::default(); HOURS];
-        hours[23] = HourState {
-            push_version: 3,
-            push_attempt: 2,
-            verified_version: 3,
-            verified_at: -5,
-            matched: true,
-        };
-        assert_eq!(decode_hours(&encode_hours(&hours)).unwrap(), hours);
-        assert!(decode_points(&[0; 7]).is_err());
+    fn the_customers_copy_is_the_latest_read_and_known_only_for_the_version_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with_machine(&dir);
+        let day = NaiveDate::from_ymd_opt(2025, 11, 25).unwrap();
+        let range = DayRange { first_day: day, days: 1, utc_offset_secs: 5 * 3600 + 1800 };
+        let machine = store.settlement_machines(None, Some(1)).unwrap().remove(0);
+        let series = |store: &Store| store.settlement_series(&machine, range).unwrap().unwrap();
+        let batch = |pushes, verifications| HistoryBatch { pushes, verifications, ..Default::default() };
+        // Hour 00 pushed; the customer's copy read: other values. Hour 01 pushed and matched.
+        // Hour 02: the customer holds it, we never sent it. Hour 03 pushed, never verified.
+        let ours = push("2025112500", 1, 1, 10, true).pushed_points;
+        store
+            .insert_history(
+                1,
+                &batch(
+                    vec![
+                        push("2025112500", 1, 1, 10, true),
+                        push("2025112501", 1, 1, 10, true),
+                        push("2025112503", 1, 1, 10, true),
+                    ],
+                    vec![
+                        verification("2025112500", 1, 60, VERIFY_MISMATCH_CORRECTED, Some([1; 12])),
+                        verification("2025112501", 1, 60, VERIFY_MATCHED, Some(ours)),
+                        VerificationItem {
+                            checked_version: Some(4),
+                            ..verification("2025112502", 0, 60, VERIFY_CUSTOMER_EXTRA, Some([5; 12]))
+                        },
+                    ],
+                ),
+                100,
+            )
+            .unwrap();
+        let s = series(&store);
+        assert_eq!(
+            s.customer_hours,
+            CustomerHours { confirmed: 1, mismatched: 1, unverified: 1, extra: 1, ..Default::default() }
+        );
+        assert_eq!(s.customer.bytes[..12], [1; 12], "the customer's own values");
+        assert_eq!(s.customer.bytes[12..24], ours);
+        assert_eq!(s.customer.bytes[24..36], [5; 12], "the hour we did not send");
+        assert_eq!(s.pushed.bytes[24..36], [0; 12]);
+        assert_eq!(s.customer.present[36..48], [0; 12], "never verified: unknown");
+        // Hour 00 corrected as version 2: the old read is not the customer's copy of it.
+        store.insert_history(1, &batch(vec![push("2025112500", 2, 1, 20, true)], vec![]), 100).unwrap();
+        assert_eq!(series(&store).customer_hours.unverified, 2);
+        // Read again: now the customer holds version 2. A late, older read changes nothing.
+        let v2 = push("2025112500", 2, 1, 20, true).pushed_points;
+        store
+            .insert_history(
+                1,
+                &batch(
+                    vec![],
+                    vec![
+                        verification("2025112500", 2, 90, VERIFY_MATCHED, Some(v2)),
+                        verification("2025112500", 1, 70, VERIFY_MISMATCH_CORRECTED, Some([9; 12])),
+                    ],
+                ),
+                100,
+            )
+            .unwrap();
+        let s = series(&store);
+        assert_eq!(
+            s.customer_hours,
+            CustomerHours { confirmed: 2, mismatched: 0, unverified: 1, extra: 1, ..Default::default() }
+        );
+        assert_eq!(s.customer.bytes[..12], v2);
+        // A new agent's mismatch without points: the customer held no record of the hour.
+        store
+            .insert_history(
+                1,
+                &batch(vec![], vec![verification("2025112503", 1, 95, VERIFY_MISMATCH_CORRECTED, None)]),
+                100,
+            )
+            .unwrap();
+        let s = series(&store);
+        assert_eq!(
+            s.customer_hours,
+            CustomerHours { confirmed: 2, mismatched: 1, unverified: 0, extra: 1, ..Default::default() }
+        );
+        assert_eq!(s.customer.present[36..48], [0; 12], "no record: missing slots");
+        // An unverifiable verdict says nothing of the customer's copy.
+        store
+            .insert_history(
+                1,
+                &batch(vec![], vec![verification("2025112501", 1, 99, VERIFY_UNVERIFIABLE, None)]),
+                100,
+            )
+            .unwrap();
+        assert_eq!(series(&store).customer_hours.confirmed, 2);
+    }
+
+    #[test]
+    fn helpers() {
         assert_eq!(split_hour("2026112923"), Some(("20261129", 23)));
         assert_eq!(split_hour("2026112924"), None);
         assert_eq!(offset_of(None), 8 * 3600);
