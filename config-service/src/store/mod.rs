@@ -27,7 +27,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (11, include_str!("../../migrations/0011_security.sql")),
     (12, include_str!("../../migrations/0012_history_received.sql")),
     (13, include_str!("../../migrations/0013_offset_levels.sql")),
-    (settlement::MIGRATION, include_str!("../../migrations/0013_settlement_customer.sql")),
+    (settlement::MIGRATION, include_str!("../../migrations/0014_settlement_customer.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

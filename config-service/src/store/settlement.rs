@@ -17,7 +17,7 @@ use super::*;
 
 /// The migration that (re)creates `settlement_days`; its rows are backfilled from the stored
 /// history in its transaction.
-pub(super) const MIGRATION: u32 = 13;
+pub(super) const MIGRATION: u32 = 14;
 
 /// Hours named by an agent that did not say its zone (older agents): the agents' default.
 const DEFAULT_OFFSET_SECS: i32 = 8 * 3600;

@@ -1,7 +1,7 @@
 //! The stored form of one settlement row (one MAC's report day): its 288 raw, pushed and
 //! customer points and the state of its 24 hours, as two compact blobs of varints
 //! (`integer-encoding`), so that a row fits in one database page (no overflow chain to walk
-//! when a fleet's month is read). Layout (migrations/0013_settlement_customer.sql):
+//! when a fleet's month is read). Layout (migrations/0014_settlement_customer.sql):
 //!
 //! - `points`: format byte 1, then per slot: raw (unsigned varint), pushed − raw and
 //!   customer − pushed (signed, zigzag varints, wrapping: exact for any u64). Pushed is raw
