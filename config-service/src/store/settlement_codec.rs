@@ -3,10 +3,11 @@
 //! (`integer-encoding`), so that a row fits in one database page (no overflow chain to walk
 //! when a fleet's month is read). Layout (migrations/0014_settlement_customer.sql):
 //!
-//! - `points`: format byte 1, then per slot: raw (unsigned varint), pushed − raw and
-//!   customer − pushed (signed, zigzag varints, wrapping: exact for any u64). Pushed is raw
-//!   plus the offset and the customer's copy is mostly the pushed value, so the two
-//!   differences take one to four bytes.
+//! - `points`: format byte 1, then per slot: raw (unsigned varint) and pushed − raw (signed,
+//!   zigzag varint, wrapping: exact for any u64); then, for the slots of the hours whose
+//!   customer's copy was read with a record, customer − pushed (the same way). Pushed is raw
+//!   plus the offset and the customer's copy is mostly the pushed value, so the differences
+//!   take one to four bytes; the customer's points of other hours are 0.
 //! - `hours`: format byte 1, then per hour the fields of [`HourState`] in order, as varints.
 
 use integer_encoding::VarInt;
@@ -108,31 +109,42 @@ impl Reader<'_> {
     }
 }
 
+/// The hours whose customer's points are stored: those read with a record.
+fn customer_slots(hours: &[HourState; HOURS]) -> impl Iterator<Item = usize> + '_ {
+    hours
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.customer_at != 0 && h.customer_held)
+        .flat_map(|(hour, _)| hour * SLOTS_PER_HOUR..(hour + 1) * SLOTS_PER_HOUR)
+}
+
 pub(super) fn encode_points(row: &DayRow) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + SLOTS_PER_DAY * 8);
     out.push(FORMAT);
     for i in 0..SLOTS_PER_DAY {
         put(&mut out, row.raw[i]);
         put(&mut out, row.pushed[i].wrapping_sub(row.raw[i]) as i64);
+    }
+    for i in customer_slots(&row.hours) {
         put(&mut out, row.customer[i].wrapping_sub(row.pushed[i]) as i64);
     }
     out
 }
 
-/// The raw, pushed and customer points of a `points` blob.
-pub(super) fn decode_points(blob: &[u8]) -> Result<[Vec<u64>; 3], StoreError> {
+/// The raw, pushed and customer points of a `points` blob, whose hours are `hours`.
+fn decode_points(blob: &[u8], hours: &[HourState; HOURS]) -> Result<[Vec<u64>; 3], StoreError> {
     let mut r = Reader { blob, what: "points" };
     r.format()?;
     let mut raw = Vec::with_capacity(SLOTS_PER_DAY);
     let mut pushed = Vec::with_capacity(SLOTS_PER_DAY);
-    let mut customer = Vec::with_capacity(SLOTS_PER_DAY);
     for _ in 0..SLOTS_PER_DAY {
         let raw_point: u64 = r.take()?;
-        let pushed_point = raw_point.wrapping_add(r.take::<i64>()? as u64);
-        let customer_point = pushed_point.wrapping_add(r.take::<i64>()? as u64);
         raw.push(raw_point);
-        pushed.push(pushed_point);
-        customer.push(customer_point);
+        pushed.push(raw_point.wrapping_add(r.take::<i64>()? as u64));
+    }
+    let mut customer = vec![0; SLOTS_PER_DAY];
+    for i in customer_slots(hours) {
+        customer[i] = pushed[i].wrapping_add(r.take::<i64>()? as u64);
     }
     r.end()?;
     Ok([raw, pushed, customer])
@@ -179,8 +191,9 @@ pub(super) fn encode(row: &DayRow) -> (Vec<u8>, Vec<u8>) {
 }
 
 pub(super) fn decode(points: &[u8], hours: &[u8]) -> Result<DayRow, StoreError> {
-    let [raw, pushed, customer] = decode_points(points)?;
-    Ok(DayRow { raw, pushed, customer, hours: decode_hours(hours)? })
+    let hours = decode_hours(hours)?;
+    let [raw, pushed, customer] = decode_points(points, &hours)?;
+    Ok(DayRow { raw, pushed, customer, hours })
 }
 
 #[cfg(test)]
@@ -202,6 +215,15 @@ mod tests {
                 _ => 0,
             };
             row.customer[i] = if i % 7 == 0 { u64::MAX } else { row.pushed[i] };
+        }
+        // Hour 0 never read, hours 5, 10, 15, 20 read without a record: their customer's
+        // points are 0; hour 23 at the extremes.
+        for (h, state) in row.hours.iter_mut().enumerate() {
+            state.customer_at = h as i64;
+            state.customer_held = h % 5 != 0;
+            if !state.customer_held {
+                row.customer[h * SLOTS_PER_HOUR..(h + 1) * SLOTS_PER_HOUR].fill(0);
+            }
         }
         row.hours[23] = HourState {
             push_version: u32::MAX,
