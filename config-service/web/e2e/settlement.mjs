@@ -9,7 +9,9 @@
 //     verified equal at the customer.
 //   web-02 (node bj): every slot 2 Mbps; Oct 31 slots 273..287 at 4 Mbps; Oct 10 hour 05 not
 //     pushed (12 slots missing); offset 0; nothing verified.
-//   db-01 (no node): Oct 15 only, every slot 0.5 Mbps; hour 03 verified different.
+//   db-01 (no node): Oct 15 only, every slot 0.5 Mbps; every hour read back from the customer
+//     by a new agent (the customer's points in the verification): hours 03 and 04 held at
+//     1 Mbps by the customer, the others as pushed.
 import assert from 'node:assert/strict';
 import { addAgent, launchBrowser, login, startService, waitFor } from './support.mjs';
 
@@ -44,6 +46,17 @@ function verification(mac, d, hour, matched) {
   return { mac, flux_hour: `${day(d)}${pad(hour)}`, version: 1, matched, corrected: !matched, verified_at: 1_760_000_000 + d * 86_400 + hour * 3600 + 7200, message: null };
 }
 
+/// A new agent's verification: the customer's 12 points as it read them back.
+function readBack(mac, d, hour, theirs, ours) {
+  const same = theirs === ours;
+  return {
+    ...verification(mac, d, hour, same),
+    state: same ? 'matched' : 'mismatch_corrected',
+    checked_version: 1,
+    customer_points: Array(12).fill(theirs),
+  };
+}
+
 async function seed(service) {
   const web1 = await addAgent(service, { uid: 'uid-web-01', hostname: 'web-01', mac: '52:54:00:bb:00:01', node: 'bj' });
   const web2 = await addAgent(service, { uid: 'uid-web-02', hostname: 'web-02', mac: '52:54:00:bb:00:02', node: 'bj' });
@@ -61,7 +74,7 @@ async function seed(service) {
   const hours = [...Array(24).keys()];
   await db1.post('/agent/history/', {
     pushes: hours.map((h) => push(db1.mac, 15, h, () => MBPS / 2, 0)),
-    verifications: [verification(db1.mac, 15, 3, false)],
+    verifications: hours.map((h) => readBack(db1.mac, 15, h, h === 3 || h === 4 ? MBPS : MBPS / 2, MBPS / 2)),
   });
   return { web1, web2, db1 };
 }
@@ -80,7 +93,9 @@ async function seed(service) {
 //     5.150, 3.050, (5.15 + 5.05 + 29 × 3.05) / 31 → 119 334 677 B → 3.182, 5.150,
 //     1 022 546 250 000.
 //   db-01: 日95 max 0.5, 月95 0 (288 of 8928 points), 月均日95 18 750 000 / 31 → 604 839 B →
-//     0.016, peak 0.5, total 5 400 000 000, coverage 288/8928.
+//     0.016, peak 0.5, total 5 400 000 000, coverage 288/8928. The customer's copy: 264 slots
+//     at 0.5 and 24 at 1 Mbps → 日95 max 1 (index 273 ≥ 264), 月95 0, 月均日95 37 500 000 / 31
+//     → 1 209 677 B → 0.032, peak 1, total 264 × 18 750 000 + 24 × 37 500 000 = 5 850 000 000.
 const FIGURES = ['max_day_p95', 'p95', 'mean_day_p95', 'peak'];
 const EXPECTED = {
   'n-bj': {
@@ -94,7 +109,7 @@ const EXPECTED = {
     coverage: '288/8928',
     raw: ['0.500', '0.000', '0.016', '0.500', 5_400_000_000],
     pushed: ['0.500', '0.000', '0.016', '0.500', 5_400_000_000],
-    customer: null,
+    customer: ['1.000', '0.000', '0.032', '1.000', 5_850_000_000],
     status: '有差异',
   },
 };
@@ -200,6 +215,20 @@ try {
   assert.equal(Number(await slot(71).getAttribute('data-value')), 0);
   assert.equal(Number(await slot(72).getAttribute('data-value')), 2);
   assert.equal(await drawer.getByTestId('day-summary').innerText(), '日95 2.000 Mbps · 峰值 2.000 Mbps · 总量 19.28 GiB · 覆盖 276/288');
+
+  // db-01's month as the customer holds it (read back by its agent): Oct 15's 日95 is 1 Mbps,
+  // and hour 03 of that day is the customer's 1 Mbps, not the 0.5 pushed.
+  await drawer.locator('.ant-drawer-close').click();
+  await drawer.waitFor({ state: 'hidden' });
+  await page.getByTestId(`chart-m${ids['db-01']}`).click();
+  await drawer.getByTestId('day95-20251015').waitFor();
+  assert.equal(await drawer.getByTestId('day95-20251015').innerText(), '0.500', 'pushed first');
+  await drawer.locator('.ant-segmented-item').filter({ hasText: '客户' }).click();
+  await waitFor("the customer's 日95", async () => (await drawer.getByTestId('day95-20251015').innerText()) === '1.000');
+  await drawer.getByTestId('day-20251015').click();
+  await drawer.getByTestId('day-summary').waitFor();
+  assert.equal(Number(await slot(36).getAttribute('data-value')), 1, "03:00 at the customer");
+  assert.equal(Number(await slot(60).getAttribute('data-value')), 0.5, '05:00 as pushed');
   console.log(`ok   ${NAME} (${Date.now() - started} ms)`);
 } catch (e) {
   process.exitCode = 1;

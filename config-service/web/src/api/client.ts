@@ -498,7 +498,9 @@ export interface SettlementRow {
   pushed: SettlementFigures;
   customer: {
     status: CustomerStatus;
-    hours: { confirmed: number; mismatched: number; unverified: number };
+    /// mismatched_without_values: hours found different by agents that send no customer points;
+    /// extra: hours the customer holds that we never pushed.
+    hours: { confirmed: number; mismatched: number; mismatched_without_values: number; unverified: number; extra: number };
     figures: SettlementFigures | null;
   };
   difference: { p95_bytes: number; mean_day_p95_bytes: number; max_day_p95_bytes: number; peak_bytes: number; total_bytes: number } | null;
@@ -532,6 +534,9 @@ export interface SettlementSeries {
   raw_bytes: number[];
   pushed_bytes: number[];
   present: number[];
+  /// The customer's copy where the agents read it back (0 elsewhere), and where it is held.
+  customer_bytes: number[];
+  customer_present: number[];
 }
 
 type Query = Record<string, string | number | boolean | undefined | null>;

@@ -327,7 +327,7 @@ const enUS: Record<MessageKey, string> = {
   'settlement.status.mismatched': 'Differs',
   'settlement.status.unverified': 'Not all verified',
   'settlement.customer.confirmed': 'All {confirmed} pushed hours verified equal at the customer: the customer holds the pushed figures',
-  'settlement.customer.mismatched': '{mismatched} hour(s) differ at the customer (not corrected), {unverified} not verified, {confirmed} equal: the customer figures are unknown, not guessed',
+  'settlement.customer.mismatched': "{mismatched} hour(s) differ at the customer, {extra} held by the customer that we never pushed, {unverified} not verified, {confirmed} equal; the customer's figures come from its own points as the agents read them back (when all are known)",
   'settlement.customer.unverified': '{unverified} hour(s) not verified since their version in force was pushed ({confirmed} equal): the customer figures are unknown, not guessed',
   'settlement.vsRaw': '{pct}% vs raw (offset)',
   'settlement.vsPushed': '{bytes} bytes from the pushed figure',

@@ -326,7 +326,7 @@ const zhCN = {
   'settlement.status.mismatched': '有差异',
   'settlement.status.unverified': '未全部核对',
   'settlement.customer.confirmed': '全部 {confirmed} 个推送小时经核对与客户一致：客户数据即推送数据',
-  'settlement.customer.mismatched': '{mismatched} 个小时与客户不一致（未更正），{unverified} 个未核对，{confirmed} 个一致：客户数据未知，不作推算',
+  'settlement.customer.mismatched': '{mismatched} 个小时客户数据与推送不同，{extra} 个小时客户持有而我方未推送，{unverified} 个未核对，{confirmed} 个一致；客户数据按代理读回的客户原值计算（原值全部已知时）',
   'settlement.customer.unverified': '{unverified} 个小时在当前版本推送后尚未核对（{confirmed} 个一致）：客户数据未知，不作推算',
   'settlement.vsRaw': '较原始 {pct}%（偏移量）',
   'settlement.vsPushed': '与推送相差 {bytes} 字节',

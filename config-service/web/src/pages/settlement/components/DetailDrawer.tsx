@@ -1,14 +1,15 @@
 // One machine's or node's month: the daily 日95 chart with the 月95 line and the days' figures;
-// a day opens its 288 five-minute points with that day's 日95 line.
+// a day opens its 288 five-minute points with that day's 日95 line. Pushed, raw, or the
+// customer's own points when the agents read every hour back.
 import { useState } from 'react';
 import { Button, Drawer, Segmented, Space, Table, Typography } from 'antd';
-import { api, type SettlementDay, type SettlementQuery } from '../../../api/client';
+import { api, type SettlementDay, type SettlementQuery, type SettlementRow } from '../../../api/client';
 import BarChart from '../../../components/BarChart';
 import { humanBytes } from '../../../components/format';
 import LoadError from '../../../components/LoadError';
 import { useApi } from '../../../components/useApi';
 import { useI18n } from '../../../i18n';
-import { mbpsText } from './FigureCell';
+import { mbpsText, type Kind } from './FigureCell';
 
 export interface Detail {
   title: string;
@@ -24,23 +25,28 @@ function dayLabel(day: string): string {
 
 export default function DetailDrawer({ detail, onClose }: { detail: Detail; onClose: () => void }) {
   const { t } = useI18n();
-  const [kind, setKind] = useState<'pushed' | 'raw'>('pushed');
+  const [kind, setKind] = useState<Kind>('pushed');
   const [day, setDay] = useState<string | null>(null);
   const month = useApi(() => api.settlementSeries(detail.query), [JSON.stringify(detail.query)]);
   const dayQuery = day ? { ...detail.query, from: day, to: day } : null;
   const points = useApi(() => (dayQuery ? api.settlementSeries(dayQuery) : Promise.resolve(null)), [JSON.stringify(dayQuery)]);
-  const figures = month.data?.row?.[kind];
+  const figuresOf = (row: SettlementRow | null | undefined) => (kind === 'customer' ? row?.customer.figures : row?.[kind]);
+  const figures = figuresOf(month.data?.row);
   const days = figures?.days ?? [];
-  const dayFigures = points.data?.row?.[kind]?.days?.[0];
+  const dayFigures = figuresOf(points.data?.row)?.days?.[0];
+  const slotBytes = kind === 'raw' ? points.data?.raw_bytes : kind === 'customer' ? points.data?.customer_bytes : points.data?.pushed_bytes;
+  const slotPresent = kind === 'customer' ? points.data?.customer_present : points.data?.present;
   return (
     <Drawer open onClose={onClose} size={920} title={detail.title} data-testid="settlement-drawer">
       <Space style={{ marginBottom: 12 }}>
         <Segmented
           value={kind}
-          onChange={(v) => setKind(v as 'pushed' | 'raw')}
+          onChange={(v) => setKind(v as Kind)}
           options={[
             { value: 'pushed', label: t('settlement.pushed') },
             { value: 'raw', label: t('settlement.raw') },
+            // The customer's own points, where the agents read every hour back.
+            ...(month.data?.row?.customer.figures ? [{ value: 'customer', label: t('settlement.customerCol') }] : []),
           ]}
         />
         {day && (
@@ -94,14 +100,14 @@ export default function DetailDrawer({ detail, onClose }: { detail: Detail; onCl
           <Typography.Text strong>{t('settlement.pointsOf', { day })}</Typography.Text>
           <div data-testid="points-chart">
             <BarChart
-              bars={((kind === 'raw' ? points.data?.raw_bytes : points.data?.pushed_bytes) ?? []).map((bytes, i) => {
+              bars={(slotBytes ?? []).map((bytes, i) => {
                 // Slot i of a report day starts i × 5 minutes after its 00:00.
                 const hhmm = `${String(Math.floor(i / 12)).padStart(2, '0')}:${String((i % 12) * 5).padStart(2, '0')}`;
                 return {
                   label: i % 12 === 0 ? hhmm.slice(0, 2) : '',
                   value: mbpsOf(bytes),
                   id: `slot-${i}`,
-                  color: points.data && points.data.present[i] === 0 ? '#d9d9d9' : undefined,
+                  color: slotPresent && slotPresent[i] === 0 ? '#d9d9d9' : undefined,
                   tip: `${hhmm} ${mbpsText(mbpsOf(bytes))} Mbps (${bytes.toLocaleString('en-US')} B)`,
                 };
               })}

@@ -37,7 +37,7 @@ export default function FigureCell({ row, rowKey, figure, kind }: { row: Settlem
     const color = row.customer.status === 'mismatched' ? token.colorErrorBg : token.colorWarningBg;
     const h = row.customer.hours;
     return (
-      <Tooltip title={t(`settlement.customer.${row.customer.status}`, { confirmed: h.confirmed, mismatched: h.mismatched, unverified: h.unverified })}>
+      <Tooltip title={t(`settlement.customer.${row.customer.status}`, { confirmed: h.confirmed, mismatched: h.mismatched, unverified: h.unverified, extra: h.extra })}>
         <span data-testid={testId} className="figure unknown" style={{ background: color, padding: '0 6px', borderRadius: 2 }}>
           —
         </span>

@@ -93,7 +93,7 @@ export default function SettlementTable({
         const color = { confirmed: 'success', mismatched: 'error', unverified: 'warning' }[row.customer.status];
         const h = row.customer.hours;
         return (
-          <Tooltip title={t(`settlement.customer.${row.customer.status}`, { confirmed: h.confirmed, mismatched: h.mismatched, unverified: h.unverified })}>
+          <Tooltip title={t(`settlement.customer.${row.customer.status}`, { confirmed: h.confirmed, mismatched: h.mismatched, unverified: h.unverified, extra: h.extra })}>
             <Tag color={color} data-testid={`customer-${rowKeyOf(row)}`}>
               {t(`settlement.status.${row.customer.status}`)}
             </Tag>
