@@ -243,6 +243,7 @@ pub struct Report {
 fn customer(
     hours: CustomerHours,
     series: &Series,
+    pushed_series: &Series,
     pushed: &FiguresOut,
     day_names: Option<&[String]>,
 ) -> (CustomerOut, Option<Difference>) {
@@ -253,7 +254,11 @@ fn customer(
     } else {
         CustomerStatus::Confirmed
     };
-    let figures = hours.values_known().then(|| FiguresOut::new(&stats::settle(series), day_names));
+    let figures = hours.values_known().then(|| match series == pushed_series {
+        // The customer holds exactly what was pushed (the usual case): the same figures.
+        true => pushed.clone(),
+        false => FiguresOut::new(&stats::settle(series), day_names),
+    });
     let difference = figures.as_ref().map(|c| Difference::between(c, pushed));
     (CustomerOut { status, hours, figures }, difference)
 }
@@ -273,7 +278,8 @@ impl Group {
     fn row(self, day_names: Option<&[String]>) -> Row {
         let raw = FiguresOut::new(&stats::settle(&self.raw), day_names);
         let pushed = FiguresOut::new(&stats::settle(&self.pushed), day_names);
-        let (customer, difference) = customer(self.customer_hours, &self.customer, &pushed, day_names);
+        let (customer, difference) =
+            customer(self.customer_hours, &self.customer, &self.pushed, &pushed, day_names);
         Row {
             node: self.node,
             machine_id: self.machine.as_ref().map(|m| m.machine_id),
@@ -415,7 +421,8 @@ pub fn series(store: &Store, query: &Query, report_timezone: &str) -> Result<Ser
 /// The header of the exported table (also written when it has no row).
 pub fn export_header() -> Vec<&'static str> {
     let zero = FiguresOut::new(&Figures::default(), None);
-    let (customer, difference) = customer(CustomerHours::default(), &Series::empty(0, 0), &zero, None);
+    let none = Series::empty(0, 0);
+    let (customer, difference) = customer(CustomerHours::default(), &none, &none, &zero, None);
     let row = Row {
         node: String::new(),
         machine_id: None,
