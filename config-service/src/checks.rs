@@ -27,17 +27,23 @@ pub enum Kind {
     HeldHours,
     AmbiguousInterface,
     VerificationMismatch,
+    /// Hours whose verification ended without reading the customer's copy.
+    Unverifiable,
+    /// The customer holds hours we did not send.
+    CustomerExtra,
     /// Conditions the agent reports in its heartbeat (`crate::health`).
     Health(HealthKind),
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::PushFailures,
         Kind::Offline,
         Kind::HeldHours,
         Kind::AmbiguousInterface,
         Kind::VerificationMismatch,
+        Kind::Unverifiable,
+        Kind::CustomerExtra,
         Kind::Health(HealthKind::ClockUnsynchronised),
         Kind::Health(HealthKind::SamplingStuck),
         Kind::Health(HealthKind::ConfigRefused),
@@ -52,6 +58,8 @@ impl Kind {
             Kind::HeldHours => "held_hours",
             Kind::AmbiguousInterface => "ambiguous_interface",
             Kind::VerificationMismatch => "verification_mismatch",
+            Kind::Unverifiable => "verification_unverifiable",
+            Kind::CustomerExtra => "customer_extra_hours",
             Kind::Health(h) => h.as_str(),
         }
     }
@@ -68,6 +76,10 @@ impl Kind {
             (Kind::AmbiguousInterface, false) => "Interface choice to confirm",
             (Kind::VerificationMismatch, true) => "核对不一致告警",
             (Kind::VerificationMismatch, false) => "Verification mismatch",
+            (Kind::Unverifiable, true) => "客户数据无法核对",
+            (Kind::Unverifiable, false) => "Hours that could not be verified",
+            (Kind::CustomerExtra, true) => "客户持有我方未推送的数据",
+            (Kind::CustomerExtra, false) => "The customer holds hours we did not send",
             (Kind::Health(h), zh) => h.title(zh),
         }
     }
@@ -159,6 +171,24 @@ fn condition(
                 }
             })
         }
+        Kind::Unverifiable => (!s.unverifiable_hours.is_empty()).then(|| {
+            let hours = s.unverifiable_hours.join(", ");
+            let n = s.unverifiable_hours.len();
+            if zh {
+                format!("{who}有 {n} 个小时在核对期内始终无法读取客户数据（不是不一致）：{hours}")
+            } else {
+                format!("{who}: {n} hours could not be verified against the customer's copy until the verification window closed (not a mismatch): {hours}")
+            }
+        }),
+        Kind::CustomerExtra => (!s.customer_extra_hours.is_empty()).then(|| {
+            let hours = s.customer_extra_hours.join(", ");
+            let n = s.customer_extra_hours.len();
+            if zh {
+                format!("{who}：客户持有 {n} 个我方未推送的小时数据（可能被多计或少计费用）：{hours}")
+            } else {
+                format!("{who}: the customer holds {n} hours we did not send (money we may be paid or blamed for): {hours}")
+            }
+        }),
         Kind::VerificationMismatch => (!s.uncorrected_mismatches.is_empty()).then(|| {
             let hours = s.uncorrected_mismatches.join(", ");
             if zh {
@@ -187,7 +217,7 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
     let a = &doc.alerts;
     let zh = a.language != "en";
     let channels: Vec<String> = a.channels.iter().map(|c| c.name.clone()).collect();
-    let subjects = store.check_subjects(a.failure_threshold)?;
+    let subjects = store.check_subjects(a.failure_threshold, now)?;
     let mut open: HashMap<(String, Option<i64>), Incident> =
         store.open_incidents()?.into_iter().map(|i| ((i.kind.clone(), i.machine_id), i)).collect();
     let mut report = CheckReport::default();

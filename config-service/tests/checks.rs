@@ -361,6 +361,70 @@ fn held_hours_mac_changes_ambiguous_interfaces_and_uncorrected_mismatches_are_al
     assert!(report.events.is_empty(), "a MAC change is told once");
 }
 
+/// Issue 10 §2: a verification that could not read the customer's copy is not a mismatch (no
+/// mismatch alert, its own alert); the customer holding an hour we did not send is alerted;
+/// a correction that did not stick (correction_failed) is a mismatch.
+#[test]
+fn unverifiable_hours_are_not_mismatches_and_extra_hours_at_the_customer_are_alerted() {
+    let w = World::new();
+    let id = w.machine("m1", MAC, T0);
+    let verification = |hour: &str, version: u32, state: &str, at: i64| VerificationItem {
+        mac: MAC.into(),
+        flux_hour: hour.into(),
+        version,
+        matched: state == "matched",
+        verified_at: at,
+        state: Some(state.into()),
+        ..Default::default()
+    };
+    w.history(
+        id,
+        HistoryBatch {
+            verifications: vec![
+                // Matched, then a later read that could not be done: still matched.
+                verification("2025112413", 1, "matched", T0),
+                verification("2025112413", 1, "unverifiable", T0 + 1),
+                // Never read until the window closed.
+                verification("2025112414", 1, "unverifiable", T0),
+                // The customer holds an hour we never sent.
+                VerificationItem {
+                    checked_version: Some(2),
+                    customer_points: Some([5; 12]),
+                    ..verification("2025112416", 0, "customer_extra", T0)
+                },
+            ],
+            ..HistoryBatch::default()
+        },
+        T0,
+    );
+    w.check(T0 + 10);
+    let kinds = w.alert_kinds();
+    assert!(!kinds.iter().any(|k| k.ends_with("核对不一致告警")), "no mismatch: {kinds:?}");
+    let (_, alerts) = lock(&w.store).list_alerts(10, 0).unwrap();
+    let text = |title: &str| {
+        alerts
+            .iter()
+            .find(|a| a.title.ends_with(title))
+            .map(|a| a.body.clone())
+            .unwrap_or_else(|| panic!("{title}: {kinds:?}"))
+    };
+    assert!(
+        text("客户数据无法核对").contains("2025112414") && !text("客户数据无法核对").contains("2025112413")
+    );
+    assert!(text("客户持有我方未推送的数据").contains("2025112416"));
+    // A correction that did not stick is a mismatch.
+    w.history(
+        id,
+        HistoryBatch {
+            verifications: vec![verification("2025112415", 4, "correction_failed", T0 + 20)],
+            ..HistoryBatch::default()
+        },
+        T0 + 20,
+    );
+    w.check(T0 + 30);
+    assert!(w.alert_kinds().iter().any(|k| k.ends_with("核对不一致告警")));
+}
+
 #[test]
 fn a_failed_delivery_is_stored_and_retried() {
     let w = World::new();

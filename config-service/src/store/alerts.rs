@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Verification outcomes that are final on the agent (unverifiable, the customer holds an hour
+/// we did not send) are alerted while they are this recent; older ones are history.
+pub const VERIFICATION_ALERT_DAYS: i64 = 7;
+
+/// Verification outcomes that are not a verdict on our version (SQL, for `v.state`).
+const NOT_A_VERDICT: &str = "('unverifiable', 'customer_extra')";
+
 /// What the checks need to know of one machine.
 #[derive(Debug, Clone)]
 pub struct CheckSubject {
@@ -17,6 +24,12 @@ pub struct CheckSubject {
     pub held_hours: Vec<String>,
     pub ambiguous_unconfirmed: bool,
     pub uncorrected_mismatches: Vec<String>,
+    /// Hours whose verification ended `unverifiable` (the customer's copy could not be read
+    /// until the verification window closed), verified within [`VERIFICATION_ALERT_DAYS`].
+    pub unverifiable_hours: Vec<String>,
+    /// Hours the customer holds for this machine's MACs that it never sent (`customer_extra`),
+    /// found within [`VERIFICATION_ALERT_DAYS`].
+    pub customer_extra_hours: Vec<String>,
     /// What the agent last reported wrong with itself (times on the service's clock).
     pub health: Option<pushagent_proto::agent::AgentHealth>,
 }
@@ -127,8 +140,8 @@ impl Store {
         Ok((total, alerts))
     }
 
-    /// Every machine with what the checks look at; `recent` = how many latest attempts.
-    pub fn check_subjects(&self, recent: u32) -> Result<Vec<CheckSubject>, StoreError> {
+    /// Every machine with what the checks look at at `now`; `recent` = how many latest attempts.
+    pub fn check_subjects(&self, recent: u32, now: i64) -> Result<Vec<CheckSubject>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT m.id, m.hostname, m.mac, c.node, m.last_seen_at, c.push_enabled,
                  (m.ambiguous = 1 AND c.interface IS NULL), m.health
@@ -148,6 +161,8 @@ impl Store {
                     last_push_message: None,
                     held_hours: Vec::new(),
                     uncorrected_mismatches: Vec::new(),
+                    unverifiable_hours: Vec::new(),
+                    customer_extra_hours: Vec::new(),
                     health: r.get::<_, Option<String>>(7)?.and_then(|h| serde_json::from_str(&h).ok()),
                 })
             })?
@@ -169,13 +184,34 @@ impl Store {
                      AND p.status = 'success' AND p.attempted_at >= h.held_at)
              ORDER BY h.flux_hour",
         )?;
-        // The latest verification of each hour decides.
-        let mut mismatch_stmt = self.conn.prepare(
+        // The latest verdict of each hour decides: a verification that could not read the
+        // customer's copy, or one of an hour we did not send, is no verdict on our version.
+        let mut mismatch_stmt = self.conn.prepare(&format!(
             "SELECT v.flux_hour FROM verifications v WHERE v.machine_id = ?1 AND v.matched = 0 AND v.corrected = 0
+                 AND COALESCE(v.state, '') NOT IN {NOT_A_VERDICT}
                  AND v.id = (SELECT v2.id FROM verifications v2 WHERE v2.mac = v.mac AND v2.flux_hour = v.flux_hour
+                                 AND COALESCE(v2.state, '') NOT IN {NOT_A_VERDICT}
                              ORDER BY v2.verified_at DESC, v2.id DESC LIMIT 1)
+             ORDER BY v.flux_hour"
+        ))?;
+        // An hour ended unverifiable unless there is a verdict on that version or a later one
+        // (an hour read back once is verified, whatever a later read could not do).
+        let mut unverifiable_stmt = self.conn.prepare(&format!(
+            "SELECT DISTINCT v.flux_hour FROM verifications v
+             WHERE v.machine_id = ?1 AND v.state = 'unverifiable' AND v.verified_at >= ?2
+                 AND NOT EXISTS (SELECT 1 FROM verifications v2 WHERE v2.mac = v.mac AND v2.flux_hour = v.flux_hour
+                     AND COALESCE(v2.state, '') NOT IN {NOT_A_VERDICT} AND v2.version >= v.version)
+             ORDER BY v.flux_hour"
+        ))?;
+        // The customer holds an hour we did not send, unless we pushed it since.
+        let mut extra_stmt = self.conn.prepare(
+            "SELECT DISTINCT v.flux_hour FROM verifications v
+             WHERE v.machine_id = ?1 AND v.state = 'customer_extra' AND v.verified_at >= ?2
+                 AND NOT EXISTS (SELECT 1 FROM push_history p WHERE p.mac = v.mac AND p.flux_hour = v.flux_hour
+                     AND p.status = 'success' AND p.attempted_at >= v.verified_at)
              ORDER BY v.flux_hour",
         )?;
+        let since = now - VERIFICATION_ALERT_DAYS * 86_400;
         for s in &mut subjects {
             let recent_rows = recent_stmt
                 .query_map(params![s.id, recent], |r| {
@@ -187,6 +223,11 @@ impl Store {
             s.held_hours = held_stmt.query_map([s.id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
             s.uncorrected_mismatches =
                 mismatch_stmt.query_map([s.id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            s.unverifiable_hours = unverifiable_stmt
+                .query_map(params![s.id, since], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            s.customer_extra_hours =
+                extra_stmt.query_map(params![s.id, since], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
         }
         Ok(subjects)
     }
