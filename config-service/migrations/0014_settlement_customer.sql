@@ -1,4 +1,6 @@
--- The customer's copy in the settlement (issue 14), and a compact row layout.
+-- The customer's copy in the settlement (issue 14), and a compact row layout; the slots of a
+-- pushed hour that a push switch sent as 0 (issue 10 §3).
+ALTER TABLE push_history ADD COLUMN off_slots INTEGER NOT NULL DEFAULT 0;
 -- Verifications keep what a new agent says of the customer's copy (issue 10 §2): the outcome,
 -- the customer's version it compared, and the customer's 12 points as read (JSON array).
 ALTER TABLE verifications ADD COLUMN state TEXT;

@@ -376,6 +376,8 @@ pub async fn history_csv(
             "hour_attempts",
             // Last: the columns before it keep their places for scripts that read by position.
             "offset_fixed_bytes",
+            // The points a push switch sent as 0, e.g. "0,1,2" (points 00:00-00:10 of the hour).
+            "off_points",
         ])
         .map_err(csv_err)?;
     for r in rows {
@@ -397,6 +399,11 @@ pub async fn history_csv(
                 format_time(r.attempted_at),
                 r.hour_attempts.to_string(),
                 r.offset_fixed_bytes.to_string(),
+                (0..12)
+                    .filter(|i| r.off_slots & (1 << i) != 0)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ])
             .map_err(csv_err)?;
     }

@@ -303,3 +303,32 @@ fn the_agents_report_time_zone_is_kept_and_a_different_one_flagged() {
     let (_, machine) = server.admin_get(&format!("/api/machines/{id}"));
     assert_eq!(machine["report_timezone"], "UTC+08:00");
 }
+
+/// Issue 10 §3: the points of a pushed hour that a push switch sent as 0 are kept with its
+/// history and shown (API and CSV), raw points as measured.
+#[test]
+fn the_points_a_switch_sent_as_zero_are_kept_with_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (token, _) = server.register("m-1", "web-01", MAC);
+    let mut partly_off = push_item(MAC, "2026112410", 1, PushStatus::Success, T0);
+    partly_off.off_slots = 0b1110_0000_0000;
+    partly_off.pushed_points[9..].fill(0);
+    partly_off.pushed_bytes = partly_off.pushed_points.iter().sum();
+    let batch = HistoryBatch {
+        pushes: vec![partly_off, push_item(MAC, "2026112411", 1, PushStatus::Success, T0)],
+        ..Default::default()
+    };
+    let (status, answer) = server.send("POST", HISTORY_PATH, &json!(batch), Some(&token));
+    assert_eq!(status, 200, "{answer}");
+    let (_, page) = server.admin_get("/api/history?order=asc&sort=flux_hour");
+    assert_eq!(page["items"][0]["off_slots"], 0b1110_0000_0000);
+    assert_eq!(page["items"][0]["raw_points"][11], 100, "raw kept");
+    assert_eq!(page["items"][1]["off_slots"], 0);
+    let (status, csv) = server.get_text("/api/history.csv?order=asc&sort=flux_hour", Some(&server.api_token));
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let at = reader.headers().unwrap().iter().position(|h| h == "off_points").expect("off_points column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!((&rows[0][at], &rows[1][at]), ("9,10,11", ""));
+}

@@ -45,6 +45,9 @@ pub struct HistoryRow {
     pub offset_bp: i64,
     /// Fixed bytes per point the report was built with (0 from agents older than the field).
     pub offset_fixed_bytes: i64,
+    /// Points pushed as 0 because a push switch was off while they were measured (bit i =
+    /// point i); 0 from agents older than the field.
+    pub off_slots: i64,
     pub status: String,
     pub http_status: Option<i64>,
     pub code: Option<i64>,
@@ -135,8 +138,8 @@ impl Store {
             let mut push = tx.prepare(
                 "INSERT INTO push_history (machine_id, mac, flux_hour, version, attempt, raw_bytes, pushed_bytes,
                      raw_points, pushed_points, offset_bp, status, http_status, code, message, attempted_at, received_at,
-                     offset_fixed_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                     offset_fixed_bytes, off_slots)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                  ON CONFLICT (mac, flux_hour, version, attempt) DO NOTHING",
             )?;
             for p in &batch.pushes {
@@ -158,6 +161,7 @@ impl Store {
                     p.attempted_at,
                     now,
                     p.offset_fixed_bytes,
+                    p.off_slots,
                 ])?;
                 count(n, &mut inserted, &mut duplicates);
                 if n == 0 {
@@ -384,7 +388,7 @@ impl Store {
                  h.pushed_bytes, h.raw_points, h.pushed_points, h.offset_bp, h.status, h.http_status, h.code, h.message,
                  h.attempted_at, h.received_at,
                  (SELECT COUNT(*) FROM push_history a WHERE a.mac = h.mac AND a.flux_hour = h.flux_hour),
-                 h.offset_fixed_bytes
+                 h.offset_fixed_bytes, h.off_slots
              FROM page JOIN push_history h ON h.id = page.id JOIN machines m ON m.id = h.machine_id
                  JOIN machine_config c ON c.machine_id = m.id
              ORDER BY page.k {direction}, page.id {direction}",
@@ -415,6 +419,7 @@ impl Store {
                     received_at: r.get(18)?,
                     hour_attempts: r.get(19)?,
                     offset_fixed_bytes: r.get(20)?,
+                    off_slots: r.get(21)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

@@ -158,6 +158,8 @@ export interface HistoryRow {
   offset_bp: number;
   /** Fixed bytes per point the report was built with (0 from older agents). */
   offset_fixed_bytes: number;
+  /** Points pushed as 0 because a push switch was off (bit i = point i; 0 from older agents). */
+  off_slots: number;
   status: 'success' | 'failure';
   http_status: number | null;
   code: number | null;

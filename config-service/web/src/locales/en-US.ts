@@ -270,6 +270,8 @@ const enUS: Record<MessageKey, string> = {
   'history.hour': 'Hour',
   'history.pushed': 'Pushed data',
   'history.raw': 'Raw data',
+  'history.partlyOff': '{n}/12 off',
+  'history.offSlots': 'Points measured while a push switch was off, pushed as 0 (raw kept): {slots}',
   'history.offset': 'Offset',
   'history.version': 'Version',
   'history.status': 'Status',

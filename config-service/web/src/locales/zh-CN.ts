@@ -269,6 +269,8 @@ const zhCN = {
   'history.hour': '小时',
   'history.pushed': '推送数据',
   'history.raw': '原始数据',
+  'history.partlyOff': '{n}/12 点关闭',
+  'history.offSlots': '推送开关关闭期间的点按 0 推送（原始值保留）：{slots}',
   'history.offset': '偏移量',
   'history.version': '版本',
   'history.status': '推送状态',

@@ -44,7 +44,27 @@ export default function HistoryPage() {
     { title: t('history.node'), dataIndex: 'node', width: 90, render: (v: string | null) => v ?? '-' },
     { title: t('history.hostname'), dataIndex: 'hostname', width: 130 },
     { title: t('history.mac'), dataIndex: 'mac', width: 170, render: (v: string) => <span style={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>{v}</span> },
-    { title: t('history.hour'), dataIndex: 'flux_hour', width: 150, render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{formatHour(v)}</span> },
+    {
+      title: t('history.hour'),
+      dataIndex: 'flux_hour',
+      width: 150,
+      render: (v: string, row: HistoryRow) => {
+        // Points a push switch sent as 0 (raw kept): which 5-minute slots of the hour.
+        const off = [...Array(12).keys()].filter((i) => (row.off_slots ?? 0) & (1 << i));
+        return (
+          <span style={{ whiteSpace: 'nowrap' }}>
+            {formatHour(v)}
+            {off.length > 0 && (
+              <Tooltip title={t('history.offSlots', { slots: off.map((i) => `${v.slice(8, 10)}:${String(i * 5).padStart(2, '0')}`).join(', ') })}>
+                <Tag color="default" style={{ marginLeft: 4 }} data-testid={`history-off-${row.id}`}>
+                  {t('history.partlyOff', { n: off.length })}
+                </Tag>
+              </Tooltip>
+            )}
+          </span>
+        );
+      },
+    },
     {
       title: t('history.pushed'),
       dataIndex: 'pushed_bytes',
