@@ -199,7 +199,7 @@ impl CustomerClient {
     /// POST the records to the report API.
     pub fn push(&self, records: &[Value]) -> Exchange {
         let body = render_push_body(&self.profile, records);
-        self.exchange("POST", &self.profile.report_path.clone(), &[], body)
+        self.exchange("POST", &self.profile.report_path.clone(), &[], body, Judge::Push)
     }
 
     /// GET what the customer holds for one MAC and day (`mac` and `day` already in the
@@ -222,6 +222,7 @@ impl CustomerClient {
             &self.profile.query_path.clone(),
             &[(q.mac_param.as_str(), mac), (q.day_param.as_str(), day)],
             Vec::new(),
+            Judge::Query,
         );
         ex.data = match ex.verdict {
             Verdict::Accepted => ex
@@ -250,7 +251,14 @@ impl CustomerClient {
         super::sequence::next(conn).map(Some).map_err(|e| format!("request sequence: {e}"))
     }
 
-    fn exchange(&self, method: &'static str, path: &str, query: &[(&str, &str)], body: Vec<u8>) -> Exchange {
+    fn exchange(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        how: Judge,
+    ) -> Exchange {
         let started = Instant::now();
         let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
         let sequence = match self.next_sequence() {
@@ -300,7 +308,16 @@ impl CustomerClient {
         let text = response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string();
         let duration_ms = elapsed(started);
         match text {
-            Ok(text) => judge(&self.profile.answer, status, &text, duration_ms),
+            Ok(text) => match how {
+                Judge::Push => judge(&self.profile.answer, status, &text, duration_ms),
+                Judge::Query => judge_query(
+                    &self.profile.answer,
+                    &self.profile.query.records_field,
+                    status,
+                    &text,
+                    duration_ms,
+                ),
+            },
             Err(e) => Exchange {
                 verdict: Verdict::Retry,
                 http_status: Some(status),
@@ -310,6 +327,56 @@ impl CustomerClient {
                 data: None,
             },
         }
+    }
+}
+
+/// Which answer an exchange expects.
+#[derive(Debug, Clone, Copy)]
+enum Judge {
+    /// A push: the profile's answer rule.
+    Push,
+    /// A query: JSON holding the records list.
+    Query,
+}
+
+/// Decide what a query's answer means: a 2xx JSON object holding the records list (and, when
+/// the answer rule has a result field, an OK value in it) is read; anything else is retried.
+/// A query answer is always JSON (the profile's query mapping), whatever a push's answer is:
+/// the line profile's pushes answer an empty body or a text, its queries a JSON document.
+pub fn judge_query(
+    rule: &AnswerRule,
+    records_field: &str,
+    status: u16,
+    text: &str,
+    duration_ms: i64,
+) -> Exchange {
+    let success = (200..300).contains(&status);
+    if !success || !rule.result_field.is_empty() {
+        // The rule's own terms: non-2xx, 401, or a result field that must say OK.
+        let ex = judge(rule, status, text, duration_ms);
+        if ex.verdict != Verdict::Accepted || !success {
+            return ex;
+        }
+    }
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let has_records = parsed.as_ref().and_then(|v| v.get(records_field)).is_some_and(Value::is_array);
+    let (verdict, message) = match (&parsed, has_records) {
+        (Some(_), true) => (Verdict::Accepted, format!("HTTP {status}: records read")),
+        (Some(_), false) => (
+            Verdict::Retry,
+            format!("HTTP {status}, answer has no {records_field} list: {}", clip(text, 200)),
+        ),
+        (None, _) => {
+            (Verdict::Retry, format!("HTTP {status}, query answer is not JSON: {}", clip(text, 200)))
+        }
+    };
+    Exchange {
+        data: (verdict == Verdict::Accepted).then(|| parsed.into_iter().collect()),
+        verdict,
+        http_status: Some(status),
+        code: None,
+        message,
+        duration_ms,
     }
 }
 
@@ -445,6 +512,36 @@ mod tests {
 
     fn line_rule() -> AnswerRule {
         pushagent_proto::profile::presets()[1].answer.clone()
+    }
+
+    /// A query answer is JSON with the records list, whatever the push answer rule says: a
+    /// line profile's pushes answer an empty body or a text (no result field), its query a
+    /// JSON document. The old code judged it by the push rule: never read, every hour
+    /// ended unverifiable.
+    #[test]
+    fn query_answers_are_read_as_json_records_under_any_answer_rule() {
+        let records = r#"{"records":[{"mac":"aa"}]}"#;
+        let ex = judge_query(&line_rule(), "records", 200, records, 1);
+        assert_eq!(ex.verdict, Verdict::Accepted, "{}", ex.message);
+        assert_eq!(
+            ex.data.as_deref().and_then(|d| d.first()).map(|v| v["records"][0]["mac"].clone()),
+            Some("aa".into())
+        );
+        // The reference rule: the result field must say OK too.
+        let ok = judge_query(&reference(), "records", 200, r#"{"code":0,"records":[]}"#, 1);
+        assert_eq!(ok.verdict, Verdict::Accepted, "{}", ok.message);
+        assert_ne!(
+            judge_query(&reference(), "records", 200, r#"{"code":1,"records":[]}"#, 1).verdict,
+            Verdict::Accepted
+        );
+        for (status, body) in
+            [(200, "<html>"), (200, "ok"), (200, ""), (200, r#"{"data":[]}"#), (502, records)]
+        {
+            let ex = judge_query(&line_rule(), "records", status, body, 1);
+            assert_eq!(ex.verdict, Verdict::Retry, "{status} {body}: {}", ex.message);
+            assert!(ex.data.is_none());
+        }
+        assert_eq!(judge_query(&line_rule(), "records", 401, "", 1).verdict, Verdict::AuthRefused);
     }
 
     #[test]
