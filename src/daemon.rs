@@ -233,8 +233,8 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
             missing.join(", ")
         );
     }
-    // History past its retention goes at start (the first run after an upgrade removes
-    // years in short transactions), then after each hour built.
+    // History past its retention goes at start, once the clock is trusted (the first run
+    // after an upgrade removes years in short transactions), then after each hour built.
     let mut prune = true;
     loop {
         if shutdown.is_requested() {
@@ -259,9 +259,15 @@ fn push_loop(mut pusher: Pusher<'_>, clock: &dyn Clock, shared: &SharedConfig, s
                 false
             }
         };
-        if std::mem::take(&mut prune) {
-            if let Err(e) = pusher.prune_history() {
-                log::error!("pruning the outbox history failed (will retry after the next hour): {e}");
+        if prune {
+            match pusher.prune_history() {
+                Ok(Some(_)) => prune = false,
+                // The clock is not trusted yet: the sampler nudges this thread when it is.
+                Ok(None) => {}
+                Err(e) => {
+                    prune = false;
+                    log::error!("pruning the outbox history failed (will retry after the next hour): {e}");
+                }
             }
         }
         let scale = i64::from(pusher.config.demo_time_scale.max(1));

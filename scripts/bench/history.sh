@@ -55,6 +55,7 @@ base_url = "http://127.0.0.1:9"
 access_id = "AK-test"
 secret = "SK-test-secret"
 TOML
+    [ ! -f "$dir/agent.log" ] || mv "$dir/agent.log" "$dir/agent.log.1"
     t0=$(now_ns)
     RUST_LOG=info "$bin" --root tests/fixtures/sysfs/plain-eth0 --config "$dir/agent.toml" run 2> "$dir/agent.log" &
     pid=$!
@@ -109,11 +110,11 @@ done
 
 echo
 echo "restarted once (steady start-up, after the first start migrated and pruned):"
-for days in 0 365 3650; do
-    a="new-$days"
+for age in 0 365 3650; do
+    a="new-$age"
     pid=$(cat "$work/$a/pid")
     kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     start "$a" "$new" 0 # the state dir is kept: no copy
     read -r wall_ms start_cpu_ms < "$work/$a/startup"
-    echo "  new, $days days: start-up $wall_ms ms wall / $start_cpu_ms ms CPU, file $(( $(stat -c %s "$work/$a/state/state.sqlite") / 1024 )) KB"
+    echo "  new, $age days: start-up $wall_ms ms wall / $start_cpu_ms ms CPU, file $(( $(stat -c %s "$work/$a/state/state.sqlite") / 1024 )) KB, $(grep -c 'outbox: removed' "$work/$a/agent.log.1" 2>/dev/null || echo 0) prune log line(s) in the first run"
 done

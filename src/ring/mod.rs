@@ -12,6 +12,9 @@ use crate::slots::SLOT_MS;
 use crate::statedb::{self, StateDbError};
 use crate::tally::{flag, Event, LastReading, Observation, SlotAddition};
 
+#[cfg(test)]
+mod cost_tests;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RingError {
     #[error("ring database error: {0}")]
