@@ -20,6 +20,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (9, include_str!("migrations/0009_report_fixed_offset.sql")),
     (10, include_str!("migrations/0010_slot_link_speed.sql")),
     (11, include_str!("migrations/0011_odd_customer.sql")),
+    (12, include_str!("migrations/0012_slot_open.sql")),
 ];
 
 /// SQLite page cache per connection, in KiB (`PRAGMA cache_size = -N`). The default (2 MB per

@@ -5,9 +5,6 @@
 -- not skip the sent hours whose checks ended). Superseded: report_verify.
 CREATE INDEX report_verify_due ON report (state, verify_next_at);
 DROP INDEX report_verify;
--- Every reading closes the slots that ended: it asks for the open ones only (a handful),
--- not for every slot of the ring's 35 days.
-CREATE INDEX slot_open ON slot (slot_start, mac) WHERE closed = 0;
 -- Retention and the CLI's day views find hours by time, and a report's verifications by key.
 CREATE INDEX report_by_hour ON report (hour_start);
 CREATE INDEX verification_by_report ON verification (mac, flux_hour);
