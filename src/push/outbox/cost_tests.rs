@@ -78,6 +78,17 @@ fn statements_of(outbox: &mut Outbox, run: impl FnOnce(&mut Outbox)) -> Vec<(Str
     out
 }
 
+fn plan_of(outbox: &Outbox, sql: &str) -> Vec<String> {
+    outbox
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("explain")
+        .query_map([], |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("plan rows")
+}
+
 /// What the push thread asks after every step, and the service thread every round.
 fn scheduler_queries(outbox: &mut Outbox) {
     outbox.earliest_verify_ms().expect("earliest verify");
@@ -101,14 +112,7 @@ fn the_push_loops_queries_read_only_due_rows_at_any_age() {
     for ((sql, small), (_, large)) in month_steps.iter().zip(&year_steps) {
         // 12x the history: the same work (a few steps of slack for a deeper b-tree).
         assert!(*large <= small + small / 10 + 10, "{large} VM steps on a year vs {small} on a month: {sql}");
-        let plan: Vec<String> = year
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain")
-            .query_map([], |r| r.get::<_, String>(3))
-            .expect("plan")
-            .collect::<Result<_, _>>()
-            .expect("plan rows");
+        let plan = plan_of(&year, sql);
         for step in &plan {
             // A scan of a whole table or index grows with history; a temp b-tree sorts the
             // due rows only.
@@ -139,6 +143,16 @@ fn retention_removes_only_old_history_the_service_stored() {
     conn.execute("UPDATE report SET verify_next_at = ?2 WHERE flux_hour = ?1", params![old(46), NOW_MS])
         .expect("verifying");
     conn.execute("UPDATE report SET state = 'skipped_off' WHERE flux_hour = ?1", [old(45)]).expect("skipped");
+    // An old hour held after its corrections failed: kept for the operator.
+    conn.execute(
+        "UPDATE report SET state = 'correction_failed', verify_next_at = NULL WHERE flux_hour = ?1",
+        [old(43)],
+    )
+    .expect("correction failed");
+    // An old hour whose checks ended unverifiable, all stored: it may go, like a sent one.
+    let unverifiable = format!("h{}", now - 44 * 86_400 - 3600);
+    conn.execute("UPDATE report SET state = 'unverifiable' WHERE flux_hour = ?1", [&unverifiable])
+        .expect("unverifiable");
     // One old skipped hour the service stored: it may go.
     conn.execute(
         "UPDATE report SET state = 'skipped_off', skip_mirrored = 1 WHERE flux_hour = ?1",
@@ -150,9 +164,18 @@ fn retention_removes_only_old_history_the_service_stored() {
         o.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).expect("count")
     };
     let before_ms = NOW_MS - 42 * 86_400_000; // keep 42 days
-    let pruned = outbox.prune_history(before_ms).expect("prune");
+    let mut pruned = Default::default();
+    let statements = statements_of(&mut outbox, |o| pruned = o.prune_history(before_ms).expect("prune"));
+    for (sql, _) in &statements {
+        // Hour by hour from the oldest; each hour's evidence by its key, never through the
+        // `mirrored` indexes (every stored attempt, for every hour: quadratic on a big file).
+        for step in plan_of(&outbox, sql) {
+            let reads_history = step.starts_with("SCAN ") || step.contains("_unmirrored");
+            assert!(!reads_history, "{sql}\nplans {step}");
+        }
+    }
     let old_hours = 18 * 24; // days 60..42 ago
-    assert_eq!(pruned.reports, old_hours - 6, "every old stored hour but the 6 kept");
+    assert_eq!(pruned.reports, old_hours - 7, "every old stored hour but the 7 kept");
     assert_eq!(pruned.attempts, pruned.reports);
     assert_eq!(pruned.verifications, 2 * pruned.reports);
     for (days_ago, why) in [
@@ -162,6 +185,7 @@ fn retention_removes_only_old_history_the_service_stored() {
         (47, "verification not mirrored"),
         (46, "still verified"),
         (45, "skipped, not mirrored"),
+        (43, "correction_failed"),
     ] {
         let kept: i64 = outbox
             .conn
@@ -169,6 +193,11 @@ fn retention_removes_only_old_history_the_service_stored() {
             .expect("kept");
         assert_eq!(kept, 1, "{why}: kept");
     }
+    let unverifiable_left: i64 = outbox
+        .conn
+        .query_row("SELECT COUNT(*) FROM report WHERE flux_hour = ?1", [&unverifiable], |r| r.get(0))
+        .expect("unverifiable");
+    assert_eq!(unverifiable_left, 0, "an old unverifiable hour, all stored, goes like a sent one");
     let kept_evidence: i64 = outbox
         .conn
         .query_row("SELECT COUNT(*) FROM push_attempt WHERE flux_hour IN (?1, ?2)", [old(48), old(47)], |r| {
@@ -176,7 +205,7 @@ fn retention_removes_only_old_history_the_service_stored() {
         })
         .expect("evidence");
     assert_eq!(kept_evidence, 2, "the attempts of kept hours stay with them");
-    assert_eq!(count(&outbox, "report"), (60 * 24 - old_hours + 6) as i64);
+    assert_eq!(count(&outbox, "report"), (60 * 24 - old_hours + 7) as i64);
     // The recent 42 days are all there, with their evidence.
     let recent: i64 = outbox
         .conn
