@@ -4,8 +4,8 @@
 # every hour in the outbox with its attempt and verifications, all stored by the service),
 # and a fresh agent. Each agent runs with push enabled and a customer configured, nothing
 # due (the cursor at the current hour, checks 20 h away). Prints, per agent: start-up (wall
-# and CPU until the "starting" line: open, integrity check, migrations), CPU of the first
-# 30 s (the first steps; the new agent's one-time pruning), then idle CPU over MINUTES scaled
+# and CPU until the "starting" line: open, integrity check, migrations), CPU of the first 2
+# minutes (the first steps; the clock is trusted after 60 s: the first hourly ring pruning), then idle CPU over MINUTES scaled
 # to an hour (all agents at once; CPU time from /proc/PID/task/*/schedstat, not wall time:
 # the machine may be busy), RSS, PSS, wake-ups (context switches) per minute, file size.
 # With OLD_BINARY (e.g. the previous release), its agents run beside the new ones on copies
@@ -79,7 +79,7 @@ for days in 0 365 3650; do
         agents="$agents old-$days"
     fi
 done
-sleep 30
+sleep 120
 for a in $agents; do
     pid=$(cat "$work/$a/pid")
     echo "$(cpu_ns "$pid") $(switches "$pid")" > "$work/$a/t0"
@@ -87,7 +87,7 @@ done
 echo "idle for $minutes minutes (started $(date -u +%H:%M:%S) UTC)..."
 sleep $((minutes * 60))
 
-echo "| agent | history | start-up wall / CPU | CPU, first 30 s | idle CPU per hour | RSS | PSS | wake-ups/min | file |"
+echo "| agent | history | start-up wall / CPU | CPU, first 2 min | idle CPU per hour | RSS | PSS | wake-ups/min | file |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for a in $agents; do
     pid=$(cat "$work/$a/pid")
