@@ -351,14 +351,17 @@ pub fn judge_query(
     duration_ms: i64,
 ) -> Exchange {
     let success = (200..300).contains(&status);
+    let mut parsed: Option<Value> = None;
     if !success || !rule.result_field.is_empty() {
-        // The rule's own terms: non-2xx, 401, or a result field that must say OK.
+        // The rule's own terms: non-2xx (never accepted), 401, or a result field that must say
+        // OK; an accepted answer comes back parsed.
         let ex = judge(rule, status, text, duration_ms);
-        if ex.verdict != Verdict::Accepted || !success {
+        if ex.verdict != Verdict::Accepted {
             return ex;
         }
+        parsed = ex.data.and_then(|d| d.into_iter().next());
     }
-    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let parsed = parsed.or_else(|| serde_json::from_str(text).ok());
     let has_records = parsed.as_ref().and_then(|v| v.get(records_field)).is_some_and(Value::is_array);
     let (verdict, message) = match (&parsed, has_records) {
         (Some(_), true) => (Verdict::Accepted, format!("HTTP {status}: records read")),
