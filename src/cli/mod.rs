@@ -6,13 +6,11 @@ use std::process::ExitCode;
 use gumdrop::Options;
 
 mod outbox;
+mod points;
 pub mod stats;
 
 use crate::config::{AgentConfig, DEFAULT_PATH};
 use crate::netif::{self, HostRoot};
-use crate::ring::{Ring, SlotRow};
-use crate::slots::{ReportTz, SLOTS_PER_HOUR, SLOT_MS};
-use crate::tally::flag;
 
 #[derive(Debug, Options)]
 pub struct Args {
@@ -112,6 +110,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The config the daemon runs with (`service::sync::effective_config`: the file, the service's
+/// cached config, the report time zone in force), and one line per key that differs from the
+/// file saying where its value came from: on stdout before a table, on stderr beside JSON (so
+/// the JSON stays one document).
+fn effective(file: &AgentConfig, json: bool) -> AgentConfig {
+    let effective = crate::service::sync::effective_config(file);
+    for note in effective.notes() {
+        if json {
+            eprintln!("config: {note}");
+        } else {
+            println!("config: {note}");
+        }
+    }
+    effective.config
+}
+
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
@@ -136,76 +150,16 @@ fn info(config: &AgentConfig, root: &HostRoot) -> Result<(), String> {
     Ok(())
 }
 
-fn points(config: &AgentConfig, args: PointsArgs) -> Result<(), String> {
+fn points(file: &AgentConfig, args: PointsArgs) -> Result<(), String> {
     match (&args.day, args.stats) {
-        (Some(day), true) => return stats::print_day(config, day, args.json),
+        (Some(day), true) => {
+            let config = effective(file, args.json);
+            return stats::print_day(&config, day, args.json);
+        }
         (None, true) => return Err("--stats needs --day YYYYMMDD".into()),
         (Some(_), false) => return Err("--day goes with --stats (an hour's points: --hour)".into()),
         (None, false) => {}
     }
-    let tz = config.report_timezone;
-    let ring = Ring::open_existing(&config.state_db_path()).map_err(|e| e.to_string())?;
-    let hour_start = match &args.hour {
-        Some(h) => tz.hour_start_ms(h)?,
-        None => match ring.newest_closed_slot_ms().map_err(|e| e.to_string())? {
-            Some(t) => tz.hour_start_of(t),
-            None => return Err("the ring has no closed 5-minute slot yet".into()),
-        },
-    };
-    let hour_end = hour_start + SLOTS_PER_HOUR as i64 * SLOT_MS;
-    let slots = ring.slots_between(hour_start, hour_end).map_err(|e| e.to_string())?;
-    let flux_hour = tz.flux_hour(hour_start);
-    if args.json {
-        let out = serde_json::json!({ "flux_hour": flux_hour, "timezone": tz.label(), "slots": slots });
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
-    } else {
-        print!("{}", render_hour(&tz, &flux_hour, hour_start, &slots));
-    }
-    Ok(())
-}
-
-fn render_hour(tz: &ReportTz, flux_hour: &str, hour_start: i64, slots: &[SlotRow]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut macs: Vec<&str> = slots.iter().map(|s| s.mac.as_str()).collect();
-    macs.dedup();
-    if macs.is_empty() {
-        let _ = writeln!(out, "hour {flux_hour} ({}): no points in the ring", tz.label());
-    }
-    for mac in macs {
-        let _ = writeln!(out, "hour {flux_hour} ({}) mac {mac}", tz.label());
-        let _ = writeln!(
-            out,
-            "{:<4} {:<6} {:>16} {:>16} {:>7} {:<7} flags",
-            "v", "start", "tx_bytes", "rx_bytes", "samples", "state"
-        );
-        let (mut tx_sum, mut rx_sum) = (0u64, 0u64);
-        for i in 0..SLOTS_PER_HOUR {
-            let start = hour_start + i as i64 * SLOT_MS;
-            let hhmm = tz.local(start).format("%H:%M").to_string();
-            match slots.iter().find(|s| s.mac == mac && s.slot_start_ms == start) {
-                Some(s) => {
-                    tx_sum += s.counters.tx_bytes;
-                    rx_sum += s.counters.rx_bytes;
-                    let _ = writeln!(
-                        out,
-                        "v{:<3} {:<6} {:>16} {:>16} {:>7} {:<7} {}",
-                        i,
-                        hhmm,
-                        s.counters.tx_bytes,
-                        s.counters.rx_bytes,
-                        s.samples,
-                        if s.closed { "closed" } else { "open" },
-                        flag::describe(s.flags)
-                    );
-                }
-                None => {
-                    let _ =
-                        writeln!(out, "v{i:<3} {hhmm:<6} {:>16} {:>16} {:>7} {:<7} -", "-", "-", "-", "none");
-                }
-            }
-        }
-        let _ = writeln!(out, "sum              {tx_sum:>16} {rx_sum:>16}");
-    }
-    out
+    let config = effective(file, args.json);
+    points::print_hour(&config, args.hour.as_deref(), args.json)
 }

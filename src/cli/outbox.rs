@@ -15,7 +15,6 @@ use crate::push::outbox::{Outbox, OutboxReport, StateChange};
 use crate::push::pusher::StepReport;
 use crate::push::report::ReportState;
 use crate::ring::Ring;
-use crate::service::sync::effective_config;
 
 #[derive(Debug, Options)]
 pub struct OutboxArgs {
@@ -70,6 +69,7 @@ pub fn list(config: &AgentConfig, args: OutboxArgs) -> Result<(), String> {
         })?),
         None => None,
     };
+    let config = &super::effective(config, args.json);
     let outbox = open_outbox(config)?;
     let reports = outbox.list(state, args.limit.unwrap_or(48)).map_err(|e| e.to_string())?;
     if args.json {
@@ -124,7 +124,7 @@ fn render(config: &AgentConfig, reports: &[OutboxReport]) -> String {
 /// outbox records it only once the customer accepted it.
 pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
     let hour = args.hour.ok_or("--hour YYYYMMDDHH is required")?;
-    let config = effective_config(config);
+    let config = super::effective(config, false);
     let clock = agent_clock(&config)?;
     let mut pusher = daemon::build_pusher(&config, clock.as_ref()).map_err(|e| e.to_string())?;
     let after = pusher.repush_hour_now(&hour)?;
@@ -142,7 +142,7 @@ pub fn push(config: &AgentConfig, args: PushArgs) -> Result<(), String> {
 /// Check a day's sent hours against the customer's copy now.
 pub fn verify(config: &AgentConfig, args: VerifyArgs) -> Result<(), String> {
     let day = args.day.ok_or("--day YYYYMMDD is required")?;
-    let config = &effective_config(config);
+    let config = &super::effective(config, false);
     let clock = agent_clock(config)?;
     let tz = config.report_timezone;
     let day_start = tz.hour_start_ms(&format!("{day}00"))?;

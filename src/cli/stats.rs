@@ -96,7 +96,8 @@ pub fn print_day(config: &AgentConfig, day: &str, json: bool) -> Result<(), Stri
     let slots = ring.slots_between(day_start, day_end).map_err(|e| e.to_string())?;
     let outbox = Outbox::open_existing(&path).map_err(|e| e.to_string())?;
     let reports = outbox.between(day_start, day_end).map_err(|e| e.to_string())?;
-    // The direction the day's hours were billed in (the service may have set it), else the file's.
+    // The direction the day's hours were billed in, else the effective config's (`config` is
+    // the effective config: the service may have set it).
     let direction = reports
         .iter()
         .find_map(|r| serde_json::from_value(serde_json::Value::String(r.direction.clone())).ok())

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use pushagent_proto::agent;
+use pushagent_proto::offset::{self, Level};
 
 use super::client::{ServiceClient, ServiceError};
 use super::merge::{effective, ServiceConfig};
 use crate::clock::Clock;
-use crate::config::{AgentConfig, Secret, SharedConfig};
+use crate::config::{AgentConfig, Billing, Offset, Secret, SharedConfig};
 use crate::health::Health;
 use crate::netif::{self, HostRoot, NetifError};
 use crate::push::outbox::{Outbox, OutboxError};
@@ -91,7 +92,10 @@ impl<'a> ServiceSync<'a> {
             .ok()
             .map(|t| Secret::new(t.trim()))
             .filter(|t| !t.is_empty());
-        let cached = read_cached(&local);
+        let cached = read_cached(&local).unwrap_or_else(|why| {
+            log::error!("{why}");
+            None
+        });
         let mut sync = ServiceSync {
             clock,
             local,
@@ -360,39 +364,194 @@ impl<'a> ServiceSync<'a> {
 }
 
 /// What the service said last (cached on disk), and the effective config it makes with the
-/// file: what the daemon runs with from its start. None without a cache, or when the cache
-/// is unreadable or refused (logged): the file alone then.
-fn read_cached(local: &AgentConfig) -> Option<(ServiceConfig, AgentConfig)> {
-    let text = std::fs::read_to_string(cache_path(&local.state_dir)).ok()?;
-    let cached: ServiceConfig = match serde_json::from_str(&text) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("ignoring the unreadable cached service config: {e}");
-            return None;
-        }
-    };
+/// file: what the daemon runs with from its start. Ok(None) without a cache; Err(why) when
+/// the cache is unreadable or refused: the file alone then.
+fn read_cached(local: &AgentConfig) -> Result<Option<(ServiceConfig, AgentConfig)>, String> {
+    let Ok(text) = std::fs::read_to_string(cache_path(&local.state_dir)) else { return Ok(None) };
+    let cached: ServiceConfig = serde_json::from_str(&text)
+        .map_err(|e| format!("ignoring the unreadable cached service config: {e}"))?;
     match effective(local, &cached) {
-        Ok(e) => Some((cached, e)),
-        Err(e) => {
-            log::error!("cached service config refused: {e}");
-            None
+        Ok(e) => Ok(Some((cached, e))),
+        Err(e) => Err(format!("cached service config refused: {e}")),
+    }
+}
+
+/// The config the daemon runs with, as the CLI reads it, and where every key that differs
+/// from the file came from.
+#[derive(Debug, Clone)]
+pub struct EffectiveConfig {
+    pub config: AgentConfig,
+    /// The keys whose value is not the file's, each with its source.
+    pub sources: Vec<KeySource>,
+    /// Why the service's cached config is not applied (the file alone then), when it is not.
+    pub cache_ignored: Option<String>,
+}
+
+/// One key of the effective config that differs from the file: its value, where it came
+/// from, and what the file says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeySource {
+    pub key: &'static str,
+    pub value: String,
+    pub source: String,
+    pub file: String,
+    /// Why the file's value is not taken, where the agent refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({}, file says {})", self.key, self.value, self.source, self.file)?;
+        match &self.refused {
+            Some(why) => write!(f, ": {why}"),
+            None => Ok(()),
         }
+    }
+}
+
+impl EffectiveConfig {
+    /// One line per key that differs from the file (and one if the cache is ignored).
+    pub fn notes(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.sources.iter().map(ToString::to_string).collect();
+        if let Some(why) = &self.cache_ignored {
+            lines.push(format!("{why}: the file alone applies"));
+        }
+        lines
     }
 }
 
 /// The config the daemon runs with, for the CLI: the file overlaid with the service's cached
 /// global and machine config (customer, ids, offsets, billed direction, switches) and the
-/// report time zone in force, by the same code the daemon's start uses.
-pub fn effective_config(local: &AgentConfig) -> AgentConfig {
-    let mut config = match local.service.url {
-        Some(_) => read_cached(local).map(|(_, e)| e).unwrap_or_else(|| local.clone()),
-        None => local.clone(),
+/// report time zone in force, by the same code the daemon's start uses (`read_cached`, as
+/// `ServiceSync::new` applies it, and `zone::settle_zone`).
+pub fn effective_config(local: &AgentConfig) -> EffectiveConfig {
+    let (service, cache_ignored) = match local.service.url {
+        Some(_) => match read_cached(local) {
+            Ok(cached) => (cached, None),
+            Err(why) => (None, Some(why)),
+        },
+        None => (None, None),
     };
+    let mut config = service.as_ref().map(|(_, e)| e.clone()).unwrap_or_else(|| local.clone());
     // The report time zone in force, as the daemon's start decides it.
+    let health = Health::new();
     if let Ok(outbox) = Outbox::open_existing(&config.state_db_path()) {
-        let _ = crate::push::zone::settle_zone(&mut config, &outbox, &Health::new(), 0);
+        let _ = crate::push::zone::settle_zone(&mut config, &outbox, &health, 0);
     }
-    config
+    let zone_why = health.snapshot().config_refused.map(|r| r.why);
+    let sources = key_sources(local, &config, service.as_ref().map(|(s, _)| s), zone_why);
+    EffectiveConfig { config, sources, cache_ignored }
+}
+
+/// Where each key of `effective` that differs from the file (`local`) came from.
+fn key_sources(
+    local: &AgentConfig,
+    effective: &AgentConfig,
+    service: Option<&ServiceConfig>,
+    zone_why: Option<String>,
+) -> Vec<KeySource> {
+    let (global, machine) = match service {
+        Some(s) => (
+            format!("global config v{} from the service", s.global.version),
+            format!("machine config v{} from the service", s.machine.version),
+        ),
+        None => ("the file".to_owned(), "the file".to_owned()),
+    };
+    let mut out = Vec::new();
+    if local.report_timezone != effective.report_timezone {
+        out.push(KeySource {
+            key: "report time zone",
+            value: effective.report_timezone.label(),
+            source: "the outbox's hours are named in it".into(),
+            file: local.report_timezone.label(),
+            refused: Some(zone_why.unwrap_or_else(|| "a change would rename or lose an hour".into())),
+        });
+    }
+    let mut differs = |key: &'static str, file: String, value: String, source: &str| {
+        if file != value {
+            out.push(KeySource { key, value, source: source.to_owned(), file, refused: None });
+        }
+    };
+    let direction = |c: &AgentConfig| c.customer.billed_direction.name().to_owned();
+    differs("billed direction", direction(local), direction(effective), &global);
+    let level_source = |level: Level| match level {
+        Level::Machine => machine.clone(),
+        Level::Node => format!("the node's offset in the {machine}"),
+        Level::Global => global.clone(),
+    };
+    let (file_offset, offset) = (resolved_offsets(&local.report), resolved_offsets(&effective.report));
+    let percent = |e: &offset::Effective| {
+        format!(
+            "{} % at {} level",
+            Offset { basis_points: i64::from(e.offset_bp) }.percent_text(),
+            e.offset_bp_level.as_str()
+        )
+    };
+    differs("offset", percent(&file_offset), percent(&offset), &level_source(offset.offset_bp_level));
+    let fixed = |e: &offset::Effective| {
+        format!("{} B a point at {} level", e.offset_fixed_bytes, e.offset_fixed_level.as_str())
+    };
+    differs("fixed offset", fixed(&file_offset), fixed(&offset), &level_source(offset.offset_fixed_level));
+    let switch = |c: &AgentConfig| match c.off_switches().as_slice() {
+        [] => "on".to_owned(),
+        off => format!("off ({} switch off)", off.join(", ")),
+    };
+    let switch_source =
+        if effective.off_switches().contains(&agent::SWITCH_MACHINE) { &machine } else { &global };
+    differs("push switch", switch(local), switch(effective), switch_source);
+    let interface = |c: &AgentConfig| c.interface.clone().unwrap_or_else(|| "automatic".into());
+    differs("interface", interface(local), interface(effective), &machine);
+    let from_machine = |set: Option<i64>| if set.is_some() { &machine } else { &global };
+    let m = service.map(|s| &s.machine);
+    differs(
+        "isp_id",
+        local.report.isp_id.to_string(),
+        effective.report.isp_id.to_string(),
+        from_machine(m.and_then(|m| m.isp_id)),
+    );
+    differs(
+        "device_type",
+        local.report.device_type.to_string(),
+        effective.report.device_type.to_string(),
+        from_machine(m.and_then(|m| m.device_type)),
+    );
+    differs("provider_id", local.report.provider_id.clone(), effective.report.provider_id.clone(), &global);
+    differs(
+        "provider_uiid",
+        local.report.provider_uiid.clone(),
+        effective.report.provider_uiid.clone(),
+        &global,
+    );
+    differs(
+        "customer base_url",
+        local.customer.base_url.clone(),
+        effective.customer.base_url.clone(),
+        &global,
+    );
+    differs(
+        "customer access_id",
+        local.customer.access_id.clone(),
+        effective.customer.access_id.clone(),
+        &global,
+    );
+    out
+}
+
+/// The offsets in force and the level each comes from (machine > node > global), from the
+/// report settings as `BuildRules::from_settings` reads them.
+fn resolved_offsets(report: &crate::config::ReportSettings) -> offset::Effective {
+    offset::resolve(
+        offset::LevelOffsets {
+            offset_bp: Some(report.offset_percent.bp()),
+            offset_fixed_bytes: Some(report.offset_fixed_bytes),
+        },
+        report.node_offsets,
+        offset::LevelOffsets {
+            offset_bp: report.machine_offset_percent.map(Offset::bp),
+            offset_fixed_bytes: report.machine_offset_fixed_bytes,
+        },
+    )
 }
 
 /// The service refused the request as invalid (not "try again later").
