@@ -623,3 +623,30 @@ fn comparable_facts(facts: &Value) -> String {
     }
     f.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_told_when_the_cached_service_config_is_not_applied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut file = AgentConfig { state_dir: dir.path().to_owned(), ..AgentConfig::default() };
+        // No service: the file is the effective config, nothing to say.
+        let alone = effective_config(&file);
+        assert!(alone.notes().is_empty(), "{:?}", alone.notes());
+        // A service whose cache cannot be read: the file alone, and the CLI says why.
+        file.service.url = Some("http://127.0.0.1:9".into());
+        std::fs::write(cache_path(dir.path()), b"{\"machine\": 1").expect("cache");
+        let broken = effective_config(&file);
+        assert_eq!(broken.config.customer.billed_direction, file.customer.billed_direction);
+        assert!(broken.sources.is_empty());
+        let notes = broken.notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("ignoring the unreadable cached service config")
+                && notes[0].ends_with("the file alone applies"),
+            "{notes:?}"
+        );
+    }
+}
