@@ -311,6 +311,10 @@ async fn api(app: Shared, cut: Cut, request: Request, endpoint: Endpoint) -> Res
         return cut.close_without_answer().await;
     }
     if let Some(error) = draw.error {
+        // Read the request before answering, as every other answer does: hyper notices an
+        // unread body only after the answer's head is out, then closes a connection the client
+        // was told it could keep ("Peer disconnected" on the client's next request over it).
+        let _ = read_body(body, &parts.headers).await;
         tokio::time::sleep(draw.slow).await;
         app.finish(&parts.method, &path, error.outcome(), 0, started);
         return error.into_response();

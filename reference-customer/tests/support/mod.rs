@@ -283,3 +283,121 @@ pub fn record(mac: &str, flux_hour: &str, version: u32, base: u64) -> FluxRecord
     record.set_points(std::array::from_fn(|slot| base + slot as u64));
     record
 }
+
+/// One connection spoken by hand, for what a library client hides: `Expect: 100-continue`, and
+/// whether the server keeps a connection it did not say it would close.
+pub struct RawConnection {
+    stream: std::net::TcpStream,
+    host: String,
+    /// Bytes read past the last answer.
+    unread: Vec<u8>,
+}
+
+/// A whole answer read off a `RawConnection`.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The server said it closes the connection after this answer.
+    pub fn closes(&self) -> bool {
+        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+impl RawConnection {
+    pub fn open(server: &Server) -> RawConnection {
+        let host = server.base.trim_start_matches("http://").to_owned();
+        let stream = std::net::TcpStream::connect(&host).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawConnection { stream, host, unread: Vec::new() }
+    }
+
+    /// Send a request head (`headers` as given, then Host and Content-Length).
+    pub fn send_head(&mut self, method: &str, path: &str, headers: &[(String, String)], content_length: u64) {
+        use std::io::Write;
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {content_length}\r\n\r\n"));
+        self.stream.write_all(head.as_bytes()).unwrap();
+    }
+
+    /// POST as curl does past 1 KiB: the head with `Expect: 100-continue`, the body once the
+    /// server says `100 Continue` (or, as RFC 9110 allows, once it answered early), then the
+    /// final answer. An error means the server closed the connection.
+    pub fn post_expecting_continue(
+        &mut self,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> std::io::Result<RawAnswer> {
+        use std::io::Write;
+        let mut headers = headers.to_vec();
+        headers.push(("Expect".into(), "100-continue".into()));
+        self.send_head("POST", path, &headers, body.len() as u64);
+        let first = self.read_answer()?;
+        self.stream.write_all(body)?;
+        if first.status == 100 {
+            self.read_answer()
+        } else {
+            Ok(first)
+        }
+    }
+
+    /// The next answer on the connection, interim ones (100) included.
+    pub fn read_answer(&mut self) -> std::io::Result<RawAnswer> {
+        let head_end = loop {
+            if let Some(at) = self.unread.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at;
+            }
+            self.fill()?;
+        };
+        let head = String::from_utf8(self.unread[..head_end].to_vec()).unwrap();
+        self.unread.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap();
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            panic!("not a status line: {status_line:?}");
+        });
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .map_or(0, |(_, value)| value.parse().unwrap());
+        while self.unread.len() < length {
+            self.fill()?;
+        }
+        let body = String::from_utf8_lossy(&self.unread[..length]).into_owned();
+        self.unread.drain(..length);
+        Ok(RawAnswer { status, headers, body })
+    }
+
+    fn fill(&mut self) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut buffer = [0u8; 4096];
+        match self.stream.read(&mut buffer)? {
+            0 => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )),
+            n => {
+                self.unread.extend_from_slice(&buffer[..n]);
+                Ok(())
+            }
+        }
+    }
+}
