@@ -1,5 +1,5 @@
 //! What is wrong on this agent right now, as every thread sees it: the sampler (clock, commit,
-//! timeline), the pusher (settings missing) and the service thread (config refused, interface
+//! timeline), the pusher (settings missing, hours held by a push switch) and the service thread (config refused, interface
 //! missing) set and clear their conditions here; the heartbeat sends a copy
 //! ([`pushagent_proto::agent::AgentHealth`]). A condition keeps the `since` of its first sighting
 //! while it holds, so repeating a `set` each step changes nothing; a change is logged once.
@@ -7,8 +7,8 @@
 use std::sync::{Arc, Mutex};
 
 use pushagent_proto::agent::{
-    AgentHealth, ClockStep, ConfigRefused, HealthCondition, InterfaceMissing, SettingsMissing,
-    MAX_HEALTH_TEXT,
+    AgentHealth, ClockStep, ConfigRefused, HealthCondition, InterfaceMissing, PushHeldBySwitch,
+    SettingsMissing, MAX_HEALTH_NAME, MAX_HEALTH_TEXT,
 };
 
 /// The agent's health, shared by its threads (clones share one state).
@@ -165,6 +165,38 @@ impl Health {
     }
 }
 
+impl Health {
+    /// Hours waiting to be sent behind a push switch that is off (`Some`: its `since` is
+    /// ignored, the first sighting's is kept while it holds), or none (`None`: the switch is
+    /// on, or nothing waits). Logged when it starts and when it ends.
+    pub fn push_held_by_switch(&self, held: Option<PushHeldBySwitch>, now_secs: i64) {
+        let mut h = self.lock();
+        match (held, &h.push_held_by_switch) {
+            (Some(mut new), old) => {
+                if old.is_none() {
+                    log::warn!(
+                        "push switch off ({}): {} hour(s) wait to be sent (oldest {}), {} of them corrections",
+                        new.switches.join(", "),
+                        new.hours_waiting,
+                        new.oldest_hour,
+                        new.corrections_waiting
+                    );
+                }
+                new.since = old.as_ref().map_or(now_secs, |o| o.since);
+                let name = |s: &str| s.chars().take(MAX_HEALTH_NAME).collect::<String>();
+                new.switches.iter_mut().for_each(|s| *s = name(s));
+                new.oldest_hour = name(&new.oldest_hour);
+                h.push_held_by_switch = Some(new);
+            }
+            (None, Some(_)) => {
+                log::info!("no hour waits behind a push switch any more");
+                h.push_held_by_switch = None;
+            }
+            (None, None) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +220,25 @@ mod tests {
         assert_eq!(health.snapshot().interface_missing.map(|m| m.since), Some(10));
         health.interface_missing(None, 30);
         assert!(other.snapshot().is_fine());
+    }
+
+    #[test]
+    fn hours_held_by_a_switch_keep_their_first_sighting() {
+        let health = Health::new();
+        let held = |hours| PushHeldBySwitch {
+            since: 0,
+            switches: vec!["machine".into()],
+            hours_waiting: hours,
+            corrections_waiting: 0,
+            oldest_hour: "2026120610".into(),
+        };
+        health.push_held_by_switch(Some(held(2)), 100);
+        health.push_held_by_switch(Some(held(3)), 200);
+        let now = health.snapshot().push_held_by_switch.expect("held");
+        assert_eq!((now.since, now.hours_waiting), (100, 3));
+        assert!(!health.snapshot().is_fine());
+        health.push_held_by_switch(None, 300);
+        assert!(health.snapshot().is_fine());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::PushFailures,
         Kind::Offline,
         Kind::HeldHours,
@@ -49,7 +49,14 @@ impl Kind {
         Kind::Health(HealthKind::ConfigRefused),
         Kind::Health(HealthKind::InterfaceMissing),
         Kind::Health(HealthKind::SettingsMissing),
+        Kind::Health(HealthKind::PushHeldBySwitch),
+        Kind::Health(HealthKind::HistoryRefused),
     ];
+
+    /// Checked on machines whose push switch (or the global one) is off too.
+    fn checked_while_switched_off(self) -> bool {
+        matches!(self, Kind::Health(h) if h.checked_while_switched_off())
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,7 +169,7 @@ fn condition(
             }
         }),
         Kind::Health(h) => {
-            let after_secs = i64::from(a.health_after_minutes) * 60;
+            let after_secs = h.alert_after_secs(a)?;
             s.health.as_ref().and_then(|health| h.condition(health, after_secs, now, zh)).map(|what| {
                 if zh {
                     format!("{who}：{what}")
@@ -228,13 +235,17 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
     let eligible: Vec<&CheckSubject> =
         subjects.iter().filter(|s| doc.push_enabled && s.push_enabled).collect();
     if !doc.push_enabled {
-        report.skipped = Some("the global push switch is off: no machine checked".into());
+        report.skipped = Some(
+            "the global push switch is off: no machine checked (but for hours held by the switch and refused history)"
+                .into(),
+        );
     }
     report.checked_machines = eligible.len();
 
-    // Incidents of machines no longer checked (switch turned off) close without a notice.
+    // Incidents of machines no longer checked (switch turned off) close without a notice
+    // (but the kinds checked while off: below).
     for s in subjects.iter().filter(|s| !(doc.push_enabled && s.push_enabled)) {
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| !k.checked_while_switched_off()) {
             if let Some(incident) = open.remove(&(kind.as_str().to_owned(), Some(s.id))) {
                 store.resolve_incident(incident.id, now)?;
             }
@@ -306,8 +317,9 @@ fn check_pass(store: &mut Store, settings: &Settings, now: i64) -> Result<CheckR
         report.storm = Some(body);
     }
 
-    for s in &eligible {
-        for kind in Kind::ALL {
+    for s in &subjects {
+        let switched_on = doc.push_enabled && s.push_enabled;
+        for kind in Kind::ALL.into_iter().filter(|k| switched_on || k.checked_while_switched_off()) {
             let key = (kind.as_str().to_owned(), Some(s.id));
             let found = condition(kind, s, a, offline_after, now, zh);
             let title = kind.title(zh);

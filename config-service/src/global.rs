@@ -53,6 +53,10 @@ pub struct AlertSettings {
     /// A condition an agent reports (clock not synchronised, config refused, interface
     /// missing, settings missing, sampling stuck) is alerted once it has held this long.
     pub health_after_minutes: u32,
+    /// Hours waiting to be sent behind a push switch that is off (health
+    /// `push_held_by_switch`) are alerted once the agent has held them this many hours; 0 =
+    /// never (the console shows them always). A switch off is deliberate; hours waiting are money.
+    pub push_held_after_hours: u32,
 }
 
 impl Default for AlertSettings {
@@ -65,6 +69,7 @@ impl Default for AlertSettings {
             storm_percent: 30,
             language: "zh".into(),
             health_after_minutes: 15,
+            push_held_after_hours: 24,
         }
     }
 }

@@ -2,12 +2,14 @@
 //! service's clock, and merged with what the service already knew, so a condition keeps the
 //! time the service first learnt of it (an agent's clock may be the very thing that is wrong).
 
-use pushagent_proto::agent::{AgentHealth, MAX_HEALTH_TEXT};
+use pushagent_proto::agent::{AgentHealth, MAX_HEALTH_NAME, MAX_HEALTH_TEXT};
 
 use crate::validate::{self, Invalid};
 
 /// Most settings an agent may name as missing.
 const MAX_MISSING_SETTINGS: usize = 16;
+/// Most switches an agent may name as off (machine, global, local).
+const MAX_SWITCHES: usize = 8;
 
 pub fn validate(h: &AgentHealth) -> Result<(), Invalid> {
     if let Some(c) = &h.sampler_cannot_commit {
@@ -27,6 +29,22 @@ pub fn validate(h: &AgentHealth) -> Result<(), Invalid> {
         for (i, w) in c.which.iter().enumerate() {
             validate::text(&format!("health.settings_missing.which[{i}]"), w, 100)?;
         }
+    }
+    if let Some(c) = &h.push_held_by_switch {
+        if c.switches.len() > MAX_SWITCHES {
+            return Err(format!("health.push_held_by_switch.switches: at most {MAX_SWITCHES}"));
+        }
+        for (i, w) in c.switches.iter().enumerate() {
+            validate::text(&format!("health.push_held_by_switch.switches[{i}]"), w, MAX_HEALTH_NAME)?;
+        }
+        validate::text("health.push_held_by_switch.oldest_hour", &c.oldest_hour, MAX_HEALTH_NAME)?;
+    }
+    if let Some(c) = &h.history_refused {
+        let l = &c.latest;
+        validate::text("health.history_refused.latest.kind", &l.kind, MAX_HEALTH_NAME)?;
+        validate::text("health.history_refused.latest.mac", &l.mac, MAX_HEALTH_NAME)?;
+        validate::text("health.history_refused.latest.flux_hour", &l.flux_hour, MAX_HEALTH_NAME)?;
+        validate::text("health.history_refused.latest.message", &l.message, MAX_HEALTH_TEXT)?;
     }
     Ok(())
 }
@@ -52,6 +70,13 @@ pub fn rebase(mut h: AgentHealth, agent_time: i64, now: i64) -> AgentHealth {
     }
     if let Some(c) = &mut h.settings_missing {
         c.since = at(c.since);
+    }
+    if let Some(c) = &mut h.push_held_by_switch {
+        c.since = at(c.since);
+    }
+    if let Some(c) = &mut h.history_refused {
+        c.since = at(c.since);
+        c.latest.at = at(c.latest.at);
     }
     h
 }
@@ -84,6 +109,12 @@ pub fn merge(old: Option<&AgentHealth>, mut new: AgentHealth) -> AgentHealth {
     if let (Some(o), Some(n)) = (&old.settings_missing, &mut new.settings_missing) {
         n.since = n.since.min(o.since);
     }
+    if let (Some(o), Some(n)) = (&old.push_held_by_switch, &mut new.push_held_by_switch) {
+        n.since = n.since.min(o.since);
+    }
+    if let (Some(o), Some(n)) = (&old.history_refused, &mut new.history_refused) {
+        n.since = n.since.min(o.since);
+    }
     if let (Some(o), Some(n)) = (&old.last_clock_step, &new.last_clock_step) {
         if o.step_ms == n.step_ms && (o.at - n.at).abs() < 600 {
             new.last_clock_step = Some(o.clone());
@@ -101,6 +132,12 @@ pub enum HealthKind {
     ConfigRefused,
     InterfaceMissing,
     SettingsMissing,
+    /// Hours wait to be sent behind a push switch that is off: checked on every machine,
+    /// switched off or not (the switch is its cause), after `alerts.push_held_after_hours`.
+    PushHeldBySwitch,
+    /// History items the service refused: its evidence of money has a hole. Checked on every
+    /// machine, at once.
+    HistoryRefused,
 }
 
 fn time_text(at: i64) -> String {
@@ -115,6 +152,8 @@ impl HealthKind {
             HealthKind::ConfigRefused => "config_refused",
             HealthKind::InterfaceMissing => "interface_missing",
             HealthKind::SettingsMissing => "settings_missing",
+            HealthKind::PushHeldBySwitch => "push_held_by_switch",
+            HealthKind::HistoryRefused => "history_refused",
         }
     }
 
@@ -130,6 +169,27 @@ impl HealthKind {
             (HealthKind::InterfaceMissing, false) => "Interface not found",
             (HealthKind::SettingsMissing, true) => "推送配置缺失",
             (HealthKind::SettingsMissing, false) => "Push settings missing",
+            (HealthKind::PushHeldBySwitch, true) => "推送关闭，小时数据待推送",
+            (HealthKind::PushHeldBySwitch, false) => "Hours waiting behind a push switch",
+            (HealthKind::HistoryRefused, true) => "推送历史被配置服务拒收",
+            (HealthKind::HistoryRefused, false) => "History refused by the service",
+        }
+    }
+
+    /// Checked on a machine whose push switch (or the global one) is off too: the switch is
+    /// the cause of one, and the other is evidence missing whatever the switch says.
+    pub fn checked_while_switched_off(self) -> bool {
+        matches!(self, HealthKind::PushHeldBySwitch | HealthKind::HistoryRefused)
+    }
+
+    /// How long the condition must have held before it is alerted (None: never).
+    pub fn alert_after_secs(self, a: &crate::global::AlertSettings) -> Option<i64> {
+        match self {
+            HealthKind::PushHeldBySwitch => {
+                (a.push_held_after_hours > 0).then(|| i64::from(a.push_held_after_hours) * 3600)
+            }
+            HealthKind::HistoryRefused => Some(0),
+            _ => Some(i64::from(a.health_after_minutes) * 60),
         }
     }
 
@@ -184,7 +244,38 @@ impl HealthKind {
                     format!("{which} not set since {} UTC: reports are kept on the agent, not sent.", time_text(c.since))
                 }
             }),
+            HealthKind::PushHeldBySwitch => h.push_held_by_switch.as_ref().filter(|c| long_enough(c.since)).map(|c| {
+                let switches = c.switches.iter().map(|s| switch_name(s, zh)).collect::<Vec<_>>().join(if zh { "、" } else { ", " });
+                let (n, oldest, fixes) = (c.hours_waiting, &c.oldest_hour, c.corrections_waiting);
+                if zh {
+                    format!("推送开关已关闭（{switches}，自 {} UTC 起），{n} 小时待推送（最早 {oldest}，其中修正 {fixes} 个）；打开开关后推送。", time_text(c.since))
+                } else {
+                    format!("push switch off ({switches}) since {} UTC: {n} hours wait to be sent (oldest {oldest}, {fixes} of them corrections); they go when it is on.", time_text(c.since))
+                }
+            }),
+            HealthKind::HistoryRefused => h.history_refused.as_ref().filter(|c| long_enough(c.since)).map(|c| {
+                let l = &c.latest;
+                if zh {
+                    format!("配置服务拒收了 {} 条推送历史（Agent 已记录并跳过，服务端缺少这些证据），最近一条：{} {} {}（HTTP {}：{}）；在 Agent 上用 pushagent outbox --refused 查看。", c.count, l.kind, l.mac, l.flux_hour, l.status, l.message)
+                } else {
+                    format!("the service refused {} history items (recorded and skipped by the agent: the service lacks that evidence); the latest: {} {} {} (HTTP {}: {}); see `pushagent outbox --refused` on the agent.", c.count, l.kind, l.mac, l.flux_hour, l.status, l.message)
+                }
+            }),
         }
+    }
+}
+
+/// A switch code as the alert names it.
+fn switch_name(code: &str, zh: bool) -> &str {
+    use pushagent_proto::agent::{SWITCH_GLOBAL, SWITCH_LOCAL, SWITCH_MACHINE};
+    match (code, zh) {
+        (SWITCH_MACHINE, true) => "机器开关",
+        (SWITCH_GLOBAL, true) => "全局开关",
+        (SWITCH_LOCAL, true) => "本机配置文件",
+        (SWITCH_MACHINE, false) => "machine switch",
+        (SWITCH_GLOBAL, false) => "global switch",
+        (SWITCH_LOCAL, false) => "the agent's config file",
+        (other, _) => other,
     }
 }
 

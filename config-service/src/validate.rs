@@ -263,6 +263,9 @@ pub fn global(doc: &GlobalDoc) -> Result<(), Invalid> {
     if alerts.storm_percent > 100 {
         return Err("alerts.storm_percent: 0 to 100".into());
     }
+    if alerts.push_held_after_hours > 24 * 366 {
+        return Err("alerts.push_held_after_hours: 0 (never) to 8784 (a year)".into());
+    }
     if !matches!(alerts.language.as_str(), "zh" | "en") {
         return Err("alerts.language: \"zh\" or \"en\"".into());
     }

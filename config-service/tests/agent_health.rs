@@ -133,3 +133,132 @@ fn every_health_condition_has_its_alert() {
         "{text}"
     );
 }
+
+/// Hours waiting behind a push switch that is off: stored with the machine's health, shown by
+/// the machine API at once, alerted only once they have waited `alerts.push_held_after_hours`
+/// (24 by default) — on a machine whose switch is off, which the other checks skip — and
+/// recovered when the switch is on again and they are sent.
+#[test]
+fn hours_held_by_a_switch_are_shown_at_once_and_alerted_after_the_configured_time() {
+    use pushagent_config::checks::run_checks;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (token, id) = server.register("m-1", "web-01", MAC);
+    let (_, mut global) = server.admin_get("/api/global-config");
+    global["push_enabled"] = json!(true);
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
+    // The machine's switch is turned off (验收中): its checks are skipped...
+    let (status, answer) = server.admin_send(
+        "POST",
+        "/api/machines/bulk",
+        &json!({ "machine_ids": [id], "patch": { "push_enabled": false } }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    // ... while 3 hours built before wait (one a correction), for 10 minutes on the agent.
+    let mut hb = json!(heartbeat("web-01", MAC, T0));
+    hb["health"] = json!({"push_held_by_switch": {
+        "since": T0 - 600, "switches": ["machine"], "hours_waiting": 3, "corrections_waiting": 1,
+        "oldest_hour": "2026120608"}});
+    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &hb, Some(&token));
+    assert_eq!(status, 200, "{answer}");
+    let machine = server.admin_get(&format!("/api/machines/{id}")).1;
+    assert_eq!(
+        machine["health"]["push_held_by_switch"],
+        json!({"since": T0 - 600, "switches": ["machine"], "hours_waiting": 3, "corrections_waiting": 1,
+               "oldest_hour": "2026120608"}),
+        "{machine}"
+    );
+    let listed = server.admin_get("/api/machines").1;
+    assert_eq!(listed["items"][0]["health"]["push_held_by_switch"]["hours_waiting"], 3, "{listed}");
+
+    let mut store = pushagent_config::store::Store::open(&server.db_path).unwrap();
+    let settings = support::settings(dir.path());
+    assert!(run_checks(&mut store, &settings, T0).unwrap().opened.is_empty(), "not before 24 h");
+    let later = T0 - 600 + 24 * 3600;
+    let report = run_checks(&mut store, &settings, later).unwrap();
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(
+        report.opened[0].contains("3 小时待推送") && report.opened[0].contains("2026120608"),
+        "{report:?}"
+    );
+    assert!(run_checks(&mut store, &settings, later + 60).unwrap().opened.is_empty(), "one per incident");
+
+    // Switched on, the hours sent: the next heartbeat has no condition; the incident recovers.
+    server.admin_send(
+        "POST",
+        "/api/machines/bulk",
+        &json!({ "machine_ids": [id], "patch": { "push_enabled": true } }),
+    );
+    server.clock.advance(24 * 3600);
+    let mut hb = json!(heartbeat("web-01", MAC, later + 120));
+    hb["health"] = json!({});
+    assert_eq!(server.send("POST", HEARTBEAT_PATH, &hb, Some(&token)).0, 200);
+    assert!(server.admin_get(&format!("/api/machines/{id}")).1["health"]
+        .get("push_held_by_switch")
+        .is_none());
+    let report = run_checks(&mut store, &settings, later + 120).unwrap();
+    assert_eq!(report.recovered.len(), 1, "{report:?}");
+    assert!(report.recovered[0].contains("推送关闭"), "{report:?}");
+
+    // 0 = never alerted (still shown).
+    let (_, mut global) = server.admin_get("/api/global-config");
+    global["alerts"]["push_held_after_hours"] = json!(0);
+    assert_eq!(server.admin_send("PUT", "/api/global-config", &global).0, 200);
+    let mut hb = json!(heartbeat("web-01", MAC, later + 180));
+    hb["health"] = json!({"push_held_by_switch": {
+        "since": T0 - 7 * 86_400, "switches": ["local"], "hours_waiting": 1, "oldest_hour": "2026113008"}});
+    assert_eq!(server.send("POST", HEARTBEAT_PATH, &hb, Some(&token)).0, 200);
+    assert!(run_checks(&mut store, &settings, later + 180).unwrap().opened.is_empty());
+    // An old agent's body without `corrections_waiting` reads.
+    assert_eq!(
+        server.admin_get(&format!("/api/machines/{id}")).1["health"]["push_held_by_switch"]
+            ["corrections_waiting"],
+        0
+    );
+}
+
+/// A history item the service refused (the agent recorded and skipped it): stored, shown on
+/// the machine, alerted at once — with the global switch off too — and recovered when an
+/// operator cleared it on the agent. Malformed: refused with the field named.
+#[test]
+fn refused_history_is_shown_and_alerted_at_once_whatever_the_switch() {
+    use pushagent_config::checks::run_checks;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (token, id) = server.register("m-1", "web-01", MAC);
+    // The global switch stays off (the default): no other check runs.
+    let refused = json!({"count": 2, "since": T0 - 300, "latest": {
+        "kind": "verification", "mac": MAC, "flux_hour": "2026120610", "status": 400,
+        "message": "verifications[0].state: \"weird\" is not a verification state", "at": T0 - 60}});
+    let mut hb = json!(heartbeat("web-01", MAC, T0));
+    hb["health"] = json!({"history_refused": refused});
+    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &hb, Some(&token));
+    assert_eq!(status, 200, "{answer}");
+    let machine = server.admin_get(&format!("/api/machines/{id}")).1;
+    assert_eq!(machine["health"]["history_refused"], refused, "{machine}");
+
+    let mut store = pushagent_config::store::Store::open(&server.db_path).unwrap();
+    let settings = support::settings(dir.path());
+    let report = run_checks(&mut store, &settings, T0).unwrap();
+    assert_eq!(report.opened.len(), 1, "{report:?}");
+    assert!(
+        report.opened[0].contains("拒收了 2 条") && report.opened[0].contains("2026120610"),
+        "{report:?}"
+    );
+
+    let long = json!({"count": 1, "since": T0, "latest": {
+        "kind": "push", "mac": MAC, "flux_hour": "2026120610", "status": 400, "message": "x".repeat(501), "at": T0}});
+    hb["health"] = json!({"history_refused": long});
+    let (status, answer) = server.send("POST", HEARTBEAT_PATH, &hb, Some(&token));
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("health.history_refused.latest.message"),
+        "{answer}"
+    );
+
+    // Cleared on the agent (`pushagent outbox --forget-refused`): recovered.
+    hb["health"] = json!({});
+    assert_eq!(server.send("POST", HEARTBEAT_PATH, &hb, Some(&token)).0, 200);
+    let report = run_checks(&mut store, &settings, T0 + 60).unwrap();
+    assert_eq!(report.recovered.len(), 1, "{report:?}");
+}

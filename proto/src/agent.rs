@@ -168,6 +168,8 @@ pub struct HeartbeatRequest {
 /// Longest text of a health condition (`why`, names): longer ones are clipped by the agent
 /// and refused by the service.
 pub const MAX_HEALTH_TEXT: usize = 500;
+/// Longest name in a health condition (a switch, a MAC, an hour, a kind).
+pub const MAX_HEALTH_NAME: usize = 100;
 
 /// What is wrong on an agent right now. Every member is a condition that holds while present;
 /// `since` is when the agent first saw it (its wall clock, unix secs: the service re-bases it
@@ -196,6 +198,15 @@ pub struct AgentHealth {
     /// Settings without which reports are held, not sent (`report.provider_id`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings_missing: Option<SettingsMissing>,
+    /// A push switch is off while hours built while it was on (or corrections) wait to be
+    /// sent: nothing goes to the customer until it is on. Deliberate, but money waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_held_by_switch: Option<PushHeldBySwitch>,
+    /// History items the config service refused as invalid (the agent recorded and skipped
+    /// them): the service lacks that evidence. Held while the agent keeps the refused rows
+    /// (until an operator clears them with `pushagent outbox --forget-refused`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_refused: Option<HistoryRefused>,
 }
 
 impl AgentHealth {
@@ -207,6 +218,8 @@ impl AgentHealth {
             && self.config_refused.is_none()
             && self.interface_missing.is_none()
             && self.settings_missing.is_none()
+            && self.push_held_by_switch.is_none()
+            && self.history_refused.is_none()
     }
 }
 
@@ -244,6 +257,45 @@ pub struct SettingsMissing {
     /// e.g. `report.provider_id`, `customer.secret`.
     pub which: Vec<String>,
     pub since: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushHeldBySwitch {
+    /// When the agent first saw hours waiting behind the switch.
+    pub since: i64,
+    /// The switches that are off ([`SWITCH_MACHINE`], [`SWITCH_GLOBAL`], [`SWITCH_LOCAL`]).
+    pub switches: Vec<String>,
+    /// Reports waiting to be sent (pending hours, corrections among them).
+    pub hours_waiting: u64,
+    /// Of those, corrections (version 2 and up) of hours the customer holds otherwise.
+    #[serde(default)]
+    pub corrections_waiting: u64,
+    /// The oldest waiting hour (`flux_hour`).
+    pub oldest_hour: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRefused {
+    /// Refused items the agent holds.
+    pub count: u64,
+    /// When the oldest of them was refused (unix secs).
+    pub since: i64,
+    /// The latest one.
+    pub latest: RefusedHistoryItem,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedHistoryItem {
+    /// `push`, `verification`, `held` or `skipped`.
+    pub kind: String,
+    pub mac: String,
+    pub flux_hour: String,
+    /// The service's HTTP status (400, 422).
+    pub status: u16,
+    /// The service's message, clipped to [`MAX_HEALTH_TEXT`] characters.
+    pub message: String,
+    /// When it was refused (unix secs).
+    pub at: i64,
 }
 
 /// Pull `CONFIG_PATH` / `GLOBAL_CONFIG_PATH` when a version differs from the cached one.

@@ -26,6 +26,13 @@ pub struct OutboxArgs {
     limit: Option<usize>,
     #[options(no_short, help = "print JSON")]
     json: bool,
+    #[options(no_short, help = "list the history items the config service refused as invalid")]
+    refused: bool,
+    #[options(
+        no_short,
+        help = "list the refused history items, then forget them (clears the service's alert)"
+    )]
+    forget_refused: bool,
 }
 
 #[derive(Debug, Options)]
@@ -70,7 +77,10 @@ pub fn list(config: &AgentConfig, args: OutboxArgs) -> Result<(), String> {
         None => None,
     };
     let config = &super::effective(config, args.json);
-    let outbox = open_outbox(config)?;
+    let mut outbox = open_outbox(config)?;
+    if args.refused || args.forget_refused {
+        return refused(config, &mut outbox, args.json, args.forget_refused);
+    }
     let reports = outbox.list(state, args.limit.unwrap_or(48)).map_err(|e| e.to_string())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
@@ -80,6 +90,59 @@ pub fn list(config: &AgentConfig, args: OutboxArgs) -> Result<(), String> {
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
     println!("outbox: {}", if summary.is_empty() { "empty".into() } else { summary.join(", ") });
     print!("{}", render(config, &reports));
+    if let Some(r) = outbox.history_refused().map_err(|e| e.to_string())? {
+        let l = &r.latest;
+        println!(
+            "refused by the config service: {} history item(s), the latest {} {} {} (HTTP {}: {}); \
+             `pushagent outbox --refused` lists them",
+            r.count, l.kind, l.mac, l.flux_hour, l.status, l.message
+        );
+    }
+    Ok(())
+}
+
+/// The history items the config service refused as invalid (recorded and skipped by the
+/// agent, reported in its heartbeat while they are kept); with `forget`, the ones listed go
+/// (an operator read them), so the heartbeat stops reporting them and the alert recovers.
+fn refused(config: &AgentConfig, outbox: &mut Outbox, json: bool, forget: bool) -> Result<(), String> {
+    use std::fmt::Write;
+    let items = outbox.mirror_refusals().map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&items).map_err(|e| e.to_string())?);
+    } else if items.is_empty() {
+        println!("no history item refused by the config service");
+    } else {
+        let tz = config.report_timezone;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<19} {:<12} {:<17} {:<10} {:>6} message",
+            "refused_at", "kind", "mac", "hour", "status"
+        );
+        for i in &items {
+            let _ = writeln!(
+                out,
+                "{:<19} {:<12} {:<17} {:<10} {:>6} {}",
+                tz.local(i.at_ms).format("%Y-%m-%d %H:%M:%S"),
+                i.kind,
+                i.mac,
+                i.flux_hour,
+                i.status,
+                i.message
+            );
+        }
+        print!("{out}");
+    }
+    if forget {
+        // Only what was listed: an item refused meanwhile is kept for the next reading.
+        let gone = match items.last() {
+            Some(last) => outbox.forget_mirror_refusals(last.id).map_err(|e| e.to_string())?,
+            None => 0,
+        };
+        if !json {
+            println!("{gone} refused history item(s) forgotten");
+        }
+    }
     Ok(())
 }
 

@@ -81,7 +81,26 @@ impl<'a> Pusher<'a> {
             self.send_due(&mut done)?;
             self.verify_due(&mut done)?;
         }
+        self.report_switch_hold()?;
         Ok(done)
+    }
+
+    /// Tell the heartbeat (health `push_held_by_switch`) what a push switch that is off holds
+    /// back: the reports waiting to be sent (hours built while it was on, corrections), or
+    /// nothing once it is on (they are sent by then, or retried as usual) or none waits.
+    fn report_switch_hold(&self) -> Result<(), PushError> {
+        let held = match self.config.push_enabled {
+            true => None,
+            false => self.outbox.waiting_to_send()?.map(|w| pushagent_proto::agent::PushHeldBySwitch {
+                since: 0, // the first sighting's, kept by `Health`
+                switches: self.config.off_switches().into_iter().map(str::to_owned).collect(),
+                hours_waiting: w.hours,
+                corrections_waiting: w.corrections,
+                oldest_hour: w.oldest_hour,
+            }),
+        };
+        self.health.push_held_by_switch(held, self.clock.wall_ms() / 1000);
+        Ok(())
     }
 
     /// Why nothing may be POSTed to the customer now, or None when sending is allowed: the

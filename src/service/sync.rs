@@ -313,7 +313,12 @@ impl<'a> ServiceSync<'a> {
             facts: None,
             report_timezone: Some(current.report_timezone.label()),
             identity: current.identity.to_wire(),
-            health: Some(self.health.snapshot()),
+            health: Some(agent::AgentHealth {
+                // From the outbox (durable): refused items stay reported until an operator
+                // clears them (`pushagent outbox --forget-refused`).
+                history_refused: self.outbox.history_refused().map_err(|e| e.to_string())?,
+                ..self.health.snapshot()
+            }),
         };
         let mut body = serde_json::to_value(&request).map_err(|e| e.to_string())?;
         if changed {

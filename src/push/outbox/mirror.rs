@@ -68,6 +68,7 @@ impl UnmirroredHistory {
 /// A history item the config service refused as invalid, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MirrorRefusal {
+    pub id: i64,
     pub kind: String,
     pub mac: String,
     pub flux_hour: String,
@@ -266,19 +267,60 @@ impl Outbox {
 
     pub fn mirror_refusals(&self) -> Result<Vec<MirrorRefusal>, OutboxError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT kind, mac, flux_hour, at_ms, status, message FROM mirror_refused ORDER BY id",
+            "SELECT id, kind, mac, flux_hour, at_ms, status, message FROM mirror_refused ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(MirrorRefusal {
-                kind: r.get(0)?,
-                mac: r.get(1)?,
-                flux_hour: r.get(2)?,
-                at_ms: r.get(3)?,
-                status: r.get(4)?,
-                message: r.get(5)?,
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                mac: r.get(2)?,
+                flux_hour: r.get(3)?,
+                at_ms: r.get(4)?,
+                status: r.get(5)?,
+                message: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The refused history items the agent holds, for the heartbeat (health
+    /// `history_refused`): how many, since when, the latest one (its message clipped to
+    /// `MAX_HEALTH_TEXT`). None when there is none.
+    pub fn history_refused(&self) -> Result<Option<agent::HistoryRefused>, OutboxError> {
+        let latest = self
+            .conn
+            .query_row(
+                "SELECT kind, mac, flux_hour, status, message, at_ms,
+                        (SELECT COUNT(*) FROM mirror_refused), (SELECT MIN(at_ms) FROM mirror_refused)
+                 FROM mirror_refused ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    let clip = |text: String, max: usize| -> String {
+                        text.chars().take(max).map(|c| if c == '\0' { ' ' } else { c }).collect()
+                    };
+                    Ok(agent::HistoryRefused {
+                        count: r.get::<_, i64>(6)? as u64,
+                        since: r.get::<_, i64>(7)?.div_euclid(1000),
+                        latest: agent::RefusedHistoryItem {
+                            kind: clip(r.get(0)?, agent::MAX_HEALTH_NAME),
+                            mac: clip(r.get(1)?, agent::MAX_HEALTH_NAME),
+                            flux_hour: clip(r.get(2)?, agent::MAX_HEALTH_NAME),
+                            status: r.get(3)?,
+                            message: clip(r.get(4)?, agent::MAX_HEALTH_TEXT),
+                            at: r.get::<_, i64>(5)?.div_euclid(1000),
+                        },
+                    })
+                },
+            )
+            .optional()?;
+        Ok(latest)
+    }
+
+    /// An operator read the refused items up to `through_id` (`pushagent outbox
+    /// --forget-refused`): they go, and with them the heartbeat's `history_refused`. Items
+    /// refused after the listing (higher ids) stay. Returns how many went.
+    pub fn forget_mirror_refusals(&mut self, through_id: i64) -> Result<usize, OutboxError> {
+        Ok(self.conn.execute("DELETE FROM mirror_refused WHERE id <= ?1", [through_id])?)
     }
 
     /// What the agent still holds locally (for the heartbeat).

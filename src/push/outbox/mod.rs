@@ -18,6 +18,17 @@ use crate::config::Billing;
 use crate::statedb::{self, StateDbError};
 
 mod mirror;
+
+/// Reports waiting to be sent ([`Outbox::waiting_to_send`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingToSend {
+    /// Pending reports (one per MAC and hour), corrections among them.
+    pub hours: u64,
+    /// Of those, versions 2 and up (corrections and re-pushes).
+    pub corrections: u64,
+    /// The oldest one's `flux_hour`.
+    pub oldest_hour: String,
+}
 pub use mirror::{clip_for_mirror, verification_state, MirrorRefusal, UnmirroredHistory, MIRROR_TEXT_CHARS};
 
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +270,27 @@ impl Outbox {
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// The reports waiting to be sent (pending: hours and corrections), or None when none
+    /// waits: what a push switch that is off holds back (`health.push_held_by_switch`).
+    pub fn waiting_to_send(&self) -> Result<Option<WaitingToSend>, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT flux_hour, (SELECT COUNT(*) FROM report WHERE state = 'pending'),
+                        (SELECT COUNT(*) FROM report WHERE state = 'pending' AND version > 1)
+                 FROM report WHERE state = 'pending' ORDER BY hour_start, mac LIMIT 1",
+                [],
+                |r| {
+                    Ok(WaitingToSend {
+                        oldest_hour: r.get(0)?,
+                        hours: r.get::<_, i64>(1)? as u64,
+                        corrections: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     pub fn earliest_verify_ms(&self) -> Result<Option<i64>, OutboxError> {
