@@ -46,9 +46,16 @@ test('changing the global offset is saved and audited', async ({ page, service }
   await page.goto(service.base + '/push-config');
   const offset = page.locator('#offset_percent');
   await offset.fill('2.5');
+  // The alert delay of hours held by a switch is set here too; the other alert settings keep.
+  const heldAfter = page.getByTestId('push-held-after-hours');
+  assert.equal(await heldAfter.inputValue(), '24');
+  await heldAfter.fill('48');
   await page.getByTestId('save-push-config').click();
   await confirmDialog(page);
   await waitFor('the offset to be stored', async () => (await service.api('GET', '/api/global-config')).offset_bp === 250);
+  const alerts = (await service.api('GET', '/api/global-config')).alerts;
+  assert.equal(alerts.push_held_after_hours, 48);
+  assert.equal(alerts.health_after_minutes, 15);
   await page.getByRole('menuitem', { name: '审计日志' }).click();
   const row = page.locator('tr', { hasText: 'offset_bp' });
   await row.locator('.audit-change').getByText('250').waitFor();
@@ -282,6 +289,39 @@ test('what an agent reports wrong shows on its row and in its drawer', async ({ 
   await drawer.getByTestId('health-alert-interface').getByText(/eth9/).waitFor();
   await drawer.getByTestId('health-alert-config').getByText(/offset_bp/).waitFor();
   assert.equal(await page.locator('[data-testid^="health-settings-"]').count(), 0, 'only what it reported');
+});
+
+test('hours held by a switch and refused history show on the row and in the drawer', async ({ page, service }) => {
+  const agent = await addAgent(service, { uid: 'uid-held-01', hostname: 'held-01', mac: '52:54:00:ee:00:03' });
+  const now = Math.floor(Date.now() / 1000);
+  await sendHeartbeat(service, agent.token, {
+    hostname: agent.hostname,
+    mac: agent.mac,
+    health: {
+      push_held_by_switch: { since: now - 3600, switches: ['machine'], hours_waiting: 3, corrections_waiting: 1, oldest_hour: '2026120608' },
+      history_refused: {
+        count: 2,
+        since: now - 600,
+        latest: { kind: 'verification', mac: agent.mac, flux_hour: '2026120610', status: 400, message: 'verifications[0].state: not a state', at: now - 60 },
+      },
+    },
+  });
+  await page.goto(service.base + '/machines');
+  await page.getByTestId(`health-held-${agent.id}`).getByText('推送关闭待推送').waitFor();
+  await page.getByTestId(`health-refused-${agent.id}`).getByText('历史被拒收').waitFor();
+  await page.getByRole('button', { name: 'held-01', exact: true }).click();
+  const drawer = page.getByTestId('machine-drawer');
+  await drawer.getByTestId('health-alert-held').getByText(/推送已关闭（机器开关.*3 小时待推送（最早 2026120608，其中修正 1 个）/).waitFor();
+  await drawer.getByTestId('health-alert-refused').getByText(/拒收了 2 条推送历史.*verification 2026120610（HTTP 400：verifications\[0\]\.state: not a state/).waitFor();
+  // The switch's hours are a warning (deliberate), refused history an error.
+  assert.match(await drawer.getByTestId('health-alert-held').getAttribute('class'), /ant-alert-warning/);
+  assert.match(await drawer.getByTestId('health-alert-refused').getAttribute('class'), /ant-alert-error/);
+  // Cleared on the agent: gone from the row.
+  await sendHeartbeat(service, agent.token, { hostname: agent.hostname, mac: agent.mac, health: {} });
+  await page.goto(service.base + '/machines');
+  await page.getByRole('button', { name: 'held-01', exact: true }).waitFor();
+  assert.equal(await page.getByTestId(`health-held-${agent.id}`).count(), 0);
+  assert.equal(await page.getByTestId(`health-refused-${agent.id}`).count(), 0);
 });
 
 test('reports held for a missing setting say which on the row and in the drawer', async ({ page, service }) => {

@@ -114,6 +114,14 @@ export interface AgentHealth {
   config_refused?: { key: string; why: string; since: number };
   interface_missing?: { name: string; since: number };
   settings_missing?: { which: string[]; since: number };
+  /** A push switch is off while hours built before (or corrections) wait to be sent. */
+  push_held_by_switch?: { since: number; switches: string[]; hours_waiting: number; corrections_waiting: number; oldest_hour: string };
+  /** History items the service refused as invalid; the agent keeps them until an operator clears them. */
+  history_refused?: {
+    count: number;
+    since: number;
+    latest: { kind: string; mac: string; flux_hour: string; status: number; message: string; at: number };
+  };
 }
 
 /// A partial update: a missing key keeps the value, `null` clears it.
@@ -271,6 +279,10 @@ export interface AlertSettings {
   renotify_hours: number;
   storm_percent: number;
   language: string;
+  /** Conditions an agent reports are alerted after this many minutes. */
+  health_after_minutes?: number;
+  /** Hours waiting behind a push switch are alerted after this many hours; 0 = never. */
+  push_held_after_hours?: number;
 }
 
 export interface GlobalConfig {

@@ -23,6 +23,8 @@ interface Values extends FixedValues {
     renotify_hours: number;
     storm_percent: number;
     language: string;
+    health_after_minutes: number;
+    push_held_after_hours: number;
     channels: { name: string; kind: AlertChannel['kind']; url: string; new_secret?: string; secret_set?: boolean }[];
   };
 }
@@ -57,6 +59,8 @@ function toValues(doc: GlobalConfig): Values {
       renotify_hours: doc.alerts.renotify_hours,
       storm_percent: doc.alerts.storm_percent,
       language: doc.alerts.language,
+      health_after_minutes: doc.alerts.health_after_minutes ?? 15,
+      push_held_after_hours: doc.alerts.push_held_after_hours ?? 24,
       channels: doc.alerts.channels.map((c) => ({ name: c.name, kind: c.kind, url: c.url, secret_set: c.secret_set })),
     },
   };
@@ -78,6 +82,8 @@ function toDoc(stored: GlobalConfig, v: Values): GlobalConfig {
     offset_bp: Math.round(v.offset_percent * 100),
     offset_fixed_bytes: fixedFromForm(v) ?? 0,
     alerts: {
+      // Settings this form does not show are kept as stored.
+      ...stored.alerts,
       ...v.alerts,
       channels: (v.alerts.channels ?? []).map((c) => ({
         name: c.name,
@@ -251,6 +257,21 @@ export default function PushConfigForm({ stored, onSaved }: { stored: GlobalConf
           <Col xs={12} md={5}>
             <Form.Item name={['alerts', 'storm_percent']} label={t('push.stormPercent')} rules={required}>
               <InputNumber min={0} max={100} precision={0} style={{ width: '100%' }} />
+            </Form.Item>
+          </Col>
+          <Col xs={12} md={5}>
+            <Form.Item name={['alerts', 'health_after_minutes']} label={t('push.healthAfterMinutes')} rules={required}>
+              <InputNumber min={0} precision={0} style={{ width: '100%' }} />
+            </Form.Item>
+          </Col>
+          <Col xs={12} md={5}>
+            <Form.Item
+              name={['alerts', 'push_held_after_hours']}
+              label={t('push.pushHeldAfterHours')}
+              tooltip={t('push.pushHeldAfterHoursHelp')}
+              rules={required}
+            >
+              <InputNumber min={0} max={8784} precision={0} style={{ width: '100%' }} data-testid="push-held-after-hours" />
             </Form.Item>
           </Col>
           <Col xs={12} md={4}>
