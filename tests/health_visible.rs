@@ -5,7 +5,8 @@
 //!   reference customer, the real config service whose machine switch an operator turns off
 //!   while two hours wait (the customer was down): the heartbeat carries
 //!   `push_held_by_switch` (which switch, how many hours, the oldest) and the machine shows it;
-//!   switched on, the hours go to the customer and the condition clears.
+//!   a correction the verification finds meanwhile is counted too; switched on, the hours and
+//!   the correction go to the customer and the condition clears.
 //! - A history item the service refused: the agent records and skips it (as before), and now
 //!   reports it in its heartbeat until an operator has read and cleared it with
 //!   `pushagent outbox --refused` / `--forget-refused`.
@@ -148,6 +149,23 @@ fn hours_waiting_behind_a_switch_reach_the_heartbeat_and_clear_once_sent() {
     assert_eq!(held["hours_waiting"], 2, "{held}");
     assert_eq!(held["corrections_waiting"], 0, "{held}");
     assert_eq!(held["oldest_hour"], h(1), "{held}");
+    // The customer's copy of hour 0 is altered: the verification (a read, it goes on) finds it
+    // and its correction waits behind the switch too.
+    customer.alter(MAC, &h(0), "v3", 999);
+    let mut minutes = 0;
+    while pusher.outbox.get(MAC, &h(0)).expect("outbox").map(|r| r.version) != Some(2) {
+        assert!(minutes < 24 * 60, "the verification of hour 0 never found the difference");
+        minute(&mut pusher);
+        minutes += 1;
+    }
+    sync.step().expect("heartbeat");
+    let held = the_machine(&service)["health"]["push_held_by_switch"].clone();
+    assert_eq!(
+        (held["hours_waiting"].as_u64(), held["corrections_waiting"].as_u64()),
+        (Some(3), Some(1)),
+        "{held}"
+    );
+    assert_eq!(held["oldest_hour"], h(0), "{held}");
     let agent_since = |sync: &ServiceSync<'_>| sync.health.snapshot().push_held_by_switch.map(|h| h.since);
     let since = agent_since(&sync).expect("held");
     // An hour later: still held, from the same moment, nothing sent. (The service re-bases
@@ -157,7 +175,7 @@ fn hours_waiting_behind_a_switch_reach_the_heartbeat_and_clear_once_sent() {
     }
     sync.step().expect("heartbeat");
     let held = the_machine(&service)["health"]["push_held_by_switch"].clone();
-    assert_eq!(held["hours_waiting"], 2, "{held}");
+    assert_eq!(held["hours_waiting"], 3, "{held}");
     assert_eq!(agent_since(&sync), Some(since));
     assert_eq!(customer.requests_by_method("POST"), posts_before, "nothing sent while off");
 
@@ -165,7 +183,7 @@ fn hours_waiting_behind_a_switch_reach_the_heartbeat_and_clear_once_sent() {
     machine_switch(&service, true);
     sync.step().expect("the new config");
     let mut minutes = 0;
-    while state(&pusher, 1) != ReportState::Sent || state(&pusher, 2) != ReportState::Sent {
+    while (0..3).any(|n| state(&pusher, n) != ReportState::Sent) {
         assert!(minutes < 60, "the waiting hours were not sent within an hour of the switch");
         minute(&mut pusher);
         minutes += 1;
@@ -177,6 +195,8 @@ fn hours_waiting_behind_a_switch_reach_the_heartbeat_and_clear_once_sent() {
     for n in [1, 2] {
         assert!(theirs.iter().any(|r| r["mac"] == MAC && r["flux_hour"] == h(n)), "hour {n} at the customer");
     }
+    let hour0 = theirs.iter().find(|r| r["mac"] == MAC && r["flux_hour"] == h(0)).expect("hour 0");
+    assert_eq!(hour0["version"], 2, "the correction went once on: {hour0}");
 }
 
 #[test]

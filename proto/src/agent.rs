@@ -642,6 +642,44 @@ mod tests {
     }
 
     #[test]
+    fn new_health_conditions_read_both_ways() {
+        // An old agent's health: neither condition.
+        let old: AgentHealth =
+            serde_json::from_str(r#"{"clock_unsynchronised_since": 5}"#).expect("old health");
+        assert_eq!((old.push_held_by_switch, old.history_refused), (None, None));
+        // A new agent's: an old service (this stand-in for its type: `default`, no
+        // `deny_unknown_fields`) reads the rest of the body.
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct OldHealth {
+            clock_unsynchronised_since: Option<i64>,
+        }
+        let new = AgentHealth {
+            clock_unsynchronised_since: Some(5),
+            push_held_by_switch: Some(PushHeldBySwitch {
+                since: 1,
+                switches: vec![SWITCH_MACHINE.into()],
+                hours_waiting: 2,
+                corrections_waiting: 0,
+                oldest_hour: "2026120608".into(),
+            }),
+            history_refused: Some(HistoryRefused {
+                count: 1,
+                since: 2,
+                latest: RefusedHistoryItem::default(),
+            }),
+            ..AgentHealth::default()
+        };
+        assert!(!new.is_fine());
+        let text = serde_json::to_string(&new).expect("json");
+        let old: OldHealth = serde_json::from_str(&text).expect("old service reads it");
+        assert_eq!(old.clock_unsynchronised_since, Some(5));
+        assert_eq!(serde_json::from_str::<AgentHealth>(&text).expect("new service reads it"), new);
+        // Absent when fine: an old service gets exactly what it knew.
+        assert_eq!(serde_json::to_string(&AgentHealth::default()).expect("json"), "{}");
+    }
+
+    #[test]
     fn verifications_read_both_ways() {
         // An old agent's verification: no state, no checked version, no customer points.
         let old = r#"{"mac": "aa:bb:cc:dd:ee:01", "flux_hour": "2026112410", "version": 1,
