@@ -13,16 +13,13 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use common::customer::Customer;
-use common::{SharedNic, GBIT, T0};
-use pushagent::clock::SimClock;
-use pushagent::config::AgentConfig;
-use pushagent::daemon::{build_pusher, tally_config};
+use common::harness::Harness;
+use common::{GBIT, T0};
 use pushagent::push::outbox::Outbox;
 use pushagent::push::pusher::Pusher;
 use pushagent::push::report::ReportState;
 use pushagent::ring::Ring;
 use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::{ReportTz, SLOT_MS, SLOT_SECS};
 use pushagent_customer::faults::Faults;
 use serde_json::Value;
@@ -33,10 +30,7 @@ const TICK_MS: u64 = 30_000;
 /// One machine, its customer, and the true time (what the wall clock should say).
 struct World {
     customer: Customer,
-    _dir: tempfile::TempDir,
-    config: AgentConfig,
-    clock: SimClock,
-    nic: SharedNic,
+    harness: Harness,
     true_ms: Cell<i64>,
 }
 
@@ -47,44 +41,28 @@ impl World {
 
     fn starting_at(start: i64) -> World {
         let customer = Customer::start(Faults::default(), 7);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = customer.agent_config(dir.path());
-        config.sample_interval_secs = TICK_MS / 1000;
-        config.verify_days = 1;
-        let nic = SharedNic::new();
-        nic.with(|n| n.link_bits_per_sec = Some(GBIT));
-        World {
-            customer,
-            _dir: dir,
-            config,
-            clock: SimClock::new(start, 40_000),
-            nic,
-            true_ms: Cell::new(start),
-        }
+        let harness = Harness::at(start, 40_000)
+            .customer(&customer)
+            .config(|c| {
+                c.sample_interval_secs = TICK_MS / 1000;
+                c.verify_days = 1;
+            })
+            .build();
+        harness.nic.with(|n| n.link_bits_per_sec = Some(GBIT));
+        World { customer, harness, true_ms: Cell::new(start) }
     }
 
     /// A fresh agent process: its sampler and its pusher on the state database.
     fn agent(&self) -> (Sampler<'_>, Pusher<'_>) {
-        let (ring, _) = Ring::open(&self.config.state_db_path()).expect("ring");
-        let sampler = Sampler::new(
-            &self.clock,
-            Box::new(self.nic.clone()),
-            ring,
-            tally_config(&self.config),
-            ReportTz::default(),
-            35,
-            Shutdown::new(),
-        )
-        .expect("sampler");
-        (sampler, build_pusher(&self.config, &self.clock).expect("pusher"))
+        (self.harness.sampler(), self.harness.pusher())
     }
 
     /// Let `minutes` pass at `bytes_per_sec` outbound, reading and pushing every tick.
     fn run(&self, agent: &mut (Sampler<'_>, Pusher<'_>), minutes: u64, bytes_per_sec: u64) {
         for _ in 0..minutes * 60_000 / TICK_MS {
-            self.clock.advance_ms(TICK_MS);
+            self.harness.clock.advance_ms(TICK_MS);
             self.true_ms.set(self.true_ms.get() + TICK_MS as i64);
-            self.nic.with(|n| n.send(bytes_per_sec * TICK_MS / 1000, 1_000));
+            self.harness.nic.with(|n| n.send(bytes_per_sec * TICK_MS / 1000, 1_000));
             agent.0.sample(None).expect("sample commits");
             agent.1.step().expect("push step");
             self.assert_nothing_pushed_early();
@@ -95,12 +73,12 @@ impl World {
     /// the wall clock `wall_error_ms` off and NTP not yet synchronised.
     fn reboot(&self, off_minutes: i64, wall_error_ms: i64) {
         let off_ms = off_minutes * 60_000;
-        self.clock.advance_ms(off_ms as u64);
+        self.harness.clock.advance_ms(off_ms as u64);
         self.true_ms.set(self.true_ms.get() + off_ms);
-        self.clock.reboot(20_000);
-        self.clock.step_wall_ms(wall_error_ms);
-        self.clock.set_synced(false);
-        self.nic.with(|n| {
+        self.harness.clock.reboot(20_000);
+        self.harness.clock.step_wall_ms(wall_error_ms);
+        self.harness.clock.set_synced(false);
+        self.harness.nic.with(|n| {
             n.boot_id = "boot-2".into();
             n.tx = 0;
             n.rx = 0;
@@ -109,7 +87,7 @@ impl World {
     }
 
     fn outbox(&self) -> Outbox {
-        Outbox::open_existing(&self.config.state_db_path()).expect("outbox")
+        Outbox::open_existing(&self.harness.config.state_db_path()).expect("outbox")
     }
 
     fn assert_nothing_pushed_early(&self) {
@@ -126,10 +104,10 @@ impl World {
     /// The end of every story: customer == ring for every pushed hour, ring == kernel, no
     /// slot above the link's capacity, and every closed hour pushed.
     fn assert_money_safe(&self) {
-        let ring = Ring::open_existing(&self.config.state_db_path()).expect("ring");
+        let ring = Ring::open_existing(&self.harness.config.state_db_path()).expect("ring");
         let slots = ring.slots_between(0, i64::MAX / 2).expect("slots");
         let (_, ring_tx) = ring.totals().expect("totals");
-        let truth_tx = self.nic.with(|n| n.truth_tx);
+        let truth_tx = self.harness.nic.with(|n| n.truth_tx);
         assert_eq!(u128::from(ring_tx), truth_tx, "the ring holds exactly what the kernel counted");
         let capacity = GBIT / 8 * SLOT_SECS as u64;
         for s in &slots {
@@ -184,8 +162,8 @@ fn booting_8_hours_ahead_then_stepped_back_by_ntp_pushes_no_future_hour_and_lose
     w.reboot(10, 8 * HOUR_MS);
     let mut agent = w.agent();
     w.run(&mut agent, 30, 10_000_000);
-    w.clock.step_wall_ms(-8 * HOUR_MS);
-    w.clock.set_synced(true);
+    w.harness.clock.step_wall_ms(-8 * HOUR_MS);
+    w.harness.clock.set_synced(true);
     w.run(&mut agent, 240, 10_000_000);
     w.assert_money_safe();
 }
@@ -200,8 +178,8 @@ fn a_clock_a_day_behind_after_a_reboot_piles_nothing_into_one_slot() {
     w.reboot(5, -24 * HOUR_MS);
     let mut agent = w.agent();
     w.run(&mut agent, 20, 100_000_000);
-    w.clock.step_wall_ms(24 * HOUR_MS);
-    w.clock.set_synced(true);
+    w.harness.clock.step_wall_ms(24 * HOUR_MS);
+    w.harness.clock.set_synced(true);
     w.run(&mut agent, 240, 100_000_000);
     w.assert_money_safe();
 }
@@ -212,7 +190,7 @@ fn a_ten_minute_step_back_at_100_mb_per_sec_stays_under_the_link_capacity() {
     let mut agent = w.agent();
     w.run(&mut agent, 125, 100_000_000);
     // NTP finds the clock 10 minutes fast and steps it back (it stays synchronised).
-    w.clock.step_wall_ms(-10 * 60_000);
+    w.harness.clock.step_wall_ms(-10 * 60_000);
     w.run(&mut agent, 300, 100_000_000);
     w.assert_money_safe();
 }
@@ -223,12 +201,12 @@ fn date_set_a_day_ahead_and_back_builds_no_future_hour() {
     let mut agent = w.agent();
     w.run(&mut agent, 90, 10_000_000);
     // `date -s "+1 day"`: the kernel marks the clock unsynchronised.
-    w.clock.step_wall_ms(24 * HOUR_MS);
-    w.clock.set_synced(false);
+    w.harness.clock.step_wall_ms(24 * HOUR_MS);
+    w.harness.clock.set_synced(false);
     w.run(&mut agent, 30, 10_000_000);
     // NTP steps it back and synchronises.
-    w.clock.step_wall_ms(-24 * HOUR_MS);
-    w.clock.set_synced(true);
+    w.harness.clock.step_wall_ms(-24 * HOUR_MS);
+    w.harness.clock.set_synced(true);
     w.run(&mut agent, 180, 10_000_000);
     w.assert_money_safe();
 }
@@ -237,11 +215,11 @@ fn date_set_a_day_ahead_and_back_builds_no_future_hour() {
 fn unsynchronised_for_30_minutes_after_boot_builds_nothing_until_synchronised() {
     // Booted at 08:40: hour 08 ends while the clock is not synchronised yet.
     let w = World::starting_at(T0 + 40 * 60_000);
-    w.clock.set_synced(false);
+    w.harness.clock.set_synced(false);
     let mut agent = w.agent();
     w.run(&mut agent, 30, 10_000_000);
     assert!(w.outbox().list(None, 10).expect("outbox").is_empty(), "nothing built while unsynchronised");
-    w.clock.set_synced(true);
+    w.harness.clock.set_synced(true);
     w.run(&mut agent, 240, 10_000_000);
     w.assert_money_safe();
 }
@@ -253,7 +231,7 @@ fn a_pushed_hour_that_the_ring_changes_is_re_pushed_as_a_correction() {
     w.run(&mut agent, 240, 10_000_000);
     // NTP finds the clock 2 hours fast (beyond the hold) and steps it back: slot time
     // re-anchors and the next readings land in hours already pushed.
-    w.clock.step_wall_ms(-2 * HOUR_MS);
+    w.harness.clock.step_wall_ms(-2 * HOUR_MS);
     w.run(&mut agent, 240, 10_000_000);
     w.assert_money_safe();
     let corrected: Vec<_> =
@@ -276,8 +254,8 @@ fn a_corrected_hour_keeps_the_offsets_it_was_built_with_and_its_history_carries_
     use pushagent::config::Offset;
     use pushagent_proto::offset::apply;
     let mut w = World::new();
-    w.config.report.offset_percent = Offset { basis_points: 300 };
-    w.config.report.offset_fixed_bytes = 2_000_000;
+    w.harness.config.report.offset_percent = Offset { basis_points: 300 };
+    w.harness.config.report.offset_fixed_bytes = 2_000_000;
     let mut agent = w.agent();
     w.run(&mut agent, 240, 10_000_000);
     let built_before: Vec<String> =
@@ -287,7 +265,7 @@ fn a_corrected_hour_keeps_the_offsets_it_was_built_with_and_its_history_carries_
     // hours already pushed: their corrections are no re-price.
     agent.1.config.report.offset_percent = Offset { basis_points: -100 };
     agent.1.config.report.offset_fixed_bytes = -1_000_000;
-    w.clock.step_wall_ms(-2 * HOUR_MS);
+    w.harness.clock.step_wall_ms(-2 * HOUR_MS);
     w.run(&mut agent, 240, 10_000_000);
 
     let reports = w.outbox().list(None, 1_000).expect("outbox");

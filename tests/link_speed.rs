@@ -6,14 +6,10 @@
 mod common;
 
 use common::customer::Customer;
-use common::{SharedNic, GBIT, T0};
-use pushagent::clock::SimClock;
-use pushagent::daemon::{build_pusher, tally_config};
+use common::harness::Harness;
+use common::{GBIT, T0};
 use pushagent::push::outbox::Outbox;
 use pushagent::push::report::ReportState;
-use pushagent::ring::Ring;
-use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent_customer::faults::Faults;
 
@@ -23,20 +19,19 @@ const HOUR_MS: i64 = 3_600_000;
 #[test]
 fn a_link_that_slowed_down_after_the_hour_does_not_hold_its_real_points() {
     let customer = Customer::start(Faults::default(), 5);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.sample_interval_secs = 30;
-    config.verify_days = 0;
     let start = T0 + 3 * HOUR_MS;
-    let clock = SimClock::new(start, 9_000_000);
-    let nic = SharedNic::new();
+    let harness = Harness::at(start, 9_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.sample_interval_secs = 30;
+            c.verify_days = 0;
+        })
+        .build();
+    let (clock, nic, config) = (&harness.clock, &harness.nic, &harness.config);
     nic.with(|n| n.link_bits_per_sec = Some(10 * GBIT));
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
     let tz = ReportTz::default();
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally_config(&config), tz, 35, Shutdown::new())
-            .expect("sampler");
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let mut sampler = harness.sampler();
+    let mut pusher = harness.pusher();
     sampler.sample(None).expect("baseline");
     // 5 Gbit/s for the whole hour: 18.75 GB every 30 s, 187.5 GB in each 5-minute point (half
     // of what 10 Gbit/s carries, 50 times what 100 Mbit/s does).

@@ -12,18 +12,16 @@ mod common;
 use std::process::{Command, Output};
 
 use common::customer::{Customer, ACCESS_ID, SECRET};
+use common::harness::Harness;
 use common::service::{ConfigService, ENROLL};
-use common::{SharedNic, T0};
-use pushagent::clock::SimClock;
-use pushagent::config::{AgentConfig, Secret, SharedConfig};
+use common::T0;
+use pushagent::config::{Secret, SharedConfig};
 use pushagent::daemon::build_pusher;
 use pushagent::netif::HostRoot;
 use pushagent::push::outbox::Outbox;
 use pushagent::push::report::ReportState;
 use pushagent::ring::Ring;
-use pushagent::sampler::Sampler;
 use pushagent::service::sync::ServiceSync;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent::tally::TallyConfig;
 use pushagent_customer::faults::Faults;
@@ -59,65 +57,48 @@ fn an_operator_re_push_is_built_as_the_daemon_builds_and_recorded_only_once_acce
     let service_dir = tempfile::tempdir().expect("tempdir");
     let service = ConfigService::start(service_dir.path());
     // The console's 推送配置: the customer, +10 %, billed on inbound traffic.
-    let mut global = service.admin("GET", "/api/global-config", None);
-    global["push_enabled"] = json!(true);
-    global["customer"] = json!({
-        "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
-        "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
-        "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
-    });
-    global["provider_id"] = json!("P");
-    global["provider_uiid"] = json!("U");
-    global["offset_bp"] = json!(1000);
-    global["billed_direction"] = json!("rx");
-    service.admin("PUT", "/api/global-config", Some(global));
+    service.push_to(&customer.base_url, json!({"offset_bp": 1000, "billed_direction": "rx"}));
 
     // The agent's file knows the customer too, but no offset and the default direction (tx):
     // a re-push built from the file alone would differ from what the daemon pushed.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut local = AgentConfig::default();
-    local.state_dir = dir.path().to_owned();
-    local.push_spread_secs = 0;
-    local.verify_days = 0;
-    local.service.url = Some(service.base_url.clone());
-    local.service.enrollment_token = Secret::new(ENROLL);
-    local.customer.base_url = customer.base_url.clone();
-    local.customer.access_id = ACCESS_ID.into();
-    local.customer.secret = Secret::new(SECRET);
-    local.report.provider_id = "P".into();
-    local.report.provider_uiid = "U".into();
-    let toml = dir.path().join("agent.toml");
+    // The daemon's parts on a simulated clock (below): the service round caches and applies
+    // the service's config; the sampler and the pusher run two hours with it.
+    let harness = Harness::at(T0, 5_000_000)
+        .customer_url(&customer.base_url)
+        .config(|c| {
+            c.push_spread_secs = 0;
+            c.verify_days = 0;
+            c.service.url = Some(service.base_url.clone());
+            c.service.enrollment_token = Secret::new(ENROLL);
+        })
+        .build();
+    let (clock, nic, local) = (&harness.clock, &harness.nic, &harness.config);
+    let dir = harness.state_dir();
+    let toml = dir.join("agent.toml");
     std::fs::write(
         &toml,
         format!(
             "state_dir = \"{}\"\npush_spread_secs = 0\nverify_days = 0\n\n[customer]\nbase_url = \"{}\"\n\
              access_id = \"{ACCESS_ID}\"\nsecret = \"{SECRET}\"\n\n[report]\nprovider_id = \"P\"\n\
              provider_uiid = \"U\"\n\n[service]\nurl = \"{}\"\nenrollment_token = \"{ENROLL}\"\n",
-            dir.path().display(),
+            dir.display(),
             customer.base_url,
             service.base_url
         ),
     )
     .expect("agent.toml");
 
-    // The daemon's parts on a simulated clock: the service round caches and applies the
-    // service's config; the sampler and the pusher run two hours with it.
-    let clock = SimClock::new(T0, 5_000_000);
-    let nic = SharedNic::new();
     nic.with(|n| n.mac = MAC.into());
-    let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
     let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
+    let mut sampler = harness.sampler_with(tally, ReportTz::default());
     let shared = SharedConfig::new(local.clone());
     let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
     let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
-    let mut sync = ServiceSync::new(&clock, local.clone(), shared.clone(), outbox, root).expect("sync");
+    let mut sync = ServiceSync::new(clock, local.clone(), shared.clone(), outbox, root).expect("sync");
     assert!(sync.step().expect("service round").config_applied);
     let (_, effective) = shared.get();
     assert_eq!(effective.report.offset_percent.percent_text(), "10.00");
-    let mut pusher = build_pusher(&effective, &clock).expect("pusher");
+    let mut pusher = build_pusher(&effective, clock).expect("pusher");
     sampler.sample(None).expect("baseline");
     for _ in 0..125 {
         clock.advance_ms(60_000);
@@ -173,23 +154,24 @@ fn an_operator_re_push_is_built_as_the_daemon_builds_and_recorded_only_once_acce
 fn verify_and_push_from_the_command_line_use_the_demo_agents_clock() {
     use pushagent::clock::{Clock, DemoOrigin, SystemClock};
     let customer = Customer::start(Faults::default(), 12);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.push_spread_secs = 0;
-    config.verify_days = 7;
     // A demo agent that has run for a while: its clock is 30 days ahead of the host's.
     let real_now = SystemClock.wall_ms();
     let demo_now = (real_now / 3_600_000 + 30 * 24) * 3_600_000;
+    // Its last three demo hours, pushed (on a simulated clock standing in for the demo one).
+    let harness = Harness::at(demo_now - 3 * 3_600_000, 5_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.push_spread_secs = 0;
+            c.verify_days = 7;
+        })
+        .build();
+    let (clock, nic, config, dir) = (&harness.clock, &harness.nic, &harness.config, harness.state_dir());
     let (mut ring, _) = Ring::open(&config.state_db_path()).expect("ring");
     ring.save_demo_origin(&DemoOrigin { scale: 60, real_ms: real_now, demo_ms: demo_now }).expect("origin");
-    // Its last three demo hours, pushed (on a simulated clock standing in for the demo one).
-    let clock = SimClock::new(demo_now - 3 * 3_600_000, 5_000_000);
-    let nic = SharedNic::new();
+    drop(ring);
     let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let mut sampler = harness.sampler_with(tally, ReportTz::default());
+    let mut pusher = harness.pusher();
     sampler.sample(None).expect("baseline");
     for _ in 0..170 {
         clock.advance_ms(60_000);
@@ -200,13 +182,13 @@ fn verify_and_push_from_the_command_line_use_the_demo_agents_clock() {
     drop(pusher);
     drop(sampler);
     let hour = ReportTz::default().flux_hour(demo_now - 3 * 3_600_000);
-    let toml = dir.path().join("agent.toml");
+    let toml = dir.join("agent.toml");
     std::fs::write(
         &toml,
         format!(
             "state_dir = \"{}\"\ndemo_time_scale = 60\nverify_days = 7\n\n[customer]\nbase_url = \"{}\"\n\
              access_id = \"{ACCESS_ID}\"\nsecret = \"{SECRET}\"\n\n[report]\nprovider_id = \"P\"\nprovider_uiid = \"U\"\n",
-            dir.path().display(),
+            dir.display(),
             customer.base_url
         ),
     )

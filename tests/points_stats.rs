@@ -8,13 +8,10 @@ mod common;
 use std::process::Command;
 
 use common::customer::{Customer, ACCESS_ID, SECRET};
-use common::{SharedNic, T0};
-use pushagent::clock::SimClock;
+use common::harness::Harness;
+use common::T0;
 use pushagent::config::Offset;
-use pushagent::daemon::build_pusher;
 use pushagent::ring::Ring;
-use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent::tally::TallyConfig;
 use pushagent_customer::faults::Faults;
@@ -27,20 +24,19 @@ const MAC: &str = "52:54:00:12:34:56";
 #[test]
 fn the_days_figures_on_the_machine_match_its_ring_and_the_customers_copy() {
     let customer = Customer::start(Faults::default(), 6);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.push_spread_secs = 0;
-    config.report.offset_percent = Offset { basis_points: 500 };
     // T0 is 2026-11-24 00:00 UTC; the report day 2026-11-25 (UTC+08:00) starts 16 hours later.
     let day_start = T0 + 16 * HOUR_MS;
-    let clock = SimClock::new(day_start - 120_000, 9_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
+    let harness = Harness::at(day_start - 120_000, 9_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.push_spread_secs = 0;
+            c.report.offset_percent = Offset { basis_points: 500 };
+        })
+        .build();
+    let (clock, nic, config) = (&harness.clock, &harness.nic, &harness.config);
     let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let mut sampler = harness.sampler_with(tally, ReportTz::default());
+    let mut pusher = harness.pusher();
     // A day with an evening peak and a 20-minute burst: 24 hours, then the last hour's push.
     for minute in 0..24 * 60 + 65u64 {
         clock.advance_ms(60_000);
@@ -54,13 +50,13 @@ fn the_days_figures_on_the_machine_match_its_ring_and_the_customers_copy() {
     let day = &ReportTz::default().flux_hour(day_start)[..8];
     assert_eq!(day, "20261125");
 
-    let config_path = dir.path().join("agent.toml");
+    let config_path = harness.state_dir().join("agent.toml");
     std::fs::write(
         &config_path,
         format!(
             "state_dir = \"{}\"\n[customer]\nbase_url = \"{}\"\naccess_id = \"{ACCESS_ID}\"\nsecret = \"{SECRET}\"\n\
              [report]\nprovider_id = \"P\"\nprovider_uiid = \"U\"\noffset_percent = 5\n",
-            dir.path().display(),
+            harness.state_dir().display(),
             customer.base_url
         ),
     )

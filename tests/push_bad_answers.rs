@@ -2,21 +2,16 @@
 //! `code`, a slowloris trickle, a closed connection — gets a clear attempt record and a retry,
 //! never a panic and never a lost report.
 
-// Tests build configs field by field from the defaults: clearer than one big literal.
-#![allow(clippy::field_reassign_with_default)]
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use pushagent::clock::{Clock, SimClock};
-use pushagent::config::AgentConfig;
-use pushagent::push::client::CustomerClient;
-use pushagent::push::outbox::Outbox;
-use pushagent::push::pusher::{Pusher, StepReport};
-use pushagent::push::report::{self, BuildRules, ReportState};
-use pushagent::ring::Ring;
-use pushagent::slots::ReportTz;
+use common::harness::Harness;
+use pushagent::clock::Clock;
+use pushagent::push::pusher::StepReport;
+use pushagent::push::report::ReportState;
 
 const HOUR: i64 = 1_795_478_400_000;
 
@@ -49,31 +44,17 @@ fn read_request(stream: &mut TcpStream) {
     let _ = reader.read_exact(&mut body);
 }
 
-fn pusher_against<'a>(base_url: String, dir: &tempfile::TempDir, clock: &'a SimClock) -> Pusher<'a> {
-    let mut config = AgentConfig::default();
-    config.state_dir = dir.path().to_owned();
-    config.customer.base_url = base_url;
-    config.customer.access_id = "AK-test".into();
-    config.customer.secret = pushagent::config::Secret::new("SK-test-secret");
-    config.report.provider_id = "P".into();
-    config.report.provider_uiid = "U".into();
-    config.customer.timeout_secs = 2;
-    config.customer.connect_timeout_secs = 1;
-    let path = config.state_db_path();
-    let (ring, _) = Ring::open(&path).expect("ring");
-    let mut outbox = Outbox::open(&path).expect("outbox");
-    let rules = BuildRules::from_settings(config.customer.billed_direction, &config.report, true, None);
-    let built = report::build("aa:bb:cc:dd:ee:01", HOUR, &[], &ReportTz::default(), &rules);
-    outbox.commit_hour(&[built], HOUR + 3_600_000, clock.wall_ms()).expect("commit");
-    let client = CustomerClient::new(&config.customer).expect("client");
-    Pusher { clock, config, ring, outbox, client, health: Default::default() }
-}
-
 fn assert_retried_with(answer: fn(&mut TcpStream), expected_in_message: &str) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 4_000_000, 1);
     let url = one_bad_answer(answer);
-    let mut pusher = pusher_against(url, &dir, &clock);
+    let harness = Harness::at(HOUR + 4_000_000, 1)
+        .customer_url(&url)
+        .config(|config| {
+            config.customer.timeout_secs = 2;
+            config.customer.connect_timeout_secs = 1;
+        })
+        .build();
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours("aa:bb:cc:dd:ee:01", HOUR, 1);
     let mut done = StepReport::default();
     pusher.send_due(&mut done).expect("a bad answer is not an error of the agent");
     assert_eq!(done.failed_attempts, 1);

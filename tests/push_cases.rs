@@ -12,7 +12,8 @@ mod common;
 use std::process::Command;
 
 use common::customer::{Customer, ACCESS_ID, SECRET};
-use common::{SharedNic, T0};
+use common::harness::Harness;
+use common::T0;
 use pushagent::clock::SimClock;
 use pushagent::config::{AgentConfig, MacFormat};
 use pushagent::daemon::build_pusher;
@@ -20,8 +21,6 @@ use pushagent::push::outbox::Outbox;
 use pushagent::push::pusher::{Pusher, StepReport};
 use pushagent::push::report::{self, BuildRules, ReportState};
 use pushagent::ring::Ring;
-use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent::tally::TallyConfig;
 use pushagent_customer::faults::Faults;
@@ -121,17 +120,14 @@ fn an_invalid_record_is_held_for_an_operator_and_its_batch_mates_go_alone() {
 #[test]
 fn switch_off_skips_hours_for_good_and_a_mac_change_reports_the_new_mac_at_once() {
     let customer = Customer::start(Faults::default(), 3);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = config_for(dir.path(), &customer);
-    config.push_spread_secs = 0;
-    let clock = SimClock::new(T0, 9_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
+    let harness = Harness::at(T0, 9_000_000)
+        .settings(|dir| config_for(dir, &customer))
+        .config(|c| c.push_spread_secs = 0)
+        .build();
+    let (clock, nic) = (&harness.clock, &harness.nic);
     let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let mut sampler = harness.sampler_with(tally, ReportTz::default());
+    let mut pusher = harness.pusher();
     let tz = ReportTz::default();
     for minute in 0..5 * 60 + 5 {
         match minute {

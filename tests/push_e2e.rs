@@ -14,15 +14,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::customer::{Customer, Speaks};
-use common::{SharedNic, T0};
-use pushagent::clock::SimClock;
+use common::harness::Harness;
+use common::T0;
 use pushagent::config::{AgentConfig, Offset};
-use pushagent::daemon::build_pusher;
 use pushagent::push::outbox::Outbox;
 use pushagent::push::report::ReportState;
 use pushagent::ring::Ring;
-use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent::tally::TallyConfig;
 use pushagent_customer::faults::Faults;
@@ -65,16 +62,11 @@ fn forty_hours_of_faults(speaks: Speaks) -> Vec<Value> {
         },
         20261124,
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = agent_config(dir.path(), &customer);
-    let clock = SimClock::new(T0 + 7_000, 5_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
+    let harness = Harness::at(T0 + 7_000, 5_000_000).settings(|dir| agent_config(dir, &customer)).build();
+    let (clock, nic, config) = (&harness.clock, &harness.nic, &harness.config);
     let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-    let mut sampler =
-        Sampler::new(&clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-            .expect("sampler");
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let mut sampler = harness.sampler_with(tally, ReportTz::default());
+    let mut pusher = harness.pusher();
 
     let hour_3 = ReportTz::default().flux_hour(T0 + 3 * 3_600_000);
     let mut seed: u64 = 99;

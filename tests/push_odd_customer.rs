@@ -14,13 +14,12 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::harness::Harness;
 use pushagent::clock::{Clock, SimClock};
 use pushagent::config::AgentConfig;
-use pushagent::push::client::CustomerClient;
 use pushagent::push::outbox::{Outbox, PushAttempt, StateChange};
 use pushagent::push::pusher::Pusher;
 use pushagent::push::report::{self, BuildRules, ReportState};
-use pushagent::ring::Ring;
 use pushagent::slots::ReportTz;
 use pushagent_proto::agent;
 use serde_json::{json, Value};
@@ -168,36 +167,18 @@ fn flux_hour(n: i64) -> String {
     ReportTz::default().flux_hour(HOUR + n * HOUR_MS)
 }
 
-/// A pusher against `base_url` with `hours` built (all zero points) and pending.
-fn pusher_with<'a>(
-    base_url: &str,
-    dir: &tempfile::TempDir,
-    clock: &'a SimClock,
-    hours: i64,
-    tune: impl FnOnce(&mut AgentConfig),
-) -> Pusher<'a> {
-    let mut config = AgentConfig::default();
-    config.state_dir = dir.path().to_owned();
-    config.customer.base_url = base_url.into();
-    config.customer.access_id = "AK-test".into();
-    config.customer.secret = pushagent::config::Secret::new("SK-test-secret");
-    config.report.provider_id = "P".into();
-    config.report.provider_uiid = "U".into();
-    config.customer.timeout_secs = 5;
-    config.customer.connect_timeout_secs = 2;
-    config.verify_days = 1;
-    tune(&mut config);
-    let path = config.state_db_path();
-    let (ring, _) = Ring::open(&path).expect("ring");
-    let mut outbox = Outbox::open(&path).expect("outbox");
-    let rules = BuildRules::from_settings(config.customer.billed_direction, &config.report, true, None);
-    for n in 0..hours {
-        let hour_start = HOUR + n * HOUR_MS;
-        let built = report::build(MAC, hour_start, &[], &ReportTz::default(), &rules);
-        outbox.commit_hour(&[built], hour_start + HOUR_MS, clock.wall_ms()).expect("commit");
-    }
-    let client = CustomerClient::new(&config.customer).expect("client");
-    Pusher { clock, config, ring, outbox, client, health: Default::default() }
+/// A pusher's settings against `base_url` (short timeouts, verification for a day unless
+/// `tune` says otherwise), the clock at `wall_ms`.
+fn harness<'c>(base_url: &str, wall_ms: i64, tune: impl FnOnce(&mut AgentConfig) + 'c) -> Harness {
+    Harness::at(wall_ms, 1)
+        .customer_url(base_url)
+        .config(|config| {
+            config.customer.timeout_secs = 5;
+            config.customer.connect_timeout_secs = 2;
+            config.verify_days = 1;
+        })
+        .config(tune)
+        .build()
 }
 
 /// Run the pusher every `every_ms` of simulated time for `total_ms`.
@@ -237,9 +218,8 @@ fn a_conflict_without_a_usable_list_is_resolved_by_querying_never_by_a_storm() {
             on_query: Box::new(answer_day),
         });
         customer.hold(MAC, &flux_hour(0), record(&flux_hour(0), 777, 1));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-        let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |_| {});
+        let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |_| {});
+        let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
 
         pusher.step().expect("step");
         assert!(
@@ -264,13 +244,13 @@ fn an_unexplained_conflict_is_retried_with_backoff() {
         on_push: Box::new(|_, _| (200, json!({"code": 40901, "msg": "conflict"}).to_string())),
         on_query: Box::new(answer_day),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |_| {});
+    let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |_| {});
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
     pusher.step().expect("step");
     assert_eq!(customer.posts(), 1, "one POST in the step, not an immediate resend");
     // Ten minutes of steps every 5 s: the backoff (15 s, 30 s, 1 min, ...) spaces them.
-    run_for(&mut pusher, &clock, 5_000, 600_000);
+    run_for(&mut pusher, clock, 5_000, 600_000);
     assert!(customer.posts() <= 8, "{} POSTs in 10 minutes", customer.posts());
     let r = pusher.outbox.get(MAC, &flux_hour(0)).expect("db").expect("report");
     assert_eq!((r.state, r.version), (ReportState::Pending, 1), "never a version climb on a guess");
@@ -294,11 +274,11 @@ fn an_hour_that_cannot_be_verified_ends_unverifiable_never_a_mismatch() {
             }
         }),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |c| c.verify_days = 1);
+    let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |c| c.verify_days = 1);
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
     // 30 hours of steps every 5 minutes: the window (1 day after the hour) ends inside.
-    run_for(&mut pusher, &clock, 300_000, 30 * HOUR_MS as u64);
+    run_for(&mut pusher, clock, 300_000, 30 * HOUR_MS as u64);
     let r = pusher.outbox.get(MAC, &flux_hour(0)).expect("db").expect("report");
     assert_eq!(r.state, ReportState::Unverifiable, "{r:?}");
     assert_eq!(r.version, 1, "never corrected on a failed read");
@@ -331,10 +311,10 @@ fn a_single_failed_query_is_not_a_mismatch() {
             answer_day(store, mac, day)
         }),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |c| c.customer.timeout_secs = 2);
-    run_for(&mut pusher, &clock, 300_000, 4 * HOUR_MS as u64);
+    let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |c| c.customer.timeout_secs = 2);
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
+    run_for(&mut pusher, clock, 300_000, 4 * HOUR_MS as u64);
     let checks = pusher.outbox.verifications_since(0).expect("verifications");
     assert_eq!(customer.gets(), 2, "the timed-out check was tried again");
     assert_eq!(checks.len(), 1, "{checks:?}");
@@ -365,11 +345,11 @@ fn corrections_that_do_not_stick_stop_and_hold_the_hour() {
         }),
         on_query: Box::new(answer_day),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |c| c.verify_days = 7);
+    let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |c| c.verify_days = 7);
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
     assert_eq!(pusher.config.max_corrections_per_hour, 3, "the default");
-    run_for(&mut pusher, &clock, 600_000, 5 * 24 * HOUR_MS as u64);
+    run_for(&mut pusher, clock, 600_000, 5 * 24 * HOUR_MS as u64);
     let r = pusher.outbox.get(MAC, &flux_hour(0)).expect("db").expect("report");
     assert_eq!(r.state, ReportState::CorrectionFailed, "{r:?}");
     assert_eq!(r.version, 4, "version 1 and three corrections");
@@ -393,9 +373,9 @@ fn corrections_that_do_not_stick_stop_and_hold_the_hour() {
 fn the_customer_holding_hours_we_did_not_send_is_reported() {
     let customer =
         ScriptedCustomer::start(Script { on_push: Box::new(store_all), on_query: Box::new(answer_day) });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 3 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |c| c.verify_days = 3);
+    let harness = harness(&customer.base_url, HOUR + 3 * HOUR_MS, |c| c.verify_days = 3);
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
     // Hour 1 built with the push switch off: skipped, never sent.
     let off = BuildRules::from_settings(
         pusher.config.customer.billed_direction,
@@ -408,7 +388,7 @@ fn the_customer_holding_hours_we_did_not_send_is_reported() {
     pusher.outbox.commit_hour(&[skipped], HOUR + 2 * HOUR_MS, clock.wall_ms()).expect("commit");
     customer.hold(MAC, &flux_hour(1), record(&flux_hour(1), 5_000, 1));
     customer.hold(MAC, &flux_hour(5), record(&flux_hour(5), 7_000, 2));
-    run_for(&mut pusher, &clock, 600_000, 2 * 24 * HOUR_MS as u64);
+    run_for(&mut pusher, clock, 600_000, 2 * 24 * HOUR_MS as u64);
     let extras: Vec<_> = pusher
         .outbox
         .verifications_since(0)
@@ -456,10 +436,10 @@ fn one_malformed_record_spoils_only_itself() {
             (200, json!({"code": 0, "data": data}).to_string())
         }),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 3 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 2, |_| {});
-    run_for(&mut pusher, &clock, 300_000, 3 * HOUR_MS as u64);
+    let harness = harness(&customer.base_url, HOUR + 3 * HOUR_MS, |_| {});
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 2);
+    run_for(&mut pusher, clock, 300_000, 3 * HOUR_MS as u64);
     let good = pusher.outbox.get(MAC, &flux_hour(1)).expect("db").expect("report");
     assert_eq!(good.verify_result.as_deref(), Some("match"), "the other hour of the day is verified");
     let bad = pusher.outbox.get(MAC, &flux_hour(0)).expect("db").expect("report");
@@ -487,10 +467,10 @@ fn a_version_at_its_maximum_holds_the_hour() {
         }),
         on_query: Box::new(answer_day),
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with(&customer.base_url, &dir, &clock, 1, |_| {});
-    run_for(&mut pusher, &clock, 300_000, 3 * HOUR_MS as u64);
+    let harness = harness(&customer.base_url, HOUR + 2 * HOUR_MS, |_| {});
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
+    run_for(&mut pusher, clock, 300_000, 3 * HOUR_MS as u64);
     let r = pusher.outbox.get(MAC, &flux_hour(0)).expect("db").expect("report");
     assert_eq!((r.state, r.version), (ReportState::Held, 1), "{r:?}");
     let reason = r.reason.unwrap_or_default();
@@ -501,9 +481,9 @@ fn a_version_at_its_maximum_holds_the_hour() {
 /// An attempt whose stored version is u32::MAX: the operator's re-push refuses clearly.
 #[test]
 fn the_operator_cannot_raise_a_version_at_its_maximum() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = SimClock::new(HOUR + 2 * HOUR_MS, 1);
-    let mut pusher = pusher_with("http://127.0.0.1:9", &dir, &clock, 1, |_| {});
+    let harness = harness("http://127.0.0.1:9", HOUR + 2 * HOUR_MS, |_| {});
+    let (clock, dir) = (&harness.clock, harness.state_dir());
+    let mut pusher = harness.pusher_with_pending_hours(MAC, HOUR, 1);
     pusher
         .outbox
         .schedule_repush(&StateChange::Repush {
@@ -517,13 +497,13 @@ fn the_operator_cannot_raise_a_version_at_its_maximum() {
             kind: pushagent::push::outbox::RepushKind::Operator,
         })
         .expect("version");
-    let config_path = dir.path().join("agent.toml");
+    let config_path = dir.join("agent.toml");
     std::fs::write(
         &config_path,
         format!(
             "state_dir = \"{}\"\n[customer]\nbase_url = \"http://127.0.0.1:9\"\naccess_id = \"AK\"\nsecret = \"S\"\n\
              [report]\nprovider_id = \"P\"\nprovider_uiid = \"U\"\n",
-            dir.path().display()
+            dir.display()
         ),
     )
     .expect("config");

@@ -10,15 +10,13 @@
 mod common;
 
 use common::customer::Customer;
-use common::{SharedNic, T0};
-use pushagent::clock::{Clock, SimClock};
-use pushagent::config::SharedConfig;
-use pushagent::daemon::{build_pusher, tally_config};
+use common::harness::Harness;
+use common::T0;
+use pushagent::clock::Clock;
 use pushagent::push::pusher::Pusher;
 use pushagent::push::report::ReportState;
 use pushagent::ring::Ring;
 use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent_customer::faults::Faults;
 use serde_json::{json, Value};
@@ -30,27 +28,17 @@ const SLOT_MS: i64 = 300_000;
 #[test]
 fn switch_off_sends_nothing_not_the_backlog_nor_corrections() {
     let customer = Customer::start(Faults::default(), 5);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.sample_interval_secs = 60;
-    config.push_spread_secs = 0;
-    config.verify_days = 2;
-    let shared = SharedConfig::new(config.clone());
-    let clock = SimClock::new(T0, 9_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
-    let mut sampler = Sampler::new(
-        &clock,
-        Box::new(nic.clone()),
-        ring,
-        tally_config(&config),
-        ReportTz::default(),
-        35,
-        Shutdown::new(),
-    )
-    .expect("sampler")
-    .following_push_switch(shared.clone());
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let harness = Harness::at(T0, 9_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.sample_interval_secs = 60;
+            c.push_spread_secs = 0;
+            c.verify_days = 2;
+        })
+        .build();
+    let (clock, nic) = (&harness.clock, &harness.nic);
+    let (mut sampler, mut switch) = harness.sampler_following_switch();
+    let mut pusher = harness.pusher();
     let tz = ReportTz::default();
     let h = |n: i64| tz.flux_hour(T0 + n * HOUR_MS);
     // One simulated minute: traffic, a reading, a push step.
@@ -59,11 +47,6 @@ fn switch_off_sends_nothing_not_the_backlog_nor_corrections() {
         nic.with(|n| n.send(2_000_000, 1_000));
         sampler.sample(None).expect("sample");
         pusher.step().expect("push step");
-    };
-    let mut switch = |on: bool, pusher: &mut Pusher<'_>| {
-        config.push_enabled = on;
-        shared.replace(config.clone());
-        pusher.reconfigure(config.clone()).expect("reconfigure");
     };
     let state = |pusher: &Pusher<'_>, n: i64| {
         let r = pusher.outbox.get(MAC, &h(n)).expect("outbox").unwrap_or_else(|| panic!("hour {n} built"));
@@ -85,7 +68,7 @@ fn switch_off_sends_nothing_not_the_backlog_nor_corrections() {
 
     // Switched off at 03:00 (machine time 180 min); the customer comes back, holding hour 0
     // with a value we never sent.
-    switch(false, &mut pusher);
+    switch.set(false, &mut pusher);
     customer.set_faults(json!({"down": false}));
     customer.alter(MAC, &h(0), "v3", 999);
     let posts_before = customer.requests_by_method("POST");
@@ -124,13 +107,13 @@ fn switch_off_sends_nothing_not_the_backlog_nor_corrections() {
         minutes += 1;
     }
     let last_off_hour = i64::from(minutes / 60) - 1;
-    switch(true, &mut pusher);
+    switch.set(true, &mut pusher);
     for _ in 0..65 {
         minute(&mut sampler, &mut pusher);
     }
     assert!(customer.requests_by_method("POST") > posts_before);
     let theirs = customer.records();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
+    let (ring, _) = Ring::open(&harness.config.state_db_path()).expect("ring");
     for n in 0..=last_off_hour + 1 {
         let (st, version) = state(&pusher, n);
         let held = their(&theirs, &h(n));

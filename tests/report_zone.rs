@@ -13,6 +13,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::customer::Customer;
+use common::harness::Harness;
 use common::{SharedNic, T0};
 use pushagent::clock::SimClock;
 use pushagent::config::AgentConfig;
@@ -100,18 +101,21 @@ fn assert_every_byte_in_one_hour(
 fn a_time_zone_change_that_would_reuse_hour_names_is_refused_and_nothing_is_renamed_or_lost() {
     for new_zone in ["UTC", "UTC+05:30"] {
         let customer = Customer::start(Faults::default(), 21);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = customer.agent_config(dir.path());
-        config.sample_interval_secs = 30;
-        config.push_spread_secs = 0;
-        let clock = SimClock::new(T0, 3_000_000);
-        let nic = SharedNic::new();
+        let harness = Harness::at(T0, 3_000_000)
+            .customer(&customer)
+            .config(|c| {
+                c.sample_interval_secs = 30;
+                c.push_spread_secs = 0;
+            })
+            .build();
+        let (clock, nic) = (&harness.clock, &harness.nic);
+        let mut config = harness.config.clone();
         // 08:00 to 13:30 in UTC+08:00, then the operator changes the zone and restarts.
-        let (zone, health) = run_agent(&config, &clock, &nic, T0 + 5 * HOUR_MS + HOUR_MS / 2);
+        let (zone, health) = run_agent(&config, clock, nic, T0 + 5 * HOUR_MS + HOUR_MS / 2);
         assert_eq!(zone, ReportTz::default());
         assert!(health.snapshot().config_refused.is_none());
         config.report_timezone = ReportTz::parse(new_zone).expect("zone");
-        let (zone, health) = run_agent(&config, &clock, &nic, T0 + 12 * HOUR_MS);
+        let (zone, health) = run_agent(&config, clock, nic, T0 + 12 * HOUR_MS);
         assert_every_byte_in_one_hour(&config, &customer, |_| ReportTz::default());
         let ring = Ring::open_existing(&config.state_db_path()).expect("ring");
         let truth = nic.with(|n| n.truth_tx);
@@ -126,23 +130,26 @@ fn a_time_zone_change_that_would_reuse_hour_names_is_refused_and_nothing_is_rena
 #[test]
 fn a_change_east_with_nothing_in_flight_names_the_next_hour_in_the_new_zone() {
     let customer = Customer::start(Faults::default(), 22);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.sample_interval_secs = 30;
-    config.push_spread_secs = 0;
-    config.verify_days = 0; // nothing is checked later under the old names
-    config.report_timezone = ReportTz::parse("UTC").expect("zone");
-    let clock = SimClock::new(T0, 3_000_000);
-    let nic = SharedNic::new();
+    let harness = Harness::at(T0, 3_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.sample_interval_secs = 30;
+            c.push_spread_secs = 0;
+            c.verify_days = 0; // nothing is checked later under the old names
+            c.report_timezone = ReportTz::parse("UTC").expect("zone");
+        })
+        .build();
+    let (clock, nic) = (&harness.clock, &harness.nic);
+    let mut config = harness.config.clone();
     let utc = ReportTz::parse("UTC").expect("zone");
-    run_agent(&config, &clock, &nic, T0 + 5 * HOUR_MS + HOUR_MS / 2);
+    run_agent(&config, clock, nic, T0 + 5 * HOUR_MS + HOUR_MS / 2);
     let cursor = Outbox::open_existing(&config.state_db_path())
         .expect("outbox")
         .cursor()
         .expect("cursor")
         .expect("built");
     config.report_timezone = ReportTz::default();
-    let (zone, health) = run_agent(&config, &clock, &nic, T0 + 12 * HOUR_MS);
+    let (zone, health) = run_agent(&config, clock, nic, T0 + 12 * HOUR_MS);
     assert_eq!(zone, ReportTz::default(), "taken");
     assert!(health.snapshot().config_refused.is_none());
     assert_every_byte_in_one_hour(

@@ -9,11 +9,11 @@
 mod common;
 
 use common::customer::{Customer, ACCESS_ID, SECRET};
+use common::harness::Harness;
 use common::service::{ConfigService, ENROLL};
 use common::{FakeNic, SharedNic, T0};
 use pushagent::clock::SimClock;
 use pushagent::config::{AgentConfig, Secret, SharedConfig};
-use pushagent::daemon::build_pusher;
 use pushagent::netif::HostRoot;
 use pushagent::push::outbox::Outbox;
 use pushagent::push::pusher::Pusher;
@@ -49,21 +49,19 @@ struct Agent<'a> {
 }
 
 impl<'a> Agent<'a> {
-    fn new(clock: &'a SimClock, local: &AgentConfig) -> Agent<'a> {
+    fn new(harness: &'a Harness) -> Agent<'a> {
+        let (clock, local) = (&harness.clock, &harness.config);
         // The fake NIC is the fixture's eth0: the MAC it counts under is the MAC the agent
         // reports (the service refuses history under a MAC the machine never reported).
-        let nic = SharedNic::new();
+        let nic = harness.nic.clone();
         nic.with(|n| n.mac = "0c:c4:7a:10:00:01".into());
-        let (ring, _) = Ring::open(&local.state_db_path()).expect("ring");
         let tally = TallyConfig { sample_interval_ms: 60_000, ..TallyConfig::default() };
-        let sampler =
-            Sampler::new(clock, Box::new(nic.clone()), ring, tally, ReportTz::default(), 35, Shutdown::new())
-                .expect("sampler");
+        let sampler = harness.sampler_with(tally, ReportTz::default());
         let shared = SharedConfig::new(local.clone());
         let root = HostRoot::new(format!("{}/tests/fixtures/sysfs/plain-eth0", env!("CARGO_MANIFEST_DIR")));
         let outbox = Outbox::open(&local.state_db_path()).expect("outbox");
         let sync = ServiceSync::new(clock, local.clone(), shared.clone(), outbox, root).expect("sync");
-        let pusher = build_pusher(local, clock).expect("pusher");
+        let pusher = harness.pusher();
         let seen = shared.generation();
         Agent { nic, sampler, sync, pusher, shared, seen }
     }
@@ -111,10 +109,9 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
     );
 
     // The agent's own file knows only how to reach the service.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let local = local_config(dir.path(), &service);
-    let clock = SimClock::new(T0, 4_000_000);
-    let mut agent = Agent::new(&clock, &local);
+    let harness = Harness::at(T0, 4_000_000).settings(|dir| local_config(dir, &service)).build();
+    let (clock, local) = (&harness.clock, &harness.config);
+    let mut agent = Agent::new(&harness);
 
     let mut failed_rounds = 0;
     for minute in 0..8 * 60 {
@@ -123,7 +120,7 @@ fn history_is_complete_after_the_service_was_down_for_two_hours() {
             240 => service.up(),
             _ => {}
         }
-        if agent.minute(&clock, minute % 5 == 0, |n| n.send(2_000_000 + minute, 3_000)).is_err() {
+        if agent.minute(clock, minute % 5 == 0, |n| n.send(2_000_000 + minute, 3_000)).is_err() {
             failed_rounds += 1;
         }
     }
@@ -217,31 +214,16 @@ fn a_restart_while_the_service_is_down_runs_with_the_cached_config() {
     );
 }
 
-/// The global config the console would save: push on, to `customer`.
-fn push_to(service: &ConfigService, customer: &Customer) {
-    let mut global = service.admin("GET", "/api/global-config", None);
-    global["push_enabled"] = json!(true);
-    global["customer"] = json!({
-        "base_url": customer.base_url, "report_path": "/api/v1/flux/report",
-        "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
-        "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
-    });
-    global["provider_id"] = json!("P");
-    global["provider_uiid"] = json!("U");
-    service.admin("PUT", "/api/global-config", Some(global));
-}
-
 #[test]
 fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
     let customer = Customer::start(Faults::default(), 12);
     let service_dir = tempfile::tempdir().expect("tempdir");
     let service = ConfigService::start(service_dir.path());
-    push_to(&service, &customer);
+    service.push_to(&customer.base_url, json!({}));
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let local = local_config(dir.path(), &service);
-    let clock = SimClock::new(T0, 4_000_000);
-    let mut agent = Agent::new(&clock, &local);
+    let harness = Harness::at(T0, 4_000_000).settings(|dir| local_config(dir, &service)).build();
+    let (clock, local) = (&harness.clock, &harness.config);
+    let mut agent = Agent::new(&harness);
     let tz = ReportTz::default();
     for minute in 0..3 * 60 + 5 {
         if minute == 70 {
@@ -254,7 +236,7 @@ fn an_operator_switching_a_machine_off_makes_its_next_hour_skipped_off() {
                 Some(json!({"push_enabled": false})),
             );
         }
-        agent.minute(&clock, minute % 5 == 0, |n| n.send(1_000_000, 1_000)).expect("service round");
+        agent.minute(clock, minute % 5 == 0, |n| n.send(1_000_000, 1_000)).expect("service round");
     }
     let outbox = Outbox::open_existing(&local.state_db_path()).expect("outbox");
     let state = |h: i64| {
@@ -274,12 +256,11 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
     let customer = Customer::start(Faults::default(), 13);
     let service_dir = tempfile::tempdir().expect("tempdir");
     let mut service = ConfigService::start(service_dir.path());
-    push_to(&service, &customer);
+    service.push_to(&customer.base_url, json!({}));
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let local = local_config(dir.path(), &service);
-    let clock = SimClock::new(T0, 4_000_000);
-    let mut agent = Agent::new(&clock, &local);
+    let harness = Harness::at(T0, 4_000_000).settings(|dir| local_config(dir, &service)).build();
+    let (clock, local) = (&harness.clock, &harness.config);
+    let mut agent = Agent::new(&harness);
     let mut machine_id = 0;
     let mut failed_rounds = 0;
     for minute in 0..5 * 60 + 5 {
@@ -299,7 +280,7 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
             _ => {}
         }
         // The traffic grows each minute: every hour has its own raw total.
-        if agent.minute(&clock, minute % 5 == 0, |n| n.send(1_000_000 + 7 * minute, 1_000)).is_err() {
+        if agent.minute(clock, minute % 5 == 0, |n| n.send(1_000_000 + 7 * minute, 1_000)).is_err() {
             failed_rounds += 1;
         }
     }
@@ -355,19 +336,21 @@ fn skipped_hours_reach_the_service_exactly_once_across_an_outage() {
 fn the_ops_platform_identity_names_the_machine_in_the_service() {
     let service_dir = tempfile::tempdir().expect("tempdir");
     let service = ConfigService::start(service_dir.path());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        "state_dir = {:?}\n[service]\nurl = {:?}\nenrollment_token = {ENROLL:?}\n\
-         [identity]\nops_host_id = \"42\"\nhost_name = \"北京-电信-01\"\nnode = \"华北/北京\"\n",
-        dir.path(),
-        service.base_url
-    );
-    let local = AgentConfig::parse(&text, std::path::Path::new("agent.toml")).expect("config");
-    let clock = SimClock::new(T0, 4_000_000);
-    let mut agent = Agent::new(&clock, &local);
+    let harness = Harness::at(T0, 4_000_000)
+        .settings(|dir| {
+            let text = format!(
+                "state_dir = {:?}\n[service]\nurl = {:?}\nenrollment_token = {ENROLL:?}\n\
+                 [identity]\nops_host_id = \"42\"\nhost_name = \"北京-电信-01\"\nnode = \"华北/北京\"\n",
+                dir, service.base_url
+            );
+            AgentConfig::parse(&text, std::path::Path::new("agent.toml")).expect("config")
+        })
+        .build();
+    let clock = &harness.clock;
+    let mut agent = Agent::new(&harness);
     // Registration, then heartbeats with the merged config (the identity must survive it).
     for _ in 0..3 {
-        agent.minute(&clock, true, |n| n.send(1_000, 10)).expect("round");
+        agent.minute(clock, true, |n| n.send(1_000, 10)).expect("round");
     }
     let machines = service.admin("GET", "/api/machines", None);
     let machine = &machines["items"][0];

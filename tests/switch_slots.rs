@@ -7,15 +7,11 @@
 mod common;
 
 use common::customer::Customer;
-use common::{SharedNic, T0};
-use pushagent::clock::SimClock;
-use pushagent::config::SharedConfig;
-use pushagent::daemon::{build_pusher, tally_config};
+use common::harness::Harness;
+use common::T0;
 use pushagent::push::outbox::{Outbox, OutboxReport};
 use pushagent::push::report::ReportState;
-use pushagent::ring::Ring;
 use pushagent::sampler::Sampler;
-use pushagent::shutdown::Shutdown;
 use pushagent::slots::ReportTz;
 use pushagent_customer::faults::Faults;
 
@@ -25,28 +21,18 @@ const HOUR_MS: i64 = 3_600_000;
 #[test]
 fn the_switch_applies_to_the_slots_it_covered() {
     let customer = Customer::start(Faults::default(), 3);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = customer.agent_config(dir.path());
-    config.sample_interval_secs = 30;
-    config.verify_days = 0;
-    let shared = SharedConfig::new(config.clone());
     // 19:00 in the report time zone; readings every 30 s, on every slot boundary.
     let start = T0 + 11 * HOUR_MS;
-    let clock = SimClock::new(start, 7_000_000);
-    let nic = SharedNic::new();
-    let (ring, _) = Ring::open(&config.state_db_path()).expect("ring");
-    let mut sampler = Sampler::new(
-        &clock,
-        Box::new(nic.clone()),
-        ring,
-        tally_config(&config),
-        ReportTz::default(),
-        35,
-        Shutdown::new(),
-    )
-    .expect("sampler")
-    .following_push_switch(shared.clone());
-    let mut pusher = build_pusher(&config, &clock).expect("pusher");
+    let harness = Harness::at(start, 7_000_000)
+        .customer(&customer)
+        .config(|c| {
+            c.sample_interval_secs = 30;
+            c.verify_days = 0;
+        })
+        .build();
+    let (clock, nic) = (&harness.clock, &harness.nic);
+    let (mut sampler, mut switch) = harness.sampler_following_switch();
+    let mut pusher = harness.pusher();
     let mut now = start;
     let mut run_until =
         |until: i64, sampler: &mut Sampler<'_>, pusher: &mut pushagent::push::pusher::Pusher<'_>| {
@@ -58,18 +44,13 @@ fn the_switch_applies_to_the_slots_it_covered() {
                 pusher.step().expect("push step");
             }
         };
-    let mut switch = |on: bool, pusher: &mut pushagent::push::pusher::Pusher<'_>| {
-        config.push_enabled = on;
-        shared.replace(config.clone());
-        pusher.reconfigure(config.clone()).expect("reconfigure");
-    };
     run_until(start + 10 * 60_000, &mut sampler, &mut pusher);
-    switch(false, &mut pusher);
+    switch.set(false, &mut pusher);
     run_until(start + 3 * HOUR_MS + 50 * 60_000, &mut sampler, &mut pusher);
-    switch(true, &mut pusher);
+    switch.set(true, &mut pusher);
     run_until(start + 5 * HOUR_MS + 10 * 60_000, &mut sampler, &mut pusher);
 
-    let outbox = Outbox::open_existing(&config.state_db_path()).expect("outbox");
+    let outbox = Outbox::open_existing(&harness.config.state_db_path()).expect("outbox");
     let tz = ReportTz::default();
     let hour = |h: i64| -> OutboxReport {
         outbox.get(MAC, &tz.flux_hour(start + h * HOUR_MS)).expect("outbox").expect("hour built")

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod customer;
+pub mod harness;
 pub mod server;
 pub mod service;
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use pushagent_config::store::Store;
 use pushagent_config::{serve, tokens, Secret, Settings};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::customer::{ACCESS_ID, SECRET};
 use super::server::ServerThread;
 
 const JSON: &str = "application/json";
@@ -84,6 +85,25 @@ impl ConfigService {
         let (_, mut doc) = store.global().expect("global");
         change(&mut doc);
         store.update_global(&doc, "test", 0).expect("stored");
+    }
+
+    /// Save the console's 推送配置 as an operator does: push on, to the customer at `base_url`
+    /// (the reference customer's paths, credentials and formats; ids P and U), and the fields
+    /// of `more` (e.g. `offset_bp`) on top.
+    pub fn push_to(&self, base_url: &str, more: Value) {
+        let mut global = self.admin("GET", "/api/global-config", None);
+        global["push_enabled"] = json!(true);
+        global["customer"] = json!({
+            "base_url": base_url, "report_path": "/api/v1/flux/report",
+            "query_path": "/api/v1/flux/query", "access_id": ACCESS_ID, "secret": SECRET,
+            "day_format": "%Y%m%d", "hour_format": "%Y%m%d%H", "mac_format": "lower-colon", "batch_size": 100
+        });
+        global["provider_id"] = json!("P");
+        global["provider_uiid"] = json!("U");
+        if let (Some(global), Value::Object(more)) = (global.as_object_mut(), more) {
+            global.extend(more);
+        }
+        self.admin("PUT", "/api/global-config", Some(global));
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
