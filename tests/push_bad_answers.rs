@@ -145,3 +145,94 @@ fn slowloris_is_cut_by_the_timeout() {
 fn connection_closed_without_answer() {
     assert_retried_with(|s| drop(s.shutdown(std::net::Shutdown::Both)), "no answer");
 }
+
+/// A customer that closes an idle keep-alive connection just as the agent reuses it (nginx's
+/// `keepalive_timeout` running out as the next push goes out): the agent's next request on its
+/// pooled connection gets no answer. That push is an ordinary failed attempt: the hour stays
+/// pending at the same version and goes on a new connection after the backoff; nothing is
+/// lost and the customer stores every hour once, at version 1.
+#[test]
+fn a_keep_alive_connection_closed_under_the_next_push_loses_and_doubles_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let store = std::sync::Arc::clone(&stored);
+    std::thread::spawn(move || {
+        const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"code\":0,\"msg\":\"ok\"}";
+        // The first connection: one push answered (keep-alive), the next one cut unanswered.
+        let Ok((mut first, _)) = listener.accept() else { return };
+        let Some(body) = request_body(&mut first) else { return };
+        store.lock().expect("store").push(body);
+        write(&mut first, OK);
+        let _ = request_body(&mut first);
+        drop(first);
+        // Every later connection: each push stored and answered.
+        while let Ok((mut stream, _)) = listener.accept() {
+            while let Some(body) = request_body(&mut stream) {
+                store.lock().expect("store").push(body);
+                write(&mut stream, OK);
+            }
+        }
+    });
+    let harness = Harness::at(HOUR + 2 * 3_600_000 + 60_000, 1)
+        .customer_url(&url)
+        .config(|config| {
+            config.customer.timeout_secs = 2;
+            config.customer.connect_timeout_secs = 1;
+            config.customer.batch_size = 1;
+        })
+        .build();
+    let clock = &harness.clock;
+    let mut pusher = harness.pusher_with_pending_hours("aa:bb:cc:dd:ee:01", HOUR, 2);
+
+    let mut done = StepReport::default();
+    pusher.send_due(&mut done).expect("a cut connection is not an error of the agent");
+    assert_eq!((done.sent, done.failed_attempts), (1, 1), "{done:?}");
+    let second = pusher.outbox.get("aa:bb:cc:dd:ee:01", "2026112409").expect("db").expect("report kept");
+    assert_eq!((second.state, second.version, second.attempts), (ReportState::Pending, 1, 1));
+    let attempts = pusher.outbox.attempts_of(&second.mac, &second.flux_hour).expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, "retry");
+    // The request went out on the kept connection and met its end (not a timeout).
+    assert!(attempts[0].message.contains("Peer disconnected"), "{:?}", attempts[0].message);
+
+    clock.advance_ms((second.next_attempt_at_ms - clock.wall_ms()) as u64);
+    let mut done = StepReport::default();
+    pusher.send_due(&mut done).expect("retry");
+    assert_eq!((done.sent, done.failed_attempts), (1, 0), "{done:?}");
+    for flux_hour in ["2026112408", "2026112409"] {
+        let r = pusher.outbox.get("aa:bb:cc:dd:ee:01", flux_hour).expect("db").expect("report");
+        assert_eq!((r.state, r.version), (ReportState::Sent, 1), "{r:?}");
+    }
+    let stored = stored.lock().expect("store").clone();
+    let hours: Vec<(String, u64)> = stored
+        .iter()
+        .map(|body| {
+            let records: serde_json::Value = serde_json::from_str(body).expect("a JSON push");
+            let record = &records["records"][0];
+            (record["flux_hour"].as_str().unwrap_or("").to_owned(), record["version"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    assert_eq!(hours, [("2026112408".to_owned(), 1), ("2026112409".to_owned(), 1)], "each hour stored once");
+}
+
+/// The body of the next request on `stream`; None when the connection ends first.
+fn request_body(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
