@@ -42,7 +42,7 @@ token=bench-enroll-token-0123456789
 mkdir -p "$work/service"
 export PUSHAGENT_DB_PATH="$work/service/config.sqlite" PUSHAGENT_LISTEN=127.0.0.1:8795 \
     PUSHAGENT_ENROLLMENT_TOKEN=$token
-./target/release/pushagent-config token create bench | tail -n 1 | awk '{print $NF}' > "$work/service/api.token"
+./target/release/pushagent-config token create bench 2>/dev/null | tail -n 1 | awk '{print $NF}' > "$work/service/api.token"
 ./target/release/pushagent-config serve 2> "$work/service/log" &
 pids="$pids $!"
 i=0
@@ -157,5 +157,5 @@ for a in new-0 new-365 new-3650 svc-0 svc-3650; do
     kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     start "$a" "$new" 0 # the state dir is kept: no copy
     read -r wall_ms start_cpu_ms < "$work/$a/startup"
-    echo "  $a ($age days): start-up $wall_ms ms wall / $start_cpu_ms ms CPU, file $(( $(stat -c %s "$work/$a/state/state.sqlite") / 1024 )) KB, $(grep -c 'outbox: removed' "$work/$a/agent.log.1" 2>/dev/null || echo 0) prune log line(s) in the first run"
+    echo "  $a ($age days): start-up $wall_ms ms wall / $start_cpu_ms ms CPU, file $(( $(stat -c %s "$work/$a/state/state.sqlite") / 1024 )) KB, $(awk '/outbox: removed/ { n++ } END { print n + 0 }' "$work/$a/agent.log.1") outbox retention line(s) in the first run"
 done
