@@ -32,6 +32,23 @@ fn reading(wall_ms: i64, tx_bytes: u64) -> Reading {
     }
 }
 
+/// From now on, the VM steps of every statement the ring's connection runs, summed.
+fn count_vm_steps(ring: &mut Ring) -> Arc<Mutex<i64>> {
+    let seen: Arc<Mutex<i64>> = Arc::default();
+    let sink = seen.clone();
+    ring.conn
+        .trace_v2(
+            TraceEventCodes::SQLITE_TRACE_PROFILE,
+            Some(move |e: TraceEvent<'_>| {
+                if let TraceEvent::Profile(stmt, _) = e {
+                    *sink.lock().expect("sink") += i64::from(stmt.get_status(StatementStatus::VmStep));
+                }
+            }),
+        )
+        .expect("trace");
+    seen
+}
+
 /// VM steps of the statements of the readings' commits, on a ring holding `days` of closed
 /// slots before T: a baseline at T, then a reading every 10 s for two minutes.
 fn steps_of_a_reading(days: i64) -> i64 {
@@ -54,20 +71,9 @@ fn steps_of_a_reading(days: i64) -> i64 {
     for i in 0..12 {
         let observation =
             tally::observe(last.as_ref(), reading(T_MS + i * 10_000, 1_000 * i as u64), &config);
-        let seen: Arc<Mutex<i64>> = Arc::default();
-        let sink = seen.clone();
-        ring.conn
-            .trace_v2(
-                TraceEventCodes::SQLITE_TRACE_PROFILE,
-                Some(move |e: TraceEvent<'_>| {
-                    if let TraceEvent::Profile(stmt, _) = e {
-                        // Cumulative per cached statement over the readings so far: both
-                        // rings get the same readings, so the totals compare.
-                        *sink.lock().expect("sink") += i64::from(stmt.get_status(StatementStatus::VmStep));
-                    }
-                }),
-            )
-            .expect("trace");
+        // Cumulative per cached statement over the readings so far: both rings get the same
+        // readings, so the totals compare.
+        let seen = count_vm_steps(&mut ring);
         ring.apply(&observation).expect("apply");
         steps = *seen.lock().expect("seen");
         last = Some(observation.last);
@@ -111,18 +117,7 @@ fn steps_of_a_prune(history_days: i64) -> (i64, usize) {
     }
     tx.execute("INSERT INTO push_cursor (id, next_hour) VALUES (1, ?1)", [now]).expect("cursor");
     tx.commit().expect("commit");
-    let seen: Arc<Mutex<i64>> = Arc::default();
-    let sink = seen.clone();
-    ring.conn
-        .trace_v2(
-            TraceEventCodes::SQLITE_TRACE_PROFILE,
-            Some(move |e: TraceEvent<'_>| {
-                if let TraceEvent::Profile(stmt, _) = e {
-                    *sink.lock().expect("sink") += i64::from(stmt.get_status(StatementStatus::VmStep));
-                }
-            }),
-        )
-        .expect("trace");
+    let seen = count_vm_steps(&mut ring);
     let pruned = ring.prune((now - 35 * 86_400) * 1000).expect("prune");
     let steps = *seen.lock().expect("seen");
     (steps, pruned.removed)
