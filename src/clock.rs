@@ -40,8 +40,8 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 /// The kernel's synchronisation state: read-only `adjtimex` (modes = 0), allowed unprivileged.
-/// The one unsafe call of the agent: nix has no wrapper for `adjtimex` and no crate does
-/// only this; the call reads into a zeroed plain struct and changes nothing.
+/// One of the agent's two unsafe calls (the other: `statedb::release_freed_memory`): nix
+/// has no wrapper for `adjtimex` and no crate does only this; the call reads into a zeroed plain struct and changes nothing.
 #[allow(unsafe_code)]
 pub fn kernel_clock_sync() -> ClockSync {
     // SAFETY: `timex` is plain old data; all-zero is a valid value and `modes = 0` only reads.

@@ -147,6 +147,8 @@ pub fn run(config: &AgentConfig, root: HostRoot) -> Result<(), DaemonError> {
     crate::push::zone::settle_zone(&mut config, &outbox, &health, clock.wall_ms() / 1000)
         .map_err(|e| DaemonError::Push(e.to_string()))?;
     drop(outbox);
+    // The start-up's migrations and checks of a big file freed megabytes: give them back.
+    crate::statedb::release_freed_memory();
     let config = &config;
     let shared = SharedConfig::new(config.clone());
     // The service link first: a cached service config applies before anything starts.

@@ -175,7 +175,7 @@ fn open_checked(path: &Path, now_ms: i64) -> Result<Connection, OpenFailure> {
         StateDbError::Db(db) if is_corruption(&db) => OpenFailure::Corrupt(db.to_string()),
         other => OpenFailure::Other(other),
     };
-    migrate(&mut conn, path).map_err(db_failure)?;
+    let migrated = migrate(&mut conn, path).map_err(db_failure)?;
     if check == StartupCheck::Full {
         conn.execute(
             "INSERT INTO upkeep (id, full_check_at_ms) VALUES (1, ?1)
@@ -185,10 +185,25 @@ fn open_checked(path: &Path, now_ms: i64) -> Result<Connection, OpenFailure> {
         .map_err(|e| db_failure(e.into()))?;
         log::info!("state database {}: full integrity check passed", path.display());
     }
+    if migrated {
+        // A migration that rebuilt tables wrote the whole file again through the WAL (133 MB
+        // on a 10-year outbox): copy it back now and truncate it, so neither the disk nor the
+        // WAL index in memory carries it for the agent's life.
+        let (busy, _, _): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(classify)?;
+        if busy != 0 {
+            log::warn!(
+                "state database {}: the WAL could not be truncated after the migration",
+                path.display()
+            );
+        }
+    }
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateDbError> {
+/// Apply the migrations the file lacks; true when at least one ran.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<bool, StateDbError> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if current > known {
@@ -201,8 +216,23 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateDbError> {
         tx.commit()?;
         log::info!("state database {}: schema migrated to version {version}", path.display());
     }
-    Ok(())
+    Ok(current < known)
 }
+
+/// Give freed heap back to the system. Migrating, checking or pruning a large file
+/// (a 10-year outbox) leaves megabytes of freed heap that glibc keeps in the middle of the
+/// arena; idle RSS would carry them for the agent's life (8.8 MB instead of 7.0 MB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free pages to the kernel; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_freed_memory() {}
 
 fn is_corruption(e: &rusqlite::Error) -> bool {
     matches!(
@@ -251,6 +281,17 @@ mod tests {
         drop(open_at(&path, T0 + 400 * DAY_MS).expect("ahead"));
         drop(open_at(&path, T0 + 31 * DAY_MS).expect("back"));
         assert_eq!(full_check_at(&path), Some(T0 + 31 * DAY_MS));
+    }
+
+    #[test]
+    fn the_wal_a_migration_wrote_is_truncated_at_the_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("state.sqlite");
+        let wal = dir.path().join("state.sqlite-wal");
+        let (conn, _) = open_at(&path, T0).expect("create");
+        // Every migration ran on the new file and wrote its pages through the WAL.
+        assert_eq!(std::fs::metadata(&wal).expect("wal").len(), 0, "the WAL is truncated after migrating");
+        drop(conn);
     }
 
     /// Overwrite the root page of `table` with garbage (the file closed and checkpointed).
